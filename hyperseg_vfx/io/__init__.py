@@ -1,0 +1,1 @@
+"""Image input and output: plates in, mattes out (OpenImageIO based)."""

@@ -1,0 +1,178 @@
+"""Reading plates and mattes as display-referred numpy arrays.
+
+The model sees frames the way an artist sees them in the viewer: display-referred sRGB in
+[0, 1]. Plates come in many forms (EXR half/float with arbitrary channel sets and data windows,
+DPX, TIFF, PNG, JPEG) and colour spaces; this module reduces all of them to one array over the
+display window, which is the frame the clicks and the output matte refer to.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import OpenImageIO as oiio
+
+#: Friendly colour space names and, in order of preference, the names an OCIO config may use
+#: for them. OpenImageIO's built-in config knows the first of each list.
+FRIENDLY_COLORSPACES = {
+    "linear": ("linear", "lin_rec709", "Linear Rec.709 (sRGB)", "scene_linear"),
+    "srgb": ("sRGB", "srgb_tx", "sRGB Encoded Rec.709 (sRGB)", "Utility - sRGB - Texture"),
+}
+
+_FLOAT_TYPES = (oiio.BASETYPE.HALF, oiio.BASETYPE.FLOAT, oiio.BASETYPE.DOUBLE)
+
+
+class ImageReadError(Exception):
+    """An image could not be read or converted; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One plate frame over its display window.
+
+    rgb: float32 (height, width, 3), display-referred sRGB clipped to [0, 1], C-contiguous.
+    nonfinite_pixels: pixels that held NaN or Inf in a colour channel (set to 0 before conversion).
+    """
+
+    rgb: np.ndarray
+    width: int
+    height: int
+    pixel_aspect: float
+    source: str
+    nonfinite_pixels: int
+
+
+@functools.lru_cache(maxsize=1)
+def _color_config() -> oiio.ColorConfig:
+    """The active OCIO config: $OCIO when set, else OpenImageIO's built-in one (read once)."""
+    return oiio.ColorConfig()
+
+
+def resolve_colorspace(name: str) -> str:
+    """The active config's name for colour space `name` (friendly `linear`/`sRGB` included).
+
+    Raises ValueError when the config knows no such colour space.
+    """
+    config = _color_config()
+    for candidate in FRIENDLY_COLORSPACES.get(name.lower(), (name,)):
+        resolved = config.resolve(candidate)
+        if config.getColorSpaceIndex(resolved) >= 0:
+            return resolved
+    raise ValueError(f"unknown colour space {name!r} (OCIO config {config.configname()})")
+
+
+def _open(path: str | os.PathLike) -> oiio.ImageInput:
+    """Open `path` for reading; ImageReadError naming it on failure."""
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        raise ImageReadError(f"cannot open image {path}: {oiio.geterror()}")
+    if inp.spec().deep:
+        inp.close()
+        raise ImageReadError(f"cannot read {path}: deep images are not supported")
+    return inp
+
+
+def read_header(path: str | os.PathLike) -> tuple[int, int, float]:
+    """(width, height, pixel_aspect) of the display window, from the header only."""
+    inp = _open(path)
+    spec = inp.spec()
+    inp.close()
+    return spec.full_width, spec.full_height, spec.get_float_attribute("PixelAspectRatio", 1.0)
+
+
+def _read_display_window(
+    path: str | os.PathLike, pick: Callable[[tuple[str, ...]], list[int]]
+) -> tuple[np.ndarray, oiio.ImageSpec]:
+    """Channels `pick(channel names)` of subimage 0 over the display window, as float32
+    (H, W, number of picked channels), with the header.
+
+    The data window may be larger than, smaller than or offset from the display window: data
+    outside it is cropped, display pixels without data are 0. Reads only the channel range
+    spanned by `channels`. Read with ImageInput, not ImageBuf, so a rewritten file is never
+    served stale from OpenImageIO's image cache.
+    """
+    inp = _open(path)
+    try:
+        spec = inp.spec()
+        channels = pick(tuple(spec.channelnames))
+        first, last = min(channels), max(channels) + 1
+        data = inp.read_image(0, 0, first, last, oiio.FLOAT)
+        if data is None:
+            raise ImageReadError(f"cannot read pixels of {path}: {inp.geterror()}")
+    finally:
+        inp.close()
+    data = data.reshape(spec.height, spec.width, last - first)[..., [c - first for c in channels]]
+    out = np.zeros((spec.full_height, spec.full_width, len(channels)), np.float32)
+    x0, x1 = max(spec.x, spec.full_x), min(spec.x + spec.width, spec.full_x + spec.full_width)
+    y0, y1 = max(spec.y, spec.full_y), min(spec.y + spec.height, spec.full_y + spec.full_height)
+    if x0 < x1 and y0 < y1:
+        out[y0 - spec.full_y : y1 - spec.full_y, x0 - spec.full_x : x1 - spec.full_x] = data[
+            y0 - spec.y : y1 - spec.y, x0 - spec.x : x1 - spec.x
+        ]
+    return out, spec
+
+
+def _colour_channels(names: tuple[str, ...]) -> list[int]:
+    """Indices of the channels that make the picture: R, G, B by name when all present, the
+    first channel (grey) when there are fewer than three, else the first three in the order
+    OpenImageIO lists them (for EXR: sorted by name, with any depth channel first)."""
+    if {"R", "G", "B"} <= set(names):
+        return [names.index(c) for c in ("R", "G", "B")]
+    return [0] if len(names) < 3 else [0, 1, 2]
+
+
+def read_frame(path: str | os.PathLike, colorspace: str | None = None) -> Frame:
+    """Read one plate frame as display-referred sRGB over its display window.
+
+    colorspace: the file's colour space, any name of the active OCIO config or `linear`/`sRGB`;
+    None means `linear` for float/half files and `sRGB` for integer files. NaN/Inf values are
+    counted and replaced by 0 before the conversion; the result is clipped to [0, 1].
+    """
+    pixels, spec = _read_display_window(path, _colour_channels)
+    default = "linear" if spec.format.basetype in _FLOAT_TYPES else "sRGB"
+    try:
+        source_space = resolve_colorspace(colorspace or default)
+        target_space = resolve_colorspace("sRGB")
+    except ValueError as exc:
+        raise ImageReadError(f"cannot read {path}: {exc}") from None
+    finite = np.isfinite(pixels)
+    nonfinite = int(np.count_nonzero(~finite.all(axis=2)))
+    pixels[~finite] = 0.0
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    if not _color_config().equivalent(source_space, target_space):
+        converted = oiio.ImageBufAlgo.colorconvert(
+            oiio.ImageBuf(pixels), source_space, target_space, unpremult=False
+        )
+        if converted.has_error:
+            raise ImageReadError(f"cannot convert {path} from {source_space}: {converted.geterror()}")
+        pixels = converted.get_pixels(oiio.FLOAT)
+    rgb = np.ascontiguousarray(np.clip(pixels, 0.0, 1.0), dtype=np.float32)
+    return Frame(
+        rgb=rgb,
+        width=spec.full_width,
+        height=spec.full_height,
+        pixel_aspect=spec.get_float_attribute("PixelAspectRatio", 1.0),
+        source=str(path),
+        nonfinite_pixels=nonfinite,
+    )
+
+
+def read_matte(path: str | os.PathLike) -> np.ndarray:
+    """The matte of an image as float32 (H, W) over the display window.
+
+    The A channel when the file has one, else the only channel of a one-channel image.
+    """
+
+    def pick(names: tuple[str, ...]) -> list[int]:
+        if "A" in names:
+            return [names.index("A")]
+        if len(names) == 1:
+            return [0]
+        raise ImageReadError(f"{path} has no matte: no A channel among {len(names)} channels {names}")
+
+    return _read_display_window(path, pick)[0][..., 0]

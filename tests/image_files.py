@@ -1,0 +1,41 @@
+"""Test helper: write small real image files with OpenImageIO, with full control of the header."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+
+
+def write_image(
+    path: Path,
+    pixels: np.ndarray,
+    *,
+    fmt: str = "half",
+    channels: tuple[str, ...] | None = None,
+    data_origin: tuple[int, int] = (0, 0),
+    display: tuple[int, int, int, int] | None = None,
+    attrs: dict[str, object] | None = None,
+) -> Path:
+    """Write `pixels` (H, W) or (H, W, C) to `path` (format from the extension).
+
+    data_origin: (x, y) of the data window; display: (x, y, width, height) of the display
+    window, default the data window. Returns `path`.
+    """
+    pixels = np.asarray(pixels, np.float32)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    height, width, nchannels = pixels.shape
+    spec = oiio.ImageSpec(width, height, nchannels, fmt)
+    spec.x, spec.y = data_origin
+    spec.full_x, spec.full_y, spec.full_width, spec.full_height = display or (*data_origin, width, height)
+    if channels:
+        spec.channelnames = channels
+    for key, value in (attrs or {}).items():
+        spec.attribute(key, value)
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), spec), out.geterror()
+    assert out.write_image(np.ascontiguousarray(pixels)), out.geterror()
+    assert out.close(), out.geterror()
+    return path
