@@ -1,0 +1,93 @@
+"""Writing mattes as OpenEXR files that compositing packages read directly.
+
+A matte is a half-float EXR with the matte in channel `A` and, optionally, the model's
+alternative masks in a `hyperseg` layer (`hyperseg.c1` ... `hyperseg.cM`). Provenance (source
+plate, model, click hash) travels as string attributes prefixed `hyperseg/`. The file is written
+to a temporary name and renamed into place, so a crash never leaves a partial matte.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import OpenImageIO as oiio
+
+from hyperseg_vfx.atomic import atomic_output
+
+#: OpenEXR compression names accepted by write_matte_exr.
+COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
+
+METADATA_PREFIX = "hyperseg/"
+
+
+class ExrWriteError(OSError):
+    """A matte could not be written; the message names the destination file."""
+
+
+def _matte_spec(
+    height: int, width: int, channels: list[str], pixel_aspect: float,
+    metadata: dict[str, str], compression: str,
+) -> oiio.ImageSpec:
+    """Header of a half-float EXR whose data window equals its display window."""
+    spec = oiio.ImageSpec(width, height, len(channels), oiio.HALF)
+    spec.channelnames = tuple(channels)
+    spec.alpha_channel = 0
+    spec.attribute("PixelAspectRatio", float(pixel_aspect))
+    spec.attribute("compression", compression)
+    for key, value in metadata.items():
+        spec.attribute(METADATA_PREFIX + key, value)
+    return spec
+
+
+def write_matte_exr(
+    path: str | os.PathLike,
+    alpha: np.ndarray,
+    *,
+    candidates: np.ndarray | None = None,
+    pixel_aspect: float = 1.0,
+    metadata: dict[str, str] | None = None,
+    compression: str = "zip",
+) -> None:
+    """Write matte `alpha` (H, W) to `path` as a half-float EXR, atomically.
+
+    candidates: optional (M, H, W) alternative masks, written as channels hyperseg.c1..cM (EXR
+    stores channels sorted by name, so readers should select them by name).
+    metadata: string attributes, stored as `hyperseg/<key>`.
+    Raises ValueError for bad arguments (before touching the disk) and ExrWriteError naming
+    `path` when writing fails; neither the final nor a temporary file is left behind then.
+    """
+    alpha = np.asarray(alpha, dtype=np.float32)
+    if alpha.ndim != 2:
+        raise ValueError(f"matte for {path} must be (H, W), got shape {alpha.shape}")
+    planes = [alpha]
+    if candidates is not None:
+        candidates = np.asarray(candidates, dtype=np.float32)
+        if candidates.ndim != 3 or candidates.shape[1:] != alpha.shape:
+            raise ValueError(
+                f"candidates for {path} must be (M, {alpha.shape[0]}, {alpha.shape[1]}), "
+                f"got shape {candidates.shape}"
+            )
+        planes.extend(candidates)
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"unknown EXR compression {compression!r} for {path}; use one of {COMPRESSIONS}")
+    if not pixel_aspect > 0:
+        raise ValueError(f"pixel aspect for {path} must be > 0, got {pixel_aspect}")
+    metadata = metadata or {}
+    for key, value in metadata.items():
+        if not (isinstance(key, str) and key and isinstance(value, str)):
+            raise ValueError(f"metadata for {path} must map non-empty str to str, got {key!r}: {value!r}")
+    channels = ["A"] + [f"hyperseg.c{i}" for i in range(1, len(planes))]
+    spec = _matte_spec(*alpha.shape, channels, pixel_aspect, metadata, compression)
+    pixels = np.ascontiguousarray(np.stack(planes, axis=-1))
+
+    with atomic_output(path) as tmp:
+        out = oiio.ImageOutput.create("openexr")
+        if out is None:
+            raise ExrWriteError(f"cannot write {path}: {oiio.geterror()}")
+        try:
+            written = out.open(str(tmp), spec) and out.write_image(pixels)
+        finally:
+            closed = out.close()  # OpenEXR flushes on close: its result counts too
+        if not (written and closed):
+            raise ExrWriteError(f"cannot write {path}: {out.geterror()}")
