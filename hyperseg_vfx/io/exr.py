@@ -70,13 +70,17 @@ def write_matte_exr(
             )
         planes.extend(candidates)
     if compression not in COMPRESSIONS:
-        raise ValueError(f"unknown EXR compression {compression!r} for {path}; use one of {COMPRESSIONS}")
+        raise ValueError(
+            f"unknown EXR compression {compression!r} for {path}; use one of {COMPRESSIONS}"
+        )
     if not pixel_aspect > 0:
         raise ValueError(f"pixel aspect for {path} must be > 0, got {pixel_aspect}")
     metadata = metadata or {}
     for key, value in metadata.items():
         if not (isinstance(key, str) and key and isinstance(value, str)):
-            raise ValueError(f"metadata for {path} must map non-empty str to str, got {key!r}: {value!r}")
+            raise ValueError(
+                f"metadata for {path} must map non-empty str to str, got {key!r}: {value!r}"
+            )
     channels = ["A"] + [f"hyperseg.c{i}" for i in range(1, len(planes))]
     spec = _matte_spec(*alpha.shape, channels, pixel_aspect, metadata, compression)
     pixels = np.ascontiguousarray(np.stack(planes, axis=-1))

@@ -92,7 +92,7 @@ def _read_display_window(
 
     The data window may be larger than, smaller than or offset from the display window: data
     outside it is cropped, display pixels without data are 0. Reads only the channel range
-    spanned by `channels`. Read with ImageInput, not ImageBuf, so a rewritten file is never
+    spanned by the picked channels. Read with ImageInput, not ImageBuf, so a rewritten file is never
     served stale from OpenImageIO's image cache.
     """
     inp = _open(path)
