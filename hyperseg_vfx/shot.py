@@ -1,0 +1,382 @@
+"""The shot file: what to render (plate pattern, frames, output) and the clicks that say how.
+
+A shot file is YAML (so JSON works too):
+
+    input: plates/sh010.####.exr      # relative paths are relative to the shot file
+    frames: 1001-1100
+    output: mattes/sh010_matte.####.exr
+    colorspace: linear                # optional, default by file type (see read_frame)
+    checkpoint: models/hyperseg.pt    # optional, default the bundled model
+    clicks:
+      - label: positive               # positive | negative
+        keys: {1001: [812.0, 440.5], 1050: [900.0, 420.0]}   # frame: [x, y] pixels, top-left
+        interpolation: linear         # linear | constant; held outside the keys
+        frames: 1001-1100             # optional: frames where this click counts
+    options: {scale: 1.0, matte: soft, candidates: false}
+
+Everything is validated before any frame is rendered, so a farm job fails in seconds with an
+error naming the offending field (and frame) instead of hours in. Validation errors are
+ShotError with the dotted field path (`clicks[1].keys.1050`) and the frame, when one applies.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from hyperseg_vfx.atomic import atomic_output
+from hyperseg_vfx.clicks import Click
+from hyperseg_vfx.io.images import ImageReadError, read_header, resolve_colorspace
+from hyperseg_vfx.sequences import format_frame_spec, frame_path, has_frame_token, parse_frame_spec
+
+LABELS = ("positive", "negative")
+INTERPOLATIONS = ("linear", "constant")
+MATTES = ("soft", "binary")
+
+
+class ShotError(ValueError):
+    """An invalid shot: `field` is the dotted path of the culprit ("" for the whole file),
+    `frame` the frame it concerns or None."""
+
+    def __init__(self, field: str, message: str, frame: int | None = None):
+        self.field = field
+        self.frame = frame
+        where = (field or "shot") + (f" (frame {frame})" if frame is not None else "")
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class ClickTrack:
+    """One click followed through the shot.
+
+    keys: frame -> (x, y) in pixels, origin top-left. Between keys the position is interpolated
+    linearly or held (`constant`: the last key at or before the frame); before the first key the
+    first is held, after the last the last. frames: where the click counts (None: everywhere).
+    """
+
+    positive: bool
+    keys: Mapping[int, tuple[float, float]]
+    interpolation: str = "linear"
+    frames: frozenset[int] | None = None
+
+    def position_at(self, frame: int) -> tuple[float, float]:
+        """(x, y) of the click at `frame`."""
+        times = sorted(self.keys)
+        after = bisect.bisect_right(times, frame)  # keys at or before frame: times[:after]
+        if after == 0:
+            return self.keys[times[0]]
+        before = times[after - 1]
+        if after == len(times) or self.interpolation == "constant":
+            return self.keys[before]
+        nxt = times[after]
+        t = (frame - before) / (nxt - before)
+        (x0, y0), (x1, y1) = self.keys[before], self.keys[nxt]
+        return (x0 + t * (x1 - x0), y0 + t * (y1 - y0))
+
+    def click_at(self, frame: int) -> Click | None:
+        """The click at `frame`, None where the track does not count."""
+        if self.frames is not None and frame not in self.frames:
+            return None
+        return Click(*self.position_at(frame), self.positive)
+
+
+@dataclass(frozen=True)
+class ShotOptions:
+    """Render options: scale in (0, 1] of the plate size the model runs at; matte `soft`
+    (probability) or `binary` (probability > 0.5); candidates: also write alternative masks."""
+
+    scale: float = 1.0
+    matte: str = "soft"
+    candidates: bool = False
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A validated shot. input/output are absolute path patterns, checkpoint an absolute path
+    or None (the bundled model), path the shot file it came from (None for a dict)."""
+
+    input: str
+    frames: list[int]
+    output: str
+    clicks: list[ClickTrack]
+    colorspace: str | None = None
+    checkpoint: str | None = None
+    options: ShotOptions = field(default_factory=ShotOptions)
+    path: str | None = None
+
+    def input_path(self, frame: int) -> str:
+        return frame_path(self.input, frame)
+
+    def output_path(self, frame: int) -> str:
+        return frame_path(self.output, frame)
+
+    def clicks_at(self, frame: int) -> list[Click]:
+        """The clicks that count at `frame`, in track order."""
+        return [c for c in (track.click_at(frame) for track in self.clicks) if c is not None]
+
+    def to_dict(self, relative_to: str | os.PathLike | None = None) -> dict[str, Any]:
+        """The shot as shot-file data (load_shot reads it back to an equal Shot).
+
+        relative_to: write paths relative to this folder (the one the shot file will be in).
+        """
+
+        def where(p: str) -> str:
+            return p if relative_to is None else os.path.relpath(p, relative_to)
+
+        data: dict[str, Any] = {
+            "input": where(self.input),
+            "frames": format_frame_spec(self.frames),
+            "output": where(self.output),
+        }
+        if self.colorspace is not None:
+            data["colorspace"] = self.colorspace
+        if self.checkpoint is not None:
+            data["checkpoint"] = where(self.checkpoint)
+        data["clicks"] = [_track_to_dict(track) for track in self.clicks]
+        data["options"] = {
+            "scale": self.options.scale,
+            "matte": self.options.matte,
+            "candidates": self.options.candidates,
+        }
+        return data
+
+
+def _track_to_dict(track: ClickTrack) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "label": "positive" if track.positive else "negative",
+        "keys": {f: list(track.keys[f]) for f in sorted(track.keys)},
+        "interpolation": track.interpolation,
+    }
+    if track.frames is not None:
+        data["frames"] = format_frame_spec(track.frames)
+    return data
+
+
+# -- parsing: types and values, no disk access ---------------------------------------------
+
+
+def _mapping(value: Any, where: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> Mapping:
+    """`value` as a mapping with only `allowed` keys and all `required` ones."""
+    if not isinstance(value, Mapping):
+        raise ShotError(where, f"must be a mapping, got {type(value).__name__}")
+    prefix = f"{where}." if where else ""
+    for key in value:
+        if key not in allowed:
+            raise ShotError(f"{prefix}{key}", f"unknown key (allowed: {', '.join(allowed)})")
+    for key in required:
+        if key not in value:
+            raise ShotError(f"{prefix}{key}", "is required")
+    return value
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ShotError(where, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ShotError(where, f"must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ShotError(where, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _frames(value: Any, where: str) -> list[int]:
+    try:
+        return parse_frame_spec(value)
+    except ValueError as exc:
+        raise ShotError(where, str(exc)) from None
+
+
+def _frame_number(value: Any, where: str) -> int:
+    """A key frame: an integer, or a string of one (JSON object keys are strings)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    raise ShotError(where, f"key frame must be an integer, got {value!r}")
+
+
+def _keys(value: Any, where: str) -> dict[int, tuple[float, float]]:
+    if not isinstance(value, Mapping) or not value:
+        raise ShotError(where, "must be a non-empty mapping frame: [x, y]")
+    keys: dict[int, tuple[float, float]] = {}
+    for raw, point in value.items():
+        here = f"{where}.{raw}"
+        frame = _frame_number(raw, here)
+        if frame in keys:
+            raise ShotError(here, f"frame {frame} is keyed twice")
+        if not isinstance(point, (list, tuple)) or len(point) != 2:
+            raise ShotError(here, f"must be [x, y], got {point!r}")
+        keys[frame] = (_number(point[0], here), _number(point[1], here))
+    return keys
+
+
+def _track(value: Any, where: str) -> ClickTrack:
+    data = _mapping(value, where, ("label", "keys", "interpolation", "frames"), ("label", "keys"))
+    frames = data.get("frames")
+    return ClickTrack(
+        positive=_choice(data["label"], f"{where}.label", LABELS) == "positive",
+        keys=_keys(data["keys"], f"{where}.keys"),
+        interpolation=_choice(
+            data.get("interpolation", "linear"), f"{where}.interpolation", INTERPOLATIONS
+        ),
+        frames=None if frames is None else frozenset(_frames(frames, f"{where}.frames")),
+    )
+
+
+def _options(value: Any) -> ShotOptions:
+    data = _mapping({} if value is None else value, "options", ("scale", "matte", "candidates"), ())
+    defaults = ShotOptions()
+    scale = _number(data.get("scale", defaults.scale), "options.scale")
+    if not 0 < scale <= 1:
+        raise ShotError("options.scale", f"must be in (0, 1], got {scale}")
+    candidates = data.get("candidates", defaults.candidates)
+    if not isinstance(candidates, bool):
+        raise ShotError("options.candidates", f"must be true or false, got {candidates!r}")
+    matte = _choice(data.get("matte", defaults.matte), "options.matte", MATTES)
+    return ShotOptions(scale, matte, candidates)
+
+
+def _optional_string(data: Mapping, key: str) -> str | None:
+    value = data.get(key)
+    return None if value is None else _string(value, key)
+
+
+def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None = None) -> Shot:
+    """Parse and check shot-file data without touching the disk.
+
+    Checks keys, types and values, the colour space name, that the output pattern names one
+    file per frame and none of the input's, and that every frame has a positive click.
+    Relative paths are resolved against `base_dir`. path: the shot file, kept on the Shot.
+    """
+    data = _mapping(
+        data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options"),
+        ("input", "frames", "output", "clicks"),
+    )
+
+    def resolve(value: str) -> str:
+        return os.path.abspath(os.path.join(base_dir, value))
+
+    checkpoint = _optional_string(data, "checkpoint")
+    if not isinstance(data["clicks"], list):
+        raise ShotError("clicks", f"must be a list of clicks, got {type(data['clicks']).__name__}")
+    shot = Shot(
+        input=resolve(_string(data["input"], "input")),
+        frames=_frames(data["frames"], "frames"),
+        output=resolve(_string(data["output"], "output")),
+        clicks=[_track(track, f"clicks[{i}]") for i, track in enumerate(data["clicks"])],
+        colorspace=_optional_string(data, "colorspace"),
+        checkpoint=None if checkpoint is None else resolve(checkpoint),
+        options=_options(data.get("options")),
+        path=path,
+    )
+    _check_consistency(shot)
+    return shot
+
+
+def _check_consistency(shot: Shot) -> None:
+    """Checks across fields that need no files."""
+    if shot.colorspace is not None:
+        try:
+            resolve_colorspace(shot.colorspace)
+        except ValueError as exc:
+            raise ShotError("colorspace", str(exc)) from None
+    if len(shot.frames) > 1 and not has_frame_token(shot.output):
+        raise ShotError(
+            "output",
+            f"{shot.output} has no frame token (####, %04d) but {len(shot.frames)} frames are rendered",
+        )
+    inputs = {shot.input_path(f) for f in shot.frames}
+    for frame in shot.frames:
+        if shot.output_path(frame) in inputs:
+            raise ShotError("output", f"{shot.output_path(frame)} would overwrite an input file", frame)
+        if not any(c.positive for c in shot.clicks_at(frame)):
+            raise ShotError("clicks", "no positive click counts at this frame", frame)
+
+
+# -- checks against the files on disk -------------------------------------------------------
+
+
+def check_shot_files(shot: Shot) -> None:
+    """Check that the checkpoint and every input frame exist and every click lies inside its
+    frame's display window (0 <= x < width, 0 <= y < height). Reads headers only."""
+    if shot.checkpoint is not None and not os.path.isfile(shot.checkpoint):
+        raise ShotError("checkpoint", f"file not found: {shot.checkpoint}")
+    missing = [f for f in shot.frames if not os.path.isfile(shot.input_path(f))]
+    if missing:
+        raise ShotError(
+            "input",
+            f"file not found: {shot.input_path(missing[0])} "
+            f"({len(missing)} of {len(shot.frames)} frames missing)",
+            missing[0],
+        )
+    sizes: dict[str, tuple[int, int]] = {}
+    for frame in shot.frames:
+        source = shot.input_path(frame)
+        if source not in sizes:
+            try:
+                sizes[source] = read_header(source)[:2]
+            except ImageReadError as exc:
+                raise ShotError("input", str(exc), frame) from None
+        width, height = sizes[source]
+        for i, track in enumerate(shot.clicks):
+            click = track.click_at(frame)
+            if click is not None and not (0 <= click.x < width and 0 <= click.y < height):
+                where = f"clicks[{i}].keys" + (f".{frame}" if frame in track.keys else "")
+                message = f"click ({click.x:g}, {click.y:g}) is outside the {width}x{height} frame"
+                raise ShotError(where, message, frame)
+
+
+def load_shot(
+    source: str | os.PathLike | Mapping,
+    base_dir: str | os.PathLike | None = None,
+    *,
+    check_files: bool = True,
+    frames: str | int | None = None,
+) -> Shot:
+    """Load and fully validate a shot from a YAML/JSON file or from shot-file data.
+
+    base_dir: folder relative paths are resolved against; default the shot file's folder (the
+    current folder for data). frames: replaces the shot's frames before validation.
+    check_files: also check the files on disk (see check_shot_files).
+    Raises ShotError for an invalid shot, OSError when the shot file cannot be read.
+    """
+    shot_path = None
+    if isinstance(source, Mapping):
+        data = source
+    else:
+        shot_path = os.path.abspath(source)
+        try:
+            data = yaml.safe_load(Path(shot_path).read_text())
+        except yaml.YAMLError as exc:
+            raise ShotError("", f"{shot_path} is not valid YAML: {exc}") from None
+        if base_dir is None:
+            base_dir = os.path.dirname(shot_path)
+    if frames is not None and isinstance(data, Mapping):
+        data = {**data, "frames": frames}
+    shot = shot_from_dict(data, os.getcwd() if base_dir is None else base_dir, path=shot_path)
+    if check_files:
+        check_shot_files(shot)
+    return shot
+
+
+def save_shot(shot: Shot, path: str | os.PathLike) -> None:
+    """Write `shot` as a YAML shot file at `path` (atomically), paths relative to its folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    text = yaml.safe_dump(shot.to_dict(relative_to=folder), sort_keys=False, default_flow_style=None)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
