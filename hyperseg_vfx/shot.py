@@ -342,7 +342,7 @@ def check_shot_files(shot: Shot) -> None:
 
 
 def load_shot(
-    source: str | os.PathLike | Mapping,
+    path_or_dict: str | os.PathLike | Mapping,
     base_dir: str | os.PathLike | None = None,
     *,
     check_files: bool = True,
@@ -356,10 +356,10 @@ def load_shot(
     Raises ShotError for an invalid shot, OSError when the shot file cannot be read.
     """
     shot_path = None
-    if isinstance(source, Mapping):
-        data = source
+    if isinstance(path_or_dict, Mapping):
+        data = path_or_dict
     else:
-        shot_path = os.path.abspath(source)
+        shot_path = os.path.abspath(path_or_dict)
         try:
             data = yaml.safe_load(Path(shot_path).read_text())
         except yaml.YAMLError as exc:
