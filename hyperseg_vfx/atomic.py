@@ -31,6 +31,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = True) -> Iterator[P
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the user's usual mode
     try:
         yield tmp
         os.replace(tmp, final)
@@ -38,3 +39,9 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = True) -> Iterator[P
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,171 @@
+"""Model configuration: one dataclass tree, defaults = the paper, readable from YAML.
+
+The configuration is stored inside every checkpoint, so a model always carries the exact
+architecture it was trained with. Unknown keys are errors (a typo must not silently fall back
+to a default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+VGG19_TAP_CHANNELS = {"conv1_2": 64, "conv2_2": 128, "conv3_2": 256, "conv4_2": 512, "conv5_2": 512}
+CONTEXT_CHANNELS = 10  # X_t (3), X_{t-1} (3), B_p, B_n, D_p, D_n
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or inconsistent; the message names the field."""
+
+
+@dataclass
+class BackboneConfig:
+    """The frozen feature extractor (VGG-19) and the convolutional tessellation.
+
+    weights: "imagenet" (torchvision's IMAGENET1K_V1 file from the local torch hub cache, or
+    "imagenet:/path/to/vgg19-dcbb9e9d.pth") or "random:SEED" (deterministic, platform independent).
+    tessellate: False is the paper's ablation: VGG sees the whole frame resized to one tile.
+    max_tiles_per_batch bounds memory: at 4K a frame is 18 x 10 = 180 tiles.
+    """
+
+    weights: str = "imagenet"
+    taps: tuple[str, ...] = tuple(VGG19_TAP_CHANNELS)
+    tile_size: int = 224
+    tessellate: bool = True
+    max_tiles_per_batch: int = 8
+
+
+@dataclass
+class TuckerConfig:
+    """Depth-only Tucker compression of each tap (paper section 2.2).
+
+    ranks[k] <= channels of tap k. enabled=False keeps every channel (the 'no Tucker' ablation).
+    """
+
+    ranks: tuple[int, ...] = (32, 64, 128, 256, 256)
+    enabled: bool = True
+
+
+@dataclass
+class ContextConfig:
+    """The click maps B_p, B_n (disks) and D_p, D_n (truncated distances).
+
+    Lengths are in pixels of a frame whose short side is `reference_short_side`; on another
+    frame they scale by short_side / reference_short_side, so a model trained at one
+    resolution sees the same maps (relative to the frame) at another. D is min(dist, trunc) /
+    trunc, so it lies in [0, 1] and is 1 everywhere when a label has no click.
+    """
+
+    click_radius: float = 5.0
+    distance_truncation: float = 255.0
+    reference_short_side: int = 1080
+
+
+@dataclass
+class NetworkConfig:
+    """The context aggregation network of the paper's Table 1.
+
+    Layer 1: 1x1 conv (features + 10 context) -> width. Layers 2..9: 3x3 convs with the given
+    dilations, (width + 10) -> width, ReLU. Layer 10: 3x3 conv (width + 10) -> candidates,
+    sigmoid. context_skips=False drops the 10 context channels from layers 2..10 (ablation).
+    """
+
+    width: int = 70
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
+    candidates: int = 6
+    context_skips: bool = True
+
+
+@dataclass
+class ModelConfig:
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    tucker: TuckerConfig = field(default_factory=TuckerConfig)
+    context: ContextConfig = field(default_factory=ContextConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+
+    @property
+    def tap_channels(self) -> tuple[int, ...]:
+        """Channels of each backbone tap before compression."""
+        return tuple(VGG19_TAP_CHANNELS[t] for t in self.backbone.taps)
+
+    @property
+    def compressed_channels(self) -> tuple[int, ...]:
+        """Channels of each tap after Tucker compression (D_phi is their sum: 736 by default)."""
+        return self.tucker.ranks if self.tucker.enabled else self.tap_channels
+
+    def validate(self) -> "ModelConfig":
+        for tap in self.backbone.taps:
+            if tap not in VGG19_TAP_CHANNELS:
+                raise ConfigError(f"backbone.taps: unknown tap {tap!r} (known: {list(VGG19_TAP_CHANNELS)})")
+        if self.backbone.tile_size < 32 or self.backbone.tile_size % 16:
+            raise ConfigError("backbone.tile_size must be a multiple of 16, at least 32")
+        if self.backbone.max_tiles_per_batch < 1:
+            raise ConfigError("backbone.max_tiles_per_batch must be at least 1")
+        if len(self.tucker.ranks) != len(self.backbone.taps):
+            raise ConfigError(
+                f"tucker.ranks has {len(self.tucker.ranks)} entries for {len(self.backbone.taps)} taps"
+            )
+        for tap, rank, channels in zip(self.backbone.taps, self.tucker.ranks, self.tap_channels):
+            if not 1 <= rank <= channels:
+                raise ConfigError(f"tucker.ranks: rank {rank} for {tap} must be in 1..{channels}")
+        if self.context.click_radius <= 0 or self.context.distance_truncation <= 0:
+            raise ConfigError("context.click_radius and context.distance_truncation must be positive")
+        if self.network.width < 1 or self.network.candidates < 1 or not self.network.dilations:
+            raise ConfigError("network.width, network.candidates and network.dilations must be positive")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "ModelConfig":
+        return _build(cls, data or {}, "").validate()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "ModelConfig":
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read model config: {exc}") from exc
+        if isinstance(data, dict) and "model" in data and len(data) == 1:
+            data = data["model"]
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    """Instantiate dataclass `cls` from a nested dict, checking keys and types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown field (known: {sorted(fields)})")
+    values = {}
+    for name, value in data.items():
+        f = fields[name]
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        where = f"{prefix}{name}"
+        if dataclasses.is_dataclass(default):
+            values[name] = _build(type(default), value, where + ".")
+        elif isinstance(default, tuple):
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{where}: expected a list")
+            values[name] = tuple(_coerce(v, type(default[0]), where) for v in value)
+        else:
+            values[name] = _coerce(value, type(default), where)
+    return cls(**values)
+
+
+def _coerce(value: Any, kind: type, where: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    return value

@@ -1,0 +1,1 @@
+"""The HyperSeg model: backbone, tessellation, Tucker compression, context maps and network."""

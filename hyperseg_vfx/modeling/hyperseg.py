@@ -1,0 +1,189 @@
+"""The complete HyperSeg model: frame -> tessellated VGG-19 hypercolumns -> Tucker -> network.
+
+Two feature paths compute the same thing:
+
+literal_features   the paper as written: every tap's mosaic resized to the frame (1472 channels at
+                   full resolution), projected by the Tucker factors to D_phi = 736 channels, then
+                   layer 1. About 12 GB of float32 and 4.5 TFLOP for the projection at 2K.
+                   Kept as the reference that tests compare against on small frames.
+project_frame      the path used everywhere: resizing, Tucker projection and layer 1's feature
+                   weights are all linear per pixel and nearest resizing only selects pixels, so
+                   each tap is multiplied by its folded weight W1_k U_k^T (70 x C_k) at its own
+                   resolution, per batch of tiles, and written straight into a frame-sized
+                   70-channel result. Nothing wider than 70 channels exists at full resolution.
+
+The projected features depend only on the frame, so callers cache them per frame; a new set of
+clicks then costs only `forward_projected` (the paper's interactive loop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..clicks import Click
+from ..config import CONTEXT_CHANNELS, ModelConfig
+from .backbone import TAP_STRIDE, VGG19Taps
+from .context import context_channels
+from .network import HyperSegNet
+from .tessellation import TileGrid
+
+
+class StageTimes(dict):
+    """Seconds spent per named stage; `stage` synchronises CUDA so the times are real."""
+
+    @contextlib.contextmanager
+    def stage(self, name: str, device: torch.device) -> Iterator[None]:
+        _synchronize(device)
+        start = time.perf_counter()
+        yield
+        _synchronize(device)
+        self[name] = self.get(name, 0.0) + time.perf_counter() - start
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class HyperSeg(nn.Module):
+    """Frozen backbone + Tucker factors (buffers) + trainable network."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config.validate()
+        self.backbone = VGG19Taps(config.backbone.taps, config.backbone.weights)
+        for index, (channels, rank) in enumerate(zip(config.tap_channels, config.compressed_channels)):
+            factor = torch.eye(channels) if not config.tucker.enabled else torch.zeros(channels, rank)
+            self.register_buffer(f"tucker_{index}", factor)
+        self.network = HyperSegNet(config.network, sum(config.compressed_channels))
+
+    @property
+    def tucker_factors(self) -> list[torch.Tensor]:
+        """One (C_k, r_k) factor per tap, orthonormal columns."""
+        return [getattr(self, f"tucker_{i}") for i in range(len(self.config.backbone.taps))]
+
+    def set_tucker_factors(self, factors: Sequence[torch.Tensor]) -> None:
+        for index, factor in enumerate(factors):
+            getattr(self, f"tucker_{index}").copy_(factor)
+
+    def _grid(self, frame: torch.Tensor) -> TileGrid:
+        _, _, height, width = frame.shape
+        b = self.config.backbone
+        return TileGrid(width, height, b.tile_size, b.tessellate)
+
+    def backbone_tiles(self, frame: torch.Tensor) -> Iterator[tuple[int, list[torch.Tensor]]]:
+        """Yield (first tile index, per-tap features (b, C_k, t/s_k, t/s_k)) per batch of tiles."""
+        tiles = self._grid(frame).tiles(frame)
+        step = self.config.backbone.max_tiles_per_batch
+        for start in range(0, tiles.shape[0], step):
+            batch = tiles[start : start + step].contiguous(memory_format=torch.channels_last)
+            yield start, self.backbone(batch)
+
+    def folded_weights(self) -> list[torch.Tensor]:
+        """Layer 1's feature weights folded into each tap's Tucker factor: (width, C_k) per tap."""
+        weight = self.network.feature_weight
+        folded, offset = [], 0
+        for factor in self.tucker_factors:
+            rank = factor.shape[1]
+            folded.append(weight[:, offset : offset + rank] @ factor.T)
+            offset += rank
+        return folded
+
+    def project_frame(self, frame: torch.Tensor, times: StageTimes | None = None) -> torch.Tensor:
+        """The efficient feature path. frame (1, 3, H, W) in [0, 1] -> (1, width, H, W) float32.
+
+        Equals network.project_features(literal_features(frame)). The result is a channels_last
+        tensor (each pixel's channels contiguous).
+        """
+        times = StageTimes() if times is None else times
+        _, _, height, width = frame.shape
+        grid = self._grid(frame)
+        folded = self.folded_weights()
+        strides = [TAP_STRIDE[t] for t in self.config.backbone.taps]
+        out = torch.zeros(height, width, self.config.network.width, device=frame.device, dtype=torch.float32)
+        batches = self.backbone_tiles(frame)
+        while True:
+            with times.stage("backbone", frame.device):
+                item = next(batches, None)
+            if item is None:
+                break
+            start, taps = item
+            with times.stage("projection", frame.device):
+                for tap, weight, stride in zip(taps, folded, strides):
+                    projected = tap.permute(0, 2, 3, 1) @ weight.T.to(tap.dtype)  # (b, h, w, width)
+                    for offset in range(projected.shape[0]):
+                        place = grid.placement(start + offset, projected.shape[1])
+                        out[place.rows, place.cols] += projected[offset][place.src_rows][:, place.src_cols]
+        return out.permute(2, 0, 1).unsqueeze(0)
+
+    def literal_features(self, frame: torch.Tensor) -> torch.Tensor:
+        """The paper's path, for reference: (1, 3, H, W) -> compressed hypercolumns (1, D_phi, H, W)."""
+        _, _, height, width = frame.shape
+        grid = self._grid(frame)
+        per_tap: list[list[torch.Tensor]] = [[] for _ in self.config.backbone.taps]
+        for _start, taps in self.backbone_tiles(frame):
+            for store, tap in zip(per_tap, taps):
+                store.append(tap.contiguous())
+        compressed = []
+        for store, factor in zip(per_tap, self.tucker_factors):
+            mosaic = grid.mosaic(torch.cat(store))
+            hypercolumns = F.interpolate(mosaic, size=(height, width), mode="nearest-exact")
+            compressed.append(torch.einsum("nchw,cr->nrhw", hypercolumns, factor.to(hypercolumns.dtype)))
+        return torch.cat(compressed, dim=1)
+
+    def forward(
+        self,
+        frame: torch.Tensor,
+        prev_frame: torch.Tensor,
+        clicks: Sequence[Click],
+        projected: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """frame, prev_frame (1, 3, H, W) in [0, 1]; clicks in frame pixels -> (1, M, H, W) in [0, 1].
+
+        projected: this frame's project_frame result when the caller has it cached.
+        """
+        if projected is None:
+            projected = self.project_frame(frame)
+        context = context_channels(frame, prev_frame, clicks, self.config.context)
+        context = context.contiguous(memory_format=torch.channels_last)
+        return self.network.forward_projected(projected.to(context.dtype), context)
+
+    def flops(self, height: int, width: int) -> dict[str, float]:
+        """Floating-point operations (2 per multiply-add) of each stage for an H x W frame.
+
+        Keys: backbone, projection (efficient path), network, literal_projection (the paper's
+        full-resolution Tucker projection + layer 1 feature part, for comparison).
+        """
+        cfg = self.config
+        tile = cfg.backbone.tile_size
+        grid = TileGrid(width, height, tile, cfg.backbone.tessellate)
+        backbone, size = 0.0, tile
+        for layer in self.backbone.features:
+            if isinstance(layer, nn.MaxPool2d):
+                size //= 2
+            elif isinstance(layer, nn.Conv2d):
+                backbone += 2.0 * layer.in_channels * layer.out_channels * 9 * size * size
+        net_width = cfg.network.width
+        projection = sum(
+            2.0 * grid.count * (tile // TAP_STRIDE[t]) ** 2 * c * net_width
+            for t, c in zip(cfg.backbone.taps, cfg.tap_channels)
+        )
+        pixels = float(height * width)
+        skip = CONTEXT_CHANNELS if cfg.network.context_skips else 0
+        network = 2.0 * pixels * CONTEXT_CHANNELS * net_width
+        network += len(cfg.network.dilations) * 2.0 * pixels * 9 * (net_width + skip) * net_width
+        network += 2.0 * pixels * 9 * (net_width + skip) * cfg.network.candidates
+        literal = 2.0 * pixels * sum(c * r for c, r in zip(cfg.tap_channels, cfg.compressed_channels))
+        literal += 2.0 * pixels * sum(cfg.compressed_channels) * net_width
+        return {
+            "backbone": backbone * grid.count,
+            "projection": projection,
+            "network": network,
+            "literal_projection": literal,
+        }
