@@ -14,11 +14,13 @@ from typing import Any
 
 import yaml
 
+from .errors import HypersegError
+
 VGG19_TAP_CHANNELS = {"conv1_2": 64, "conv2_2": 128, "conv3_2": 256, "conv4_2": 512, "conv5_2": 512}
 CONTEXT_CHANNELS = 10  # X_t (3), X_{t-1} (3), B_p, B_n, D_p, D_n
 
 
-class ConfigError(ValueError):
+class ConfigError(HypersegError, ValueError):
     """A configuration value is missing, unknown or inconsistent; the message names the field."""
 
 

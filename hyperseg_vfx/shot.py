@@ -33,6 +33,7 @@ import yaml
 
 from hyperseg_vfx.atomic import atomic_output
 from hyperseg_vfx.clicks import Click
+from hyperseg_vfx.errors import HypersegError
 from hyperseg_vfx.io.images import ImageReadError, read_header, resolve_colorspace
 from hyperseg_vfx.sequences import format_frame_spec, frame_path, has_frame_token, parse_frame_spec
 
@@ -41,7 +42,7 @@ INTERPOLATIONS = ("linear", "constant")
 MATTES = ("soft", "binary")
 
 
-class ShotError(ValueError):
+class ShotError(HypersegError, ValueError):
     """An invalid shot: `field` is the dotted path of the culprit ("" for the whole file),
     `frame` the frame it concerns or None."""
 

@@ -14,6 +14,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from hyperseg_vfx.atomic import atomic_output
+from hyperseg_vfx.errors import HypersegError
 
 #: OpenEXR compression names accepted by write_matte_exr.
 COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
@@ -21,7 +22,7 @@ COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dw
 METADATA_PREFIX = "hyperseg/"
 
 
-class ExrWriteError(OSError):
+class ExrWriteError(HypersegError, OSError):
     """A matte could not be written; the message names the destination file."""
 
 

@@ -16,6 +16,8 @@ from typing import Callable
 import numpy as np
 import OpenImageIO as oiio
 
+from hyperseg_vfx.errors import HypersegError
+
 #: Friendly colour space names and, in order of preference, the names an OCIO config may use
 #: for them. OpenImageIO's built-in config knows the first of each list.
 FRIENDLY_COLORSPACES = {
@@ -26,7 +28,7 @@ FRIENDLY_COLORSPACES = {
 _FLOAT_TYPES = (oiio.BASETYPE.HALF, oiio.BASETYPE.FLOAT, oiio.BASETYPE.DOUBLE)
 
 
-class ImageReadError(Exception):
+class ImageReadError(HypersegError):
     """An image could not be read or converted; the message names the file."""
 
 

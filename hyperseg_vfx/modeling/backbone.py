@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import HypersegError
 from .random_init import kaiming_conv_init_
 
 VGG19_IMAGENET_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -33,7 +34,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(HypersegError, FileNotFoundError):
     """The ImageNet VGG-19 file is not on this machine; the message says how to get it."""
 
 

@@ -72,14 +72,14 @@ class HyperSeg(nn.Module):
         for index, factor in enumerate(factors):
             getattr(self, f"tucker_{index}").copy_(factor)
 
-    def _grid(self, frame: torch.Tensor) -> TileGrid:
-        _, _, height, width = frame.shape
+    def tile_grid(self, height: int, width: int) -> TileGrid:
+        """The tessellation of an H x W frame under this model's config."""
         b = self.config.backbone
         return TileGrid(width, height, b.tile_size, b.tessellate)
 
     def backbone_tiles(self, frame: torch.Tensor) -> Iterator[tuple[int, list[torch.Tensor]]]:
         """Yield (first tile index, per-tap features (b, C_k, t/s_k, t/s_k)) per batch of tiles."""
-        tiles = self._grid(frame).tiles(frame)
+        tiles = self.tile_grid(frame.shape[2], frame.shape[3]).tiles(frame)
         step = self.config.backbone.max_tiles_per_batch
         for start in range(0, tiles.shape[0], step):
             batch = tiles[start : start + step].contiguous(memory_format=torch.channels_last)
@@ -103,7 +103,7 @@ class HyperSeg(nn.Module):
         """
         times = StageTimes() if times is None else times
         _, _, height, width = frame.shape
-        grid = self._grid(frame)
+        grid = self.tile_grid(frame.shape[2], frame.shape[3])
         folded = self.folded_weights()
         strides = [TAP_STRIDE[t] for t in self.config.backbone.taps]
         out = torch.zeros(height, width, self.config.network.width, device=frame.device, dtype=torch.float32)
@@ -125,7 +125,7 @@ class HyperSeg(nn.Module):
     def literal_features(self, frame: torch.Tensor) -> torch.Tensor:
         """The paper's path, for reference: (1, 3, H, W) -> compressed hypercolumns (1, D_phi, H, W)."""
         _, _, height, width = frame.shape
-        grid = self._grid(frame)
+        grid = self.tile_grid(frame.shape[2], frame.shape[3])
         per_tap: list[list[torch.Tensor]] = [[] for _ in self.config.backbone.taps]
         for _start, taps in self.backbone_tiles(frame):
             for store, tap in zip(per_tap, taps):

@@ -1,0 +1,91 @@
+"""`hyperseg-vfx bench`: speed and memory of the inference API on this machine.
+
+Times, after a warm-up at the same size, a full frame (features + network: a cache miss) and a
+click update (cached features: network only), with per-stage times; counts each stage's FLOPs
+from the architecture; measures this device's matrix-multiply rate in the same run; and reports
+peak memory. The floor ratio is time / (FLOPs / matmul rate): 1.0 would mean every FLOP ran at
+the speed of a large matrix multiply.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from typing import Any
+
+import torch
+
+from .clicks import Click
+from .segmenter import Segmenter
+from .synthetic import synthetic_frame
+
+
+def matmul_gflops(device: torch.device, dtype: torch.dtype) -> float:
+    """Best-of-5 rate of a large square matrix multiply, in GFLOP/s."""
+    n = 2048 if device.type == "cpu" else 8192
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(6):
+        _sync(device)
+        start = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * n**3 / best / 1e9
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_benchmark(segmenter: Segmenter, width: int, height: int, repeats: int = 1) -> dict[str, Any]:
+    """Benchmark `segmenter` at width x height; returns the JSON-ready result."""
+    device = segmenter.device
+    plate = synthetic_frame(width, height, seed=1)
+    clicks = [Click(*plate.center, True), Click(width * 0.05, height * 0.05, False)]
+    moved = [Click(plate.center[0] + 3, plate.center[1] + 2, True), clicks[1]]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    segmenter.segment(plate.rgb, None, clicks, frame_key="warm-up")
+    full = [segmenter.segment(plate.rgb, None, clicks, frame_key=("full", i)) for i in range(repeats)]
+    update = [segmenter.segment(plate.rgb, None, moved, frame_key=("full", 0)) for _ in range(repeats)]
+    assert not any(m.features_cached for m in full) and all(m.features_cached for m in update)
+    compute_dtype = torch.float16 if device.type == "cuda" else torch.float32
+    rate = matmul_gflops(device, compute_dtype)
+    flops = segmenter.model.flops(height, width)
+    full_gflop = (flops["backbone"] + flops["projection"] + flops["network"]) / 1e9
+    update_gflop = flops["network"] / 1e9
+    full_s = min(m.timings["total"] for m in full)
+    update_s = min(m.timings["total"] for m in update)
+    stages = {k: min(m.timings.get(k, 0.0) for m in full) for k in ("backbone", "projection", "features", "network")}
+    config = segmenter.model.config
+    pixels = width * height
+    result = {
+        "width": width,
+        "height": height,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "threads": torch.get_num_threads(),
+        "compute_dtype": str(compute_dtype).removeprefix("torch."),
+        "tiles": segmenter.model.tile_grid(height, width).count,
+        "full_frame_s": full_s,
+        "click_update_s": update_s,
+        "stage_s": stages,
+        "stage_gflop": {k: v / 1e9 for k, v in flops.items() if k != "literal_projection"},
+        "full_frame_gflop": full_gflop,
+        "click_update_gflop": update_gflop,
+        "matmul_gflops": rate,
+        "full_frame_floor_ratio": full_s / (full_gflop / rate),
+        "click_update_floor_ratio": update_s / (update_gflop / rate),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "literal_path": {
+            "hypercolumn_bytes": sum(config.tap_channels) * pixels * 4,
+            "compressed_bytes": sum(config.compressed_channels) * pixels * 4,
+            "projection_gflop": flops["literal_projection"] / 1e9,
+        },
+    }
+    if device.type == "cuda":
+        result["cuda_max_allocated_bytes"] = torch.cuda.max_memory_allocated(device)
+    return result

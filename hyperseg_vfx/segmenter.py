@@ -1,0 +1,152 @@
+"""The inference API: one Segmenter per model and device, used by every front end.
+
+The renderer, the bridge, the farm jobs and the evaluator all call `Segmenter.segment`. It keeps
+each frame's projected features (the expensive backbone part) in a byte-bounded LRU keyed by
+the caller's frame identity, so a new set of clicks on the same frame runs only the network.
+
+    segmenter = Segmenter.from_checkpoint("hyperseg.pt", device="auto")
+    matte = segmenter.segment(rgb, prev_rgb, [Click(812, 440.5, True)], frame_key=("sh010", 1001))
+    matte.alpha       # (H, W) float32 in [0, 1], candidate 1
+    matte.candidates  # (M, H, W) float32 in [0, 1]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Hashable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .cache import TensorLRU
+from .checkpoint import load_checkpoint
+from .clicks import Click
+from .errors import HypersegError
+from .devices import autocast_for, resolve_device, to_device_image
+from .modeling.hyperseg import HyperSeg, StageTimes
+
+DEFAULT_CACHE_BYTES = 2 * 1024**3
+
+
+@dataclass
+class Matte:
+    """The result for one frame.
+
+    candidates: (M, H, W) float32 in [0, 1], ranked (candidate 1 is the model's best).
+    features_cached: whether the frame's features came from the cache (network only).
+    timings: seconds per stage (features, context+network, total, ...).
+    """
+
+    candidates: np.ndarray
+    features_cached: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """Candidate 1, (H, W)."""
+        return self.candidates[0]
+
+    def coverage(self) -> float:
+        """Fraction of the frame inside the matte (alpha > 0.5)."""
+        return float((self.alpha > 0.5).mean())
+
+
+class SegmentError(HypersegError, ValueError):
+    """Inputs to segment() are inconsistent; the message says which."""
+
+
+class Segmenter:
+    """A model on a device, with a per-frame feature cache."""
+
+    def __init__(
+        self,
+        model: HyperSeg,
+        device: str = "auto",
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        metadata: dict[str, Any] | None = None,
+    ):
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
+        self.metadata = dict(metadata or {})
+        self.cache = TensorLRU(cache_bytes)
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: str = "auto", cache_bytes: int = DEFAULT_CACHE_BYTES,
+        backbone_weights: str | None = None,
+    ) -> "Segmenter":
+        model, metadata = load_checkpoint(path, backbone_weights)
+        metadata = {"checkpoint": str(path)} | metadata
+        return cls(model, device=device, cache_bytes=cache_bytes, metadata=metadata)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.metadata.get("name", Path(self.metadata.get("checkpoint", "untitled")).stem))
+
+    @torch.inference_mode()
+    def segment(
+        self,
+        frame: np.ndarray,
+        prev_frame: np.ndarray | None = None,
+        clicks: Sequence[Click] = (),
+        *,
+        frame_key: Hashable | None = None,
+        scale: float = 1.0,
+    ) -> Matte:
+        """Segment one frame.
+
+        frame, prev_frame: (H, W, 3) float32 RGB in [0, 1], display-referred; prev_frame None (a
+        shot's first frame) means the frame itself. clicks: in pixels of this frame, origin
+        top-left. frame_key: the caller's identity of the frame pixels (e.g. (path, mtime));
+        None hashes the pixels. scale: segment a frame resized by this factor and resize the
+        matte back (fast previews).
+        """
+        height, width = self._check_inputs(frame, prev_frame, scale)
+        start = time.perf_counter()
+        times = StageTimes()
+        x = to_device_image(np.ascontiguousarray(frame, dtype=np.float32), self.device)
+        x_prev = x if prev_frame is None else to_device_image(np.ascontiguousarray(prev_frame, dtype=np.float32), self.device)
+        target = (max(1, round(height * scale)), max(1, round(width * scale)))
+        if target != (height, width):
+            x, x_prev = (_resize(t, target) for t in (x, x_prev))
+        clicks = [Click(c.x * target[1] / width, c.y * target[0] / height, c.positive) for c in clicks]
+        key = (frame_key if frame_key is not None else _pixels_key(frame), target)
+        with autocast_for(self.device):
+            projected = self.cache.get(key)
+            cached = projected is not None
+            if not cached:
+                with times.stage("features", self.device):
+                    projected = self.model.project_frame(x, times)
+                self.cache.put(key, projected)
+            with times.stage("network", self.device):
+                candidates = self.model(x, x_prev, clicks, projected=projected)
+        if target != (height, width):
+            candidates = _resize(candidates.float(), (height, width)).clamp_(0, 1)
+        result = candidates[0].float().cpu().numpy()
+        times["total"] = time.perf_counter() - start
+        return Matte(result, cached, dict(times))
+
+    @staticmethod
+    def _check_inputs(frame: np.ndarray, prev_frame: np.ndarray | None, scale: float) -> tuple[int, int]:
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise SegmentError(f"frame must be (H, W, 3) RGB, got shape {frame.shape}")
+        if prev_frame is not None and prev_frame.shape != frame.shape:
+            raise SegmentError(f"previous frame is {prev_frame.shape[1]}x{prev_frame.shape[0]}, frame is {frame.shape[1]}x{frame.shape[0]}")
+        if not 0 < scale <= 4:
+            raise SegmentError(f"scale must be in (0, 4], got {scale}")
+        return frame.shape[0], frame.shape[1]
+
+
+def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of (1, C, H, W), antialiased when shrinking."""
+    shrinking = size[0] < image.shape[2] or size[1] < image.shape[3]
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+def _pixels_key(frame: np.ndarray) -> str:
+    """Content hash of a frame, the cache key when the caller gives none."""
+    return hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16).hexdigest()
