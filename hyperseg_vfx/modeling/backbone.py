@@ -85,11 +85,13 @@ class VGG19Taps(nn.Module):
 
     def __init__(self, taps: tuple[str, ...], weights: str):
         super().__init__()
-        import torchvision
+        from torchvision.models import vgg
 
         self.taps = taps
         last = max(TAP_LAYER_INDEX[t] for t in taps)
-        self.features = torchvision.models.vgg19().features[: last + 1]
+        # torchvision's own VGG-19 ("E") layer list; building only the convolutional part avoids
+        # allocating the 120M-parameter classifier that vgg19() would create and discard.
+        self.features = vgg.make_layers(vgg.cfgs["E"])[: last + 1]
         for module in self.features:
             if isinstance(module, nn.ReLU):
                 module.inplace = True

@@ -23,10 +23,17 @@ from ..config import ContextConfig
 _CLICK_GROUP = 8  # clicks evaluated per pass: bounds the (group, H, W) temporary
 
 
+_MIN_RADIUS = 0.5**0.5  # half a pixel diagonal: a click always marks the pixel it lies in
+
+
 def context_lengths(config: ContextConfig, height: int, width: int) -> tuple[float, float]:
-    """(radius, truncation) in pixels for a frame of this size."""
+    """(radius, truncation) in pixels for a frame of this size.
+
+    The radius never drops below half a pixel diagonal, so on tiny frames (thumbnails, low
+    preview scales) a click still marks its own pixel in B.
+    """
     scale = min(height, width) / config.reference_short_side
-    return config.click_radius * scale, config.distance_truncation * scale
+    return max(config.click_radius * scale, _MIN_RADIUS), config.distance_truncation * scale
 
 
 def click_distance(clicks: Sequence[Click], height: int, width: int, device, dtype) -> torch.Tensor:

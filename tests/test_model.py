@@ -1,0 +1,234 @@
+"""The HyperSeg model: architecture, tessellation, Tucker fits, context maps, feature paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from hyperseg_vfx.clicks import Click
+from hyperseg_vfx.config import ConfigError, ContextConfig, ModelConfig
+from hyperseg_vfx.modeling.backbone import VGG19Taps
+from hyperseg_vfx.modeling.context import click_maps, context_lengths
+from hyperseg_vfx.modeling.hyperseg import HyperSeg
+from hyperseg_vfx.modeling.tessellation import TileGrid
+from hyperseg_vfx.modeling.tucker import StreamingTuckerFit, fit_factor_tensorly, subspace_distance
+from hyperseg_vfx.synthetic import synthetic_frame
+
+SIZES = [(100, 60), (225, 225), (333, 187)]  # smaller than a tile, one pixel over a tile, odd
+
+
+def random_config(**network) -> ModelConfig:
+    config = ModelConfig()
+    config.backbone.weights = "random:0"
+    for key, value in network.items():
+        setattr(config.network, key, value)
+    return config
+
+
+@pytest.fixture(scope="module")
+def model() -> HyperSeg:
+    """Paper architecture, random backbone, random orthonormal Tucker factors, seeded network."""
+    model = HyperSeg(random_config())
+    generator = torch.Generator().manual_seed(0)
+    model.set_tucker_factors(
+        [torch.linalg.qr(torch.randn(f.shape, generator=generator))[0] for f in model.tucker_factors]
+    )
+    model.network.reset_parameters(1)
+    return model.eval()
+
+
+def frame_tensor(width: int, height: int, seed: int = 0) -> torch.Tensor:
+    rgb = synthetic_frame(width, height, seed).rgb
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
+
+
+def test_network_matches_paper_table_1(model):
+    net = model.network
+    assert net.input_layer.in_channels == 746 and net.input_layer.out_channels == 70
+    assert net.input_layer.kernel_size == (1, 1)
+    assert [layer.dilation[0] for layer in net.layers] == [1, 2, 4, 8, 16, 32, 64, 128]
+    for layer in net.layers:
+        assert (layer.in_channels, layer.out_channels, layer.kernel_size) == (80, 70, (3, 3))
+        assert layer.padding == layer.dilation  # 'same' padding keeps the frame size
+    assert (net.head.in_channels, net.head.out_channels, net.head.kernel_size) == (80, 6, (3, 3))
+    assert sum(model.config.compressed_channels) == 736 and sum(model.config.tap_channels) == 1472
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_efficient_path_equals_literal_path(model, width, height):
+    frame = frame_tensor(width, height)
+    with torch.inference_mode():
+        efficient = model.project_frame(frame)
+        literal = model.network.project_features(model.literal_features(frame))
+    assert efficient.shape == literal.shape == (1, 70, height, width)
+    relative = (efficient - literal).abs().max() / literal.abs().max()
+    assert relative < 1e-4
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_output_shapes_and_ranges(model, width, height):
+    frame = frame_tensor(width, height)
+    clicks = [Click(width / 2, height / 2, True), Click(2.5, 3.5, False)]
+    with torch.inference_mode():
+        out = model(frame, frame_tensor(width, height, seed=1), clicks)
+    assert out.shape == (1, 6, height, width)
+    assert out.min() >= 0 and out.max() <= 1 and torch.isfinite(out).all()
+
+
+def test_inference_buffer_path_equals_training_path(model):
+    frame = frame_tensor(120, 80)
+    clicks = [Click(60, 40, True)]
+    with torch.inference_mode():
+        buffered = model(frame, frame, clicks)
+    with torch.no_grad():
+        torch.set_grad_enabled(True)
+        try:
+            plain = model(frame, frame, clicks)
+        finally:
+            torch.set_grad_enabled(False)
+    torch.testing.assert_close(buffered, plain.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_context_skips_ablation_changes_layer_widths():
+    model = HyperSeg(random_config(context_skips=False))
+    assert model.network.layers[0].in_channels == 70 and model.network.head.in_channels == 70
+    with torch.inference_mode():
+        out = model(frame_tensor(64, 48), frame_tensor(64, 48), [Click(30, 20, True)], projected=None)
+    assert out.shape == (1, 6, 48, 64)
+
+
+def test_tile_grid_matches_paper_example():
+    grid = TileGrid(1920, 1080)
+    assert (grid.columns, grid.rows, grid.count) == (9, 5, 45)
+    assert TileGrid(100, 60).count == 1 and TileGrid(225, 225).count == 4
+    assert TileGrid(3840, 2160, tessellate=False).count == 1
+
+
+def test_tiles_and_mosaic_are_inverse():
+    grid = TileGrid(333, 187)
+    frame = frame_tensor(333, 187)
+    tiles = grid.tiles(frame)
+    assert tiles.shape == (grid.count, 3, 224, 224)
+    mosaic = grid.mosaic(tiles)
+    assert (grid.rows, grid.columns) == (1, 2)
+    expected = torch.nn.functional.interpolate(frame, size=(224, 448), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(mosaic, expected)
+    torch.testing.assert_close(tiles[1], expected[0, :, :, 224:])  # row-major: tile 1 is on the right
+
+
+@pytest.mark.parametrize("size", [224, 56, 14])
+def test_tile_placements_cover_every_pixel_once(size):
+    grid = TileGrid(333, 187)
+    hits = torch.zeros(187, 333, dtype=torch.int32)
+    for index in range(grid.count):
+        place = grid.placement(index, size)
+        hits[place.rows, place.cols] += 1
+        assert place.src_rows.numel() == place.rows.stop - place.rows.start
+        assert int(place.src_rows.max()) < size and int(place.src_cols.min()) >= 0
+    assert (hits == 1).all()
+
+
+def test_tucker_streaming_fit_spans_tensorly_subspace():
+    rng = np.random.default_rng(0)
+    # features whose energy lies mostly in a 16-dimensional subspace
+    basis = np.linalg.qr(rng.standard_normal((64, 64)))[0]
+    scales = np.where(np.arange(64) < 16, 1.0, 0.01) * np.exp(-np.arange(64) / 16.0)
+    tiles = [torch.from_numpy((basis * scales) @ rng.standard_normal((64, 2 * 9 * 9))).float().reshape(64, 2, 9, 9).permute(1, 0, 2, 3)
+             for _ in range(5)]
+    streaming = StreamingTuckerFit((64,), (16,))
+    for tile in tiles:
+        streaming.update([tile])
+    factor = streaming.factors()[0].double().numpy()
+    samples = np.concatenate([t.permute(1, 0, 2, 3).reshape(64, -1).double().numpy() for t in tiles], axis=1)
+    reference = fit_factor_tensorly(samples, 16)
+    assert factor.shape == reference.shape == (64, 16)
+    np.testing.assert_allclose(factor.T @ factor, np.eye(16), atol=1e-5)
+    assert subspace_distance(factor, reference) < 1e-4
+    assert subspace_distance(factor, basis[:, :16]) < 1e-2  # and it is the true dominant subspace
+
+
+@pytest.mark.parametrize("width,height", [(64, 48), (97, 61)])
+def test_click_maps_match_scipy_distance_transform(width, height):
+    config = ContextConfig(click_radius=5.0, distance_truncation=40.0, reference_short_side=48)
+    pixels = [(10, 7, True), (50, 30, True), (3, 40, False)]
+    clicks = [Click(c + 0.5, r + 0.5, positive) for c, r, positive in pixels]
+    maps = click_maps(clicks, height, width, config, "cpu", torch.float32).numpy()
+    radius, truncation = context_lengths(config, height, width)
+    for index, positive in enumerate((True, False)):
+        seeds = np.ones((height, width), dtype=bool)
+        for c, r, label in pixels:
+            if label == positive:
+                seeds[r, c] = False
+        exact = ndimage.distance_transform_edt(seeds)
+        np.testing.assert_allclose(maps[index], (exact <= radius).astype(np.float32))
+        np.testing.assert_allclose(maps[2 + index], np.minimum(exact, truncation) / truncation, atol=1e-5)
+
+
+def test_click_maps_without_clicks_of_a_label_are_maximal():
+    maps = click_maps([Click(5.5, 4.5, True)], 20, 30, ContextConfig(), "cpu", torch.float32)
+    assert maps[1].sum() == 0 and (maps[3] == 1).all()
+    # at this size the scaled radius is under a pixel: the click still marks its own pixel
+    assert maps[0].sum() == 1 and maps[0, 4, 5] == 1 and maps[2, 4, 5] == 0
+
+
+def test_click_lengths_scale_with_frame_size():
+    config = ContextConfig()
+    assert context_lengths(config, 1080, 1920) == (5.0, 255.0)
+    assert context_lengths(config, 2160, 3840) == (10.0, 510.0)
+    assert context_lengths(config, 540, 960) == (2.5, 127.5)
+
+
+def test_random_backbone_weights_are_numpy_draws():
+    """random:SEED is defined by numpy's PCG64 stream, hence identical on every platform."""
+    taps = VGG19Taps(("conv1_2",), "random:7")
+    first = taps.features[0].weight.detach().numpy()
+    rng = np.random.Generator(np.random.PCG64(7))
+    expected = rng.standard_normal((64, 3, 3, 3), dtype=np.float32) * np.float32(np.sqrt(2.0 / 27))
+    np.testing.assert_array_equal(first, expected)
+    again = VGG19Taps(("conv1_2",), "random:7").features[2].weight
+    other = VGG19Taps(("conv1_2",), "random:8").features[2].weight
+    assert torch.equal(again, taps.features[2].weight) and not torch.equal(other, again)
+
+
+def test_backbone_is_frozen_and_stays_in_eval_mode(model):
+    model.train()
+    try:
+        assert not model.backbone.training
+        assert not any(p.requires_grad for p in model.backbone.parameters())
+        assert all(p.requires_grad for p in model.network.parameters())
+    finally:
+        model.eval()
+
+
+def test_flop_count_of_network_matches_hand_count(model):
+    flops = model.flops(1080, 1920)
+    pixels = 1920 * 1080
+    hand = 2 * pixels * (10 * 70 + 8 * 9 * 80 * 70 + 9 * 80 * 6)
+    assert flops["network"] == hand
+    assert flops["literal_projection"] == 2 * pixels * (64 * 32 + 128 * 64 + 256 * 128 + 512 * 256 * 2 + 736 * 70)
+
+
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        ({"network": {"widht": 3}}, "network.widht"),
+        ({"tucker": {"ranks": [32, 64]}}, "tucker.ranks"),
+        ({"tucker": {"ranks": [65, 64, 128, 256, 256]}}, "tucker.ranks"),
+        ({"backbone": {"taps": ["conv9_9"] * 5}}, "backbone.taps"),
+        ({"context": {"click_radius": "big"}}, "context.click_radius"),
+    ],
+)
+def test_bad_configs_name_the_field(data, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        ModelConfig.from_dict(data)
+
+
+def test_config_yaml_round_trip(tmp_path):
+    import yaml
+
+    config = random_config(candidates=4)
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump({"model": config.to_dict()}))
+    assert ModelConfig.from_yaml(path) == config
