@@ -98,15 +98,18 @@ class HyperSeg(nn.Module):
     def project_frame(self, frame: torch.Tensor, times: StageTimes | None = None) -> torch.Tensor:
         """The efficient feature path. frame (1, 3, H, W) in [0, 1] -> (1, width, H, W) float32.
 
-        Equals network.project_features(literal_features(frame)). The result is a channels_last
-        tensor (each pixel's channels contiguous).
+        Equals network.project_features(literal_features(frame)). Per batch of tiles, each tap is
+        projected to `width` channels at its own resolution, the taps are summed coarse to fine
+        with exact integer upsampling (nearest from a tap's mosaic to the frame equals nearest
+        from the finest tap's mosaic after repeating the coarse pixels), and each tile's sum is
+        written once into the frame. The result is a channels_last tensor.
         """
         times = StageTimes() if times is None else times
         _, _, height, width = frame.shape
-        grid = self.tile_grid(frame.shape[2], frame.shape[3])
+        grid = self.tile_grid(height, width)
         folded = self.folded_weights()
         strides = [TAP_STRIDE[t] for t in self.config.backbone.taps]
-        out = torch.zeros(height, width, self.config.network.width, device=frame.device, dtype=torch.float32)
+        out = torch.empty(height, width, self.config.network.width, device=frame.device, dtype=torch.float32)
         batches = self.backbone_tiles(frame)
         while True:
             with times.stage("backbone", frame.device):
@@ -115,11 +118,11 @@ class HyperSeg(nn.Module):
                 break
             start, taps = item
             with times.stage("projection", frame.device):
-                for tap, weight, stride in zip(taps, folded, strides):
-                    projected = tap.permute(0, 2, 3, 1) @ weight.T.to(tap.dtype)  # (b, h, w, width)
-                    for offset in range(projected.shape[0]):
-                        place = grid.placement(start + offset, projected.shape[1])
-                        out[place.rows, place.cols] += projected[offset][place.src_rows][:, place.src_cols]
+                projected = [tap.permute(0, 2, 3, 1) @ w.T.to(tap.dtype) for tap, w in zip(taps, folded)]
+                merged = _sum_coarse_to_fine(projected, strides)  # (b, h, w, width) at the finest tap
+                for offset in range(merged.shape[0]):
+                    place = grid.placement(start + offset, merged.shape[1])
+                    out[place.rows, place.cols] = merged[offset][place.src_rows][:, place.src_cols]
         return out.permute(2, 0, 1).unsqueeze(0)
 
     def literal_features(self, frame: torch.Tensor) -> torch.Tensor:
@@ -187,3 +190,23 @@ class HyperSeg(nn.Module):
             "network": network,
             "literal_projection": literal,
         }
+
+
+def _sum_coarse_to_fine(projected: list[torch.Tensor], strides: list[int]) -> torch.Tensor:
+    """Sum per-tap (b, h_k, w_k, C) maps at the finest tap's resolution.
+
+    Taps are visited from the largest stride to the smallest; the running sum is repeated by the
+    integer stride ratio (nearest upsampling, done as a broadcast add without materialising the
+    repeat) and added in place to the next finer tap's map.
+    """
+    order = sorted(range(len(strides)), key=lambda i: -strides[i])
+    total, total_stride = None, None
+    for index in order:
+        current = projected[index]
+        if total is not None:
+            factor = total_stride // strides[index]
+            b, h, w, c = total.shape
+            current = current.view(b, h, factor, w, factor, c).add_(total.view(b, h, 1, w, 1, c))
+            current = current.view(b, h * factor, w * factor, c)
+        total, total_stride = current, strides[index]
+    return total

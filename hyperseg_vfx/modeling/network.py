@@ -66,7 +66,7 @@ class HyperSegNet(nn.Module):
     def _first_layer(self, projected: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """Layer 1 before its ReLU: the projected features plus the context part and bias."""
         context_weight = self.input_layer.weight[:, self.feature_channels :]
-        return projected + F.conv2d(context, context_weight, self.input_layer.bias)
+        return F.conv2d(context, context_weight, self.input_layer.bias).add_(projected)
 
     def _with_context(self, hidden: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         return torch.cat([hidden, context], dim=1) if self.config.context_skips else hidden
@@ -78,8 +78,10 @@ class HyperSegNet(nn.Module):
         pass), so a 2K frame holds two full-resolution activations instead of four.
         """
         n, width, h, w = projected.shape
-        buffer = torch.empty((n, width + CONTEXT_CHANNELS, h, w), dtype=context.dtype, device=context.device)
-        buffer = buffer.contiguous(memory_format=torch.channels_last)
+        buffer = torch.empty(
+            (n, width + CONTEXT_CHANNELS, h, w), dtype=context.dtype, device=context.device,
+            memory_format=torch.channels_last,
+        )
         buffer[:, width:] = context
         hidden = buffer[:, :width]
         torch.clamp_min(self._first_layer(projected, context), 0, out=hidden)
