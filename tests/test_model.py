@@ -232,3 +232,29 @@ def test_config_yaml_round_trip(tmp_path):
     path = tmp_path / "model.yaml"
     path.write_text(yaml.safe_dump({"model": config.to_dict()}))
     assert ModelConfig.from_yaml(path) == config
+
+
+def test_training_path_from_compressed_taps_equals_inference_path(model):
+    frame = frame_tensor(250, 130)
+    with torch.inference_mode():
+        taps = [torch.cat(parts) for parts in zip(*(t for _s, t in model.backbone_tiles(frame)))]
+        compressed = model.compress_taps(taps)
+        assert [c.shape[1] for c in compressed] == [32, 64, 128, 256, 256]
+        from_cache = model.project_compressed(compressed, 130, 250)
+        direct = model.project_frame(frame)
+    torch.testing.assert_close(from_cache, direct, rtol=1e-4, atol=1e-4)
+
+
+def test_training_path_is_differentiable_in_layer_1(model):
+    frame = frame_tensor(96, 64)
+    with torch.no_grad():
+        taps = [torch.cat(parts) for parts in zip(*(t for _s, t in model.backbone_tiles(frame)))]
+        compressed = model.compress_taps(taps)
+    model.network.zero_grad()
+    out = model.network.forward_projected(
+        model.project_compressed(compressed, 64, 96),
+        torch.rand(1, 10, 64, 96),
+    )
+    out.mean().backward()
+    assert model.network.input_layer.weight.grad.abs().sum() > 0
+    assert model.network.head.weight.grad.abs().sum() > 0

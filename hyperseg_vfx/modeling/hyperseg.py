@@ -98,18 +98,15 @@ class HyperSeg(nn.Module):
     def project_frame(self, frame: torch.Tensor, times: StageTimes | None = None) -> torch.Tensor:
         """The efficient feature path. frame (1, 3, H, W) in [0, 1] -> (1, width, H, W) float32.
 
-        Equals network.project_features(literal_features(frame)). Per batch of tiles, each tap is
-        projected to `width` channels at its own resolution, the taps are summed coarse to fine
-        with exact integer upsampling (nearest from a tap's mosaic to the frame equals nearest
-        from the finest tap's mosaic after repeating the coarse pixels), and each tile's sum is
-        written once into the frame. The result is a channels_last tensor.
+        Equals network.project_features(literal_features(frame)), computed per batch of tiles
+        with layer 1's weights folded into the Tucker factors (see project_tiles). The result is
+        a channels_last tensor.
         """
         times = StageTimes() if times is None else times
         _, _, height, width = frame.shape
         grid = self.tile_grid(height, width)
         folded = self.folded_weights()
-        strides = [TAP_STRIDE[t] for t in self.config.backbone.taps]
-        out = torch.empty(height, width, self.config.network.width, device=frame.device, dtype=torch.float32)
+        out = self._projection_buffer(height, width, frame.device)
         batches = self.backbone_tiles(frame)
         while True:
             with times.stage("backbone", frame.device):
@@ -118,12 +115,51 @@ class HyperSeg(nn.Module):
                 break
             start, taps = item
             with times.stage("projection", frame.device):
-                projected = [tap.permute(0, 2, 3, 1) @ w.T.to(tap.dtype) for tap, w in zip(taps, folded)]
-                merged = _sum_coarse_to_fine(projected, strides)  # (b, h, w, width) at the finest tap
-                for offset in range(merged.shape[0]):
-                    place = grid.placement(start + offset, merged.shape[1])
-                    out[place.rows, place.cols] = merged[offset][place.src_rows][:, place.src_cols]
+                self.project_tiles(taps, folded, grid, start, out)
         return out.permute(2, 0, 1).unsqueeze(0)
+
+    def compress_taps(self, taps: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Tucker-compress backbone taps: (T, C_k, h, w) -> (T, r_k, h, w) per tap (U_k^T f).
+
+        These are the paper's compressed hypercolumns at tile resolution, what training caches.
+        """
+        return [torch.einsum("tchw,cr->trhw", tap, factor.to(tap.dtype)) for tap, factor in zip(taps, self.tucker_factors)]
+
+    def feature_weights_per_tap(self) -> list[torch.Tensor]:
+        """Layer 1's feature weights split by tap: (width, r_k) per tap (differentiable)."""
+        return list(torch.split(self.network.feature_weight, list(self.config.compressed_channels), dim=1))
+
+    def project_compressed(self, compressed: Sequence[torch.Tensor], height: int, width: int) -> torch.Tensor:
+        """Layer 1's feature part from cached compressed taps of all T tiles of an H x W frame.
+
+        compressed: compress_taps() of every tile, (T, r_k, h_k, w_k) per tap. Returns
+        (1, width, H, W), differentiable w.r.t. the network's layer 1: the training path.
+        """
+        grid = self.tile_grid(height, width)
+        out = self._projection_buffer(height, width, compressed[0].device)
+        self.project_tiles(compressed, self.feature_weights_per_tap(), grid, 0, out)
+        return out.permute(2, 0, 1).unsqueeze(0)
+
+    def project_tiles(
+        self, taps: Sequence[torch.Tensor], weights: Sequence[torch.Tensor], grid: TileGrid, start: int, out: torch.Tensor
+    ) -> None:
+        """Project a batch of tiles and write it into `out` (H, W, width).
+
+        taps: per tap (b, C_k, h_k, w_k) for tiles start..start+b-1; weights: per tap
+        (width, C_k). Each tap is projected at its own resolution, the taps are summed coarse to
+        fine with exact integer upsampling (nearest from a tap's mosaic to the frame equals
+        nearest from the finest tap's mosaic after repeating the coarse pixels), and each tile's
+        sum is written once into the frame.
+        """
+        strides = [TAP_STRIDE[t] for t in self.config.backbone.taps]
+        projected = [tap.permute(0, 2, 3, 1) @ w.T.to(tap.dtype) for tap, w in zip(taps, weights)]
+        merged = _sum_coarse_to_fine(projected, strides)  # (b, h, w, width) at the finest tap
+        for offset in range(merged.shape[0]):
+            place = grid.placement(start + offset, merged.shape[1])
+            out[place.rows, place.cols] = merged[offset][place.src_rows][:, place.src_cols]
+
+    def _projection_buffer(self, height: int, width: int, device: torch.device) -> torch.Tensor:
+        return torch.empty(height, width, self.config.network.width, device=device, dtype=torch.float32)
 
     def literal_features(self, frame: torch.Tensor) -> torch.Tensor:
         """The paper's path, for reference: (1, 3, H, W) -> compressed hypercolumns (1, D_phi, H, W)."""
