@@ -1,0 +1,197 @@
+"""Datasets as ordered lists of samples: one frame of one object, with its previous frame.
+
+Two layouts, named by a spec string:
+
+clips:ROOT
+    ROOT/<clip>/rgb/<name>.<frame>.<ext> and ROOT/<clip>/alpha/<name>.<frame>.<ext> with the same
+    frame numbers. The matte is a one-channel image or the A channel of an image (EXR); the truth
+    mask is matte > 0.5. Plates in any format io.images.read_frame reads. One sample per frame.
+davis:ROOT[:SPLIT][:480p|Full-Resolution]
+    DAVIS 2017: ROOT/JPEGImages/<res>/<seq>/<frame>.jpg and ROOT/Annotations/<res>/<seq>/<frame>.png
+    (palette PNG: pixel value = object id, 0 background, 255 void). SPLIT names
+    ROOT/ImageSets/2017/<SPLIT>.txt; without it every annotated sequence is used. Default
+    resolution 480p. One sample per object present in a frame; void pixels are reported apart.
+
+Samples are ordered by clip name, then frame, then object id, so a spec always gives the same list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import HypersegError
+
+DAVIS_RESOLUTIONS = ("480p", "Full-Resolution")
+DAVIS_VOID = 255
+
+_NUMBERED = re.compile(r"^(?P<name>.+)\.(?P<frame>-?\d+)\.(?P<ext>[^.]+)$")
+
+
+class DatasetError(HypersegError, ValueError):
+    """A dataset spec or folder cannot be used; the message names the spec or the path."""
+
+
+@dataclass(frozen=True)
+class LoadedSample:
+    """The pixels of one sample.
+
+    rgb, prev_rgb: (H, W, 3) float32 display-referred sRGB in [0, 1] (prev_rgb is rgb itself on
+    a clip's first frame); mask: (H, W) bool truth; void: (H, W) bool pixels to ignore, or None.
+    """
+
+    rgb: np.ndarray
+    prev_rgb: np.ndarray
+    mask: np.ndarray
+    void: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One frame of one object.
+
+    object_id: None for a clip (the truth is matte > 0.5), the DAVIS object id otherwise.
+    key: '<clip>/<frame>' or '<clip>/<frame>/<object_id>', unique within a dataset.
+    mask_path: the matte (clips) or the palette annotation (DAVIS).
+    """
+
+    clip: str
+    frame: int
+    rgb_path: str
+    prev_rgb_path: str | None
+    object_id: int | None
+    key: str
+    mask_path: str
+
+    def load(self) -> LoadedSample:
+        """Read the frame, its previous frame and the truth; DatasetError if their sizes differ."""
+        from ..io.images import read_frame, read_matte
+
+        rgb = read_frame(self.rgb_path).rgb
+        prev_rgb = read_frame(self.prev_rgb_path).rgb if self.prev_rgb_path else rgb
+        if self.object_id is None:
+            mask, void = read_matte(self.mask_path) > 0.5, None
+        else:
+            labels = read_palette_indices(self.mask_path)
+            mask, void = labels == self.object_id, labels == DAVIS_VOID
+        for name, array in (("previous frame", prev_rgb), ("truth", mask)):
+            if array.shape[:2] != rgb.shape[:2]:
+                raise DatasetError(
+                    f"{self.key}: {name} is {array.shape[1]}x{array.shape[0]}, the frame "
+                    f"{self.rgb_path} is {rgb.shape[1]}x{rgb.shape[0]}"
+                )
+        return LoadedSample(rgb, prev_rgb, mask, void)
+
+
+def read_palette_indices(path: str | Path) -> np.ndarray:
+    """The palette indices of an indexed PNG (DAVIS annotation), (H, W) uint8."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("P", "L"):
+                raise DatasetError(f"{path}: expected an indexed (palette) annotation, got mode {image.mode}")
+            return np.asarray(image, dtype=np.uint8)
+    except OSError as exc:
+        raise DatasetError(f"cannot read annotation {path}: {exc}") from None
+
+
+def open_dataset(spec: str) -> list[Sample]:
+    """The samples of `spec` (see the module docstring), ordered by clip, frame, object."""
+    kind, _, rest = spec.partition(":")
+    if kind == "clips" and rest:
+        samples = _clips(Path(rest), spec)
+    elif kind == "davis" and rest:
+        samples = _davis(spec, *rest.split(":"))
+    else:
+        raise DatasetError(f"bad dataset spec {spec!r}: expected clips:ROOT or davis:ROOT[:split][:480p|Full-Resolution]")
+    if not samples:
+        raise DatasetError(f"dataset {spec!r} has no samples")
+    return samples
+
+
+def _numbered_files(folder: Path) -> dict[int, Path]:
+    """Frame number -> file for the `<name>.<frame>.<ext>` files of `folder` (hidden files skipped)."""
+    files: dict[int, Path] = {}
+    for path in folder.iterdir():
+        match = _NUMBERED.match(path.name)
+        if match and not path.name.startswith(".") and path.is_file():
+            frame = int(match["frame"])
+            if frame in files:
+                raise DatasetError(f"{folder}: two files for frame {frame}: {files[frame].name}, {path.name}")
+            files[frame] = path
+    return files
+
+
+def _clips(root: Path, spec: str) -> list[Sample]:
+    if not root.is_dir():
+        raise DatasetError(f"dataset {spec!r}: {root} is not a folder")
+    samples = []
+    for clip_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        rgb_dir, alpha_dir = clip_dir / "rgb", clip_dir / "alpha"
+        if not rgb_dir.is_dir() or not alpha_dir.is_dir():
+            raise DatasetError(f"dataset {spec!r}: clip folder {clip_dir} needs rgb/ and alpha/ folders")
+        plates, mattes = _numbered_files(rgb_dir), _numbered_files(alpha_dir)
+        unmatched = sorted(set(plates) ^ set(mattes))
+        if unmatched:
+            raise DatasetError(
+                f"dataset {spec!r}: clip {clip_dir.name}: frames {unmatched[:5]} have a plate or a matte but not both"
+            )
+        for frame in sorted(plates):
+            previous = plates.get(frame - 1)
+            samples.append(Sample(
+                clip=clip_dir.name, frame=frame, rgb_path=str(plates[frame]),
+                prev_rgb_path=str(previous) if previous else None, object_id=None,
+                key=f"{clip_dir.name}/{frame}", mask_path=str(mattes[frame]),
+            ))
+    return samples
+
+
+def _davis(spec: str, root: str, *options: str) -> list[Sample]:
+    resolutions = [o for o in options if o in DAVIS_RESOLUTIONS]
+    splits = [o for o in options if o not in DAVIS_RESOLUTIONS]
+    if len(resolutions) > 1 or len(splits) > 1 or any(not o for o in options):
+        raise DatasetError(f"bad dataset spec {spec!r}: expected davis:ROOT[:split][:480p|Full-Resolution]")
+    resolution = resolutions[0] if resolutions else "480p"
+    base = Path(root)
+    annotations = base / "Annotations" / resolution
+    if not annotations.is_dir():
+        raise DatasetError(f"dataset {spec!r}: {annotations} is not a folder (is {root} a DAVIS 2017 root?)")
+    if splits:
+        listing = base / "ImageSets" / "2017" / f"{splits[0]}.txt"
+        if not listing.is_file():
+            raise DatasetError(f"dataset {spec!r}: split file {listing} not found")
+        sequences = sorted({line.strip() for line in listing.read_text().splitlines() if line.strip()})
+    else:
+        sequences = sorted(p.name for p in annotations.iterdir() if p.is_dir())
+    samples = []
+    for sequence in sequences:
+        samples += _davis_sequence(spec, base, resolution, sequence)
+    return samples
+
+
+def _davis_sequence(spec: str, base: Path, resolution: str, sequence: str) -> list[Sample]:
+    image_dir = base / "JPEGImages" / resolution / sequence
+    annotation_dir = base / "Annotations" / resolution / sequence
+    if not image_dir.is_dir() or not annotation_dir.is_dir():
+        raise DatasetError(f"dataset {spec!r}: sequence {sequence} needs {image_dir} and {annotation_dir}")
+    images = {int(p.stem): p for p in image_dir.glob("*.jpg") if p.stem.isdigit()}
+    samples = []
+    for annotation in sorted(annotation_dir.glob("*.png")):
+        if not annotation.stem.isdigit():
+            continue
+        frame = int(annotation.stem)
+        if frame not in images:
+            raise DatasetError(f"dataset {spec!r}: annotation {annotation} has no frame in {image_dir}")
+        previous = images.get(frame - 1)
+        ids = np.unique(read_palette_indices(annotation))
+        for object_id in (int(i) for i in ids if i not in (0, DAVIS_VOID)):
+            samples.append(Sample(
+                clip=sequence, frame=frame, rgb_path=str(images[frame]),
+                prev_rgb_path=str(previous) if previous else None, object_id=object_id,
+                key=f"{sequence}/{frame}/{object_id}", mask_path=str(annotation),
+            ))
+    return samples
