@@ -1,4 +1,4 @@
-"""Shared fixtures: small deterministic models built once per test session."""
+"""Shared fixtures: a small untrained model (built once per session) and synthetic shots on disk."""
 
 from __future__ import annotations
 
@@ -6,16 +6,58 @@ from pathlib import Path
 
 import pytest
 
-from hyperseg_vfx.checkpoint import save_checkpoint
-from hyperseg_vfx.config import ModelConfig
-from hyperseg_vfx.modeling.factory import build_untrained
-
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    """An untrained checkpoint of the paper's architecture with a random:0 backbone (seed 0)."""
+    """An untrained checkpoint of the paper's architecture with a random:0 backbone (Tucker
+    factors fitted on one generated plate). Built once per test session."""
+    from hyperseg_vfx.checkpoint import save_checkpoint
+    from hyperseg_vfx.config import ModelConfig
+    from hyperseg_vfx.modeling.factory import build_untrained
+
     config = ModelConfig()
     config.backbone.weights = "random:0"
+    model = build_untrained(config, seed=0, tucker_frames=1)
     path = tmp_path_factory.mktemp("models") / "tiny.pt"
-    save_checkpoint(build_untrained(config, seed=0, tucker_frames=1), path, {"name": "tiny-test"})
+    save_checkpoint(model, path, {"name": "tiny-test", "trained": False, "seed": 0})
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_checkpoint):
+    """(model, metadata) of tiny_checkpoint, loaded once: share it instead of loading per test."""
+    from hyperseg_vfx.checkpoint import load_checkpoint
+
+    model, metadata = load_checkpoint(tiny_checkpoint)
+    return model, {"checkpoint": str(tiny_checkpoint)} | metadata
+
+
+@pytest.fixture(scope="session")
+def make_segmenter(tiny_model):
+    """make_segmenter(cache_bytes=0) -> a CPU Segmenter around the shared tiny model."""
+    from hyperseg_vfx.segmenter import Segmenter
+
+    def make(cache_bytes: int = 0):
+        model, metadata = tiny_model
+        return Segmenter(model, device="cpu", cache_bytes=cache_bytes, metadata=metadata)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def make_shot():
+    """make_shot(folder, frames="1001-1006", size=(96, 64), **kwargs) -> path of a shot file.
+
+    Writes a synthetic linear EXR plate sequence `folder/plates/<name>.####.exr` and the shot
+    file `folder/<name>.yaml` (output `mattes/<name>_matte.####.exr`) whose positive click
+    follows the object's centre (keys on the first and last frame); a negative click sits in a
+    background corner. kwargs: name, seed, negative_click, options, checkpoint (see
+    hyperseg_vfx.demo.write_synthetic_shot).
+    """
+    from hyperseg_vfx.demo import write_synthetic_shot
+    from hyperseg_vfx.sequences import parse_frame_spec
+
+    def make(folder, frames: str | int = "1001-1006", size: tuple[int, int] = (96, 64), **kwargs) -> Path:
+        return write_synthetic_shot(folder, frames=parse_frame_spec(frames), size=size, **kwargs)
+
+    return make
