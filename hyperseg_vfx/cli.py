@@ -160,5 +160,222 @@ def bench(width: int, height: int, device: str, checkpoint_path: Path | None, re
     )
 
 
+
+class _RenderOutput:
+    """How `render` and `demo` show progress: a bar on a terminal's stderr, else one plain line
+    per frame on stdout (farm logs); OpenJD progress lines on stdout when asked."""
+
+    def __init__(self, total: int, label: str, openjd: bool, bar: bool | None = None):
+        self.openjd = openjd
+        self.bar = None
+        if bar if bar is not None else sys.stderr.isatty():
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+
+    def __call__(self, result, done: int, total: int) -> None:
+        if result.status == "failed":
+            click.echo(f"frame {result.frame}  FAILED  {result.error}", err=True)
+            if result.detail:
+                click.echo(result.detail.rstrip(), err=True)
+        elif self.bar is None:
+            what = "skipped" if result.status == "skipped" else f"{result.seconds:.2f} s"
+            click.echo(f"frame {result.frame}  {what}  {result.path}")
+        if self.bar is not None:
+            self.bar.update(1)
+        if self.openjd:
+            click.echo(f"openjd_progress: {100.0 * done / total:.1f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _stop_on_signals(cancel, received: list) -> dict:
+    """Make SIGINT/SIGTERM set `cancel` (the render stops after the frame in flight) and append
+    the signal to `received`; a second signal gets the previous handler. Returns the previous
+    handlers (none off the main thread, where signals cannot be handled)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+
+    def handler(signum, _frame):
+        signal.signal(signum, previous[signum])
+        if not cancel.is_set():
+            received.append(signum)
+            cancel.set()
+            click.echo(f"\n{signal.Signals(signum).name}: stopping after the frame in flight "
+                       "(send it again to stop at once)", err=True)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _summary(name: str, report) -> str:
+    text = (f"{name}: {len(report.written)} written, {len(report.skipped)} skipped, "
+            f"{len(report.failed)} failed of {len(report.frames)} frames in {report.seconds:.1f} s")
+    if report.failed:
+        text += "; failed: " + ", ".join(str(r.frame) for r in report.failed)
+    return text
+
+
+def _load_shot_for_command(shot_file: Path, frames: str | None, checkpoint: Path | None = None):
+    """The shot, fully validated (files included) with `checkpoint` replacing the shot's."""
+    import dataclasses
+
+    from .shot import check_shot_files, load_shot
+
+    try:
+        shot = load_shot(shot_file, frames=frames, check_files=False)
+    except OSError as exc:
+        raise HypersegError(f"cannot read shot file {shot_file}: {exc.strerror or exc}") from None
+    if checkpoint is not None:
+        shot = dataclasses.replace(shot, checkpoint=str(checkpoint.absolute()))
+    check_shot_files(shot)
+    return shot
+
+
+@main.command()
+@click.argument("shot_file", metavar="SHOT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--frames", "frame_spec", default=None,
+              help="Frames to render instead of the shot's, e.g. 1001-1050 (a farm chunk).")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Model to use (default: the shot's `checkpoint`, else the bundled default model).")
+@DEVICE_OPTION
+@click.option("--skip-existing", is_flag=True, help="Keep outputs that exist and open cleanly; render the rest.")
+@click.option("--continue-on-error", is_flag=True,
+              help="Report a failed frame and go on (exit 1 at the end) instead of stopping at it.")
+@click.option("--openjd-progress", is_flag=True, help="Also print `openjd_progress: N` lines on stdout.")
+@click.option("--preview", is_flag=True, help="Afterwards write <output folder>/<shot name>_preview.png.")
+def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None, device: str,
+           skip_existing: bool, continue_on_error: bool, openjd_progress: bool, preview: bool) -> None:
+    """Render a shot's mattes: one EXR per frame.
+
+    Exit status: 0 every frame has its matte, 1 some frames failed or the render was stopped
+    (SIGINT/SIGTERM stop it after the frame in flight), 2 bad input or set-up (nothing rendered).
+    """
+    import threading
+
+    from .render import render_segmenter, render_shot, resolve_checkpoint
+
+    shot = _load_shot_for_command(shot_file, frame_spec, checkpoint_path)
+    segmenter = render_segmenter(resolve_checkpoint(shot), device)
+    name = shot_file.stem
+    click.echo(f"Rendering {name}: {len(shot.frames)} frames with {segmenter.model_name} on {segmenter.device}",
+               err=True)
+    cancel, received = threading.Event(), []
+    output = _RenderOutput(len(shot.frames), name, openjd_progress)
+    previous = _stop_on_signals(cancel, received)
+    try:
+        report = render_shot(shot, segmenter, skip_existing=skip_existing,
+                             continue_on_error=continue_on_error, progress=output, cancel=cancel)
+    finally:
+        output.close()
+        import signal
+
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    click.echo(_summary(name, report), err=True)
+    ctx = click.get_current_context()
+    if report.cancelled:
+        click.echo(f"stopped by a signal; {len(report.not_done)} frames not rendered", err=True)
+        ctx.exit(128 + (received[0] if received else 15))
+    if report.stopped:
+        click.echo("stopped at the first failure (--continue-on-error renders the other frames)", err=True)
+    if preview:
+        from .preview import default_preview_path, write_contact_sheet
+
+        sheet_path = default_preview_path(shot)
+        write_contact_sheet(shot, sheet_path)
+        click.echo(f"contact sheet: {sheet_path}", err=True)
+    if not report.ok:
+        ctx.exit(1)
+
+
+@main.command()
+@click.argument("shot_file", metavar="SHOT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The contact sheet to write (.png).")
+@click.option("--frames", "frame_spec", default=None, help="Frames to sample from (default: the shot's).")
+@click.option("--count", type=click.IntRange(1), default=6, show_default=True, help="Frames on the sheet.")
+def preview(shot_file: Path, out: Path, frame_spec: str | None, count: int) -> None:
+    """Write a contact sheet of a shot: plates, rendered mattes as a red tint, clicks as dots."""
+    from .preview import write_contact_sheet
+    from .shot import load_shot
+
+    try:
+        shot = load_shot(shot_file, frames=frame_spec, check_files=False)
+    except OSError as exc:
+        raise HypersegError(f"cannot read shot file {shot_file}: {exc.strerror or exc}") from None
+    sheet = write_contact_sheet(shot, out, count=count)
+    note = f" ({len(sheet.missing)} without a matte: {', '.join(map(str, sheet.missing))})" if sheet.missing else ""
+    click.echo(f"Wrote {out}: frames {', '.join(map(str, sheet.frames))}{note}")
+
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected WIDTHxHEIGHT, e.g. 640x360, got {value!r}") from None
+    if width < 16 or height < 16:
+        raise click.BadParameter(f"{value}: width and height must be at least 16")
+    return width, height
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("hyperseg_demo"),
+              show_default=True, help="Folder for the demo shot, its mattes and contact sheet.")
+@click.option("--size", default="640x360", show_default=True, help="Plate size WIDTHxHEIGHT.")
+@click.option("--frames", "frame_count", type=click.IntRange(1), default=8, show_default=True,
+              help="Number of frames (1001 on).")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Model to use (default: the bundled default model, else an untrained one).")
+@DEVICE_OPTION
+@click.option("--force", is_flag=True, help="Write into a non-empty folder that is not a previous demo output.")
+def demo(out: Path, size: str, frame_count: int, checkpoint_path: Path | None, device: str, force: bool) -> None:
+    """Generate a synthetic shot, render its mattes and a contact sheet."""
+    from .demo import UNTRAINED_WARNING, prepare_demo_folder, untrained_demo_model, write_synthetic_shot
+    from .preview import default_preview_path, write_contact_sheet
+    from .render import DEFAULT_CHECKPOINT, RENDER_CACHE_BYTES, render_segmenter, render_shot
+    from .segmenter import Segmenter
+    from .shot import load_shot
+
+    width, height = _size(size)
+    folder = prepare_demo_folder(out, force)
+    checkpoint_path = checkpoint_path or (DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT.is_file() else None)
+    if checkpoint_path is not None:
+        segmenter = render_segmenter(checkpoint_path, device)
+    else:
+        click.echo("No default model installed: building an untrained one (random weights) ...", err=True)
+        segmenter = Segmenter(untrained_demo_model(), device=device, cache_bytes=RENDER_CACHE_BYTES,
+                              metadata={"name": "untrained-random0", "trained": False})
+    untrained = not segmenter.metadata.get("trained", True)
+    if untrained:
+        click.echo(UNTRAINED_WARNING, err=True)
+    click.echo(f"Writing {frame_count} synthetic {width}x{height} plates to {folder / 'plates'} ...", err=True)
+    shot_path = write_synthetic_shot(folder, name="demo", frames=range(1001, 1001 + frame_count), size=(width, height))
+    shot = load_shot(shot_path)
+    output = _RenderOutput(len(shot.frames), "demo", openjd=False)
+    try:
+        report = render_shot(shot, segmenter, progress=output)
+    finally:
+        output.close()
+    click.echo(_summary("demo", report), err=True)
+    sheet_path = default_preview_path(shot)
+    write_contact_sheet(shot, sheet_path)
+    click.echo(f"shot file:     {shot_path}")
+    click.echo(f"plates:        {shot.input}")
+    click.echo(f"mattes (EXR):  {shot.output}")
+    click.echo(f"contact sheet: {sheet_path}")
+    if untrained:
+        click.echo(UNTRAINED_WARNING)
+    if not report.ok:
+        click.get_current_context().exit(1)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,407 @@
+"""Rendering a shot: one matte EXR per frame, the way every front end does it.
+
+    shot = load_shot("sh010.yaml", frames="1001-1050")
+    segmenter = render_segmenter(resolve_checkpoint(shot), device="auto")
+    report = render_shot(shot, segmenter, skip_existing=True, continue_on_error=True)
+    report.written, report.skipped, report.failed   # FrameResult lists
+
+The previous-frame rule: frame t is segmented with X_{t-1} = the input file of frame t-1 when that
+file exists, even when t-1 is outside the frames being rendered, else with the frame itself. So
+any split of a shot into chunks (farm tasks) gives exactly the mattes of one run, and the
+bridge's single-frame `segment_shot_frame` gives exactly the rendered matte.
+
+The render is a pipeline: while the network works on frame t, a reader thread reads and
+colour-converts the inputs of the next frame (a plate is read once even when it is both a
+current and a previous frame) and a writer thread writes frame t-1's EXR. A frame counts as done
+only when its file has been renamed into place (io.exr writes atomically), so a killed render
+leaves complete mattes or none, never a partial one under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import HypersegError
+from .shot import Shot
+
+#: Feature-cache budget of the renderer's Segmenter. Rendering uses each frame once as the current
+#: frame (only the current frame's features are computed; X_{t-1} enters as context pixels), so a
+#: cache would never hit: keep nothing and leave the memory to the network.
+RENDER_CACHE_BYTES = 0
+
+#: The model used when neither --checkpoint nor the shot names one (shipped with the package).
+DEFAULT_CHECKPOINT = Path(__file__).parent / "models" / "default.pt"
+
+
+class RenderSetupError(HypersegError):
+    """The render cannot start (no model, bad arguments); nothing was rendered."""
+
+
+# -- set-up ---------------------------------------------------------------------------------------
+
+
+def resolve_checkpoint(shot: Shot | None, override: str | os.PathLike | None = None) -> Path:
+    """The checkpoint to render `shot` with: `override`, else the shot's `checkpoint`, else the
+    bundled default model. RenderSetupError when there is none or the file is missing."""
+    if override is not None:
+        path = Path(override)
+        if not path.is_file():
+            raise RenderSetupError(f"--checkpoint {path}: file not found")
+        return path
+    if shot is not None and shot.checkpoint is not None:
+        path = Path(shot.checkpoint)
+        if not path.is_file():
+            raise RenderSetupError(f"checkpoint: file not found: {path} (named by the shot file)")
+        return path
+    if DEFAULT_CHECKPOINT.is_file():
+        return DEFAULT_CHECKPOINT
+    raise RenderSetupError(
+        "no model to render with: the shot names no checkpoint and no default model is installed "
+        f"({DEFAULT_CHECKPOINT}); pass --checkpoint FILE or create one with "
+        "`hyperseg-vfx checkpoint init FILE`"
+    )
+
+
+def render_segmenter(checkpoint: str | os.PathLike, device: str = "auto"):
+    """A Segmenter for rendering: the checkpoint's model with the renderer's (empty) cache."""
+    from .segmenter import Segmenter
+
+    return Segmenter.from_checkpoint(checkpoint, device=device, cache_bytes=RENDER_CACHE_BYTES)
+
+
+# -- one frame ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plate:
+    """An input frame as the model sees it. key: (absolute path, mtime_ns, size), the
+    Segmenter's frame_key (a rewritten file gets a new key)."""
+
+    rgb: np.ndarray
+    path: str
+    key: tuple[str, int, int]
+    pixel_aspect: float
+
+
+def frame_key(path: str | os.PathLike) -> tuple[str, int, int]:
+    """(absolute path, mtime_ns, size) of a file: the identity of its pixels for the cache."""
+    path = os.path.abspath(path)
+    stat = os.stat(path)
+    return (path, stat.st_mtime_ns, stat.st_size)
+
+
+def read_plate(path: str | os.PathLike, colorspace: str | None = None) -> Plate:
+    """Read and colour-convert one input frame (ImageReadError naming the file on failure)."""
+    from .io.images import read_frame
+
+    key = frame_key(path)  # before reading: a rewrite while reading gets a new key next time
+    frame = read_frame(path, colorspace)
+    return Plate(frame.rgb, key[0], key, frame.pixel_aspect)
+
+
+def previous_input(shot: Shot, frame: int) -> str | None:
+    """The file used as X_{t-1} for `frame`: input frame t-1 when it exists (in the rendered
+    range or not), None when it does not (the frame is its own previous frame). A pattern
+    without a frame token names one file for every frame: None too."""
+    path = shot.input_path(frame - 1)
+    if path == shot.input_path(frame) or not os.path.isfile(path):
+        return None
+    return path
+
+
+def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: Plate | None):
+    """The matte of `frame` from its plates: the single place where rendering calls the model."""
+    return segmenter.segment(
+        plate.rgb,
+        None if previous is None else previous.rgb,
+        shot.clicks_at(frame),
+        frame_key=plate.key,
+        scale=shot.options.scale,
+    )
+
+
+def segment_shot_frame(shot: Shot, segmenter, frame: int):
+    """The Matte of one frame of `shot`, exactly as render_shot computes it."""
+    plate = read_plate(shot.input_path(frame), shot.colorspace)
+    prev_path = previous_input(shot, frame)
+    previous = None if prev_path is None else read_plate(prev_path, shot.colorspace)
+    return _segment_plates(shot, segmenter, frame, plate, previous)
+
+
+def matte_planes(shot: Shot, matte) -> tuple[np.ndarray, np.ndarray | None]:
+    """(alpha, candidates or None) as written for `shot`: `binary` mattes are alpha > 0.5 as
+    0/1 (the candidates too), candidates only when options.candidates."""
+    candidates = matte.candidates
+    if shot.options.matte == "binary":
+        candidates = (candidates > 0.5).astype(np.float32)
+    return candidates[0], (candidates if shot.options.candidates else None)
+
+
+def matte_metadata(shot: Shot, frame: int, segmenter, source: str, previous: str | None) -> dict[str, str]:
+    """The provenance written into a matte (EXR attributes `hyperseg/<key>`)."""
+    from . import __version__
+    from .clicks import clicks_hash
+
+    meta = segmenter.metadata
+    return {
+        "source": os.path.abspath(source),
+        "previous": os.path.abspath(previous) if previous else "",
+        "frame": str(frame),
+        "model": segmenter.model_name,
+        "model_version": str(meta.get("version") or meta.get("created") or "unknown"),
+        "package_version": __version__,
+        "clicks_hash": clicks_hash(shot.clicks_at(frame)),
+        "matte": shot.options.matte,
+        "scale": f"{shot.options.scale:g}",
+    }
+
+
+def write_shot_matte(
+    shot: Shot, frame: int, matte, segmenter, *, pixel_aspect: float | None = None
+) -> str:
+    """Write `matte` (of `frame`) to the shot's output file, atomically. Returns the path.
+
+    pixel_aspect: the source plate's (read from its header when None).
+    """
+    from .io.exr import write_matte_exr
+    from .io.images import read_header
+
+    source = shot.input_path(frame)
+    if pixel_aspect is None:
+        pixel_aspect = read_header(source)[2]
+    alpha, candidates = matte_planes(shot, matte)
+    path = shot.output_path(frame)
+    write_matte_exr(
+        path, alpha, candidates=candidates, pixel_aspect=pixel_aspect,
+        metadata=matte_metadata(shot, frame, segmenter, source, previous_input(shot, frame)),
+    )
+    return path
+
+
+def output_is_complete(path: str | os.PathLike) -> bool:
+    """Whether a rendered matte exists at `path` and its header reads (what --skip-existing keeps).
+
+    Temporary files of an interrupted write have other names (`.<name>.XXXX.partial.exr`) and are
+    never taken for outputs.
+    """
+    from .io.images import ImageReadError, read_header
+
+    if not os.path.isfile(path):
+        return False
+    try:
+        read_header(path)
+    except ImageReadError:
+        return False
+    return True
+
+
+# -- the shot -------------------------------------------------------------------------------------
+
+WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
+
+
+@dataclass
+class FrameResult:
+    """What happened to one frame. status: written | skipped | failed. seconds: wall time of its
+    work (waiting for its inputs, segmenting, writing); timings: those parts and the model's
+    stages. error: the message of a failed frame; detail: its traceback when the error was not
+    a user error (a bug or a device failure)."""
+
+    frame: int
+    status: str
+    path: str
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class RenderReport:
+    """The outcome of render_shot. frames: the frames asked for; results: one per frame that
+    was written, skipped or failed, in the order they finished; cancelled: stopped by `cancel`;
+    stopped: stopped at the first failure (continue_on_error False)."""
+
+    frames: list[int]
+    results: list[FrameResult] = field(default_factory=list)
+    cancelled: bool = False
+    stopped: bool = False
+    seconds: float = 0.0
+
+    def _with(self, status: str) -> list[FrameResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def written(self) -> list[FrameResult]:
+        return self._with(WRITTEN)
+
+    @property
+    def skipped(self) -> list[FrameResult]:
+        return self._with(SKIPPED)
+
+    @property
+    def failed(self) -> list[FrameResult]:
+        return self._with(FAILED)
+
+    @property
+    def not_done(self) -> list[int]:
+        """Frames neither written, skipped nor failed (after a cancel or a stop)."""
+        seen = {r.frame for r in self.results}
+        return [f for f in self.frames if f not in seen]
+
+    @property
+    def ok(self) -> bool:
+        """Every frame has its matte (written now or kept)."""
+        return not self.failed and not self.not_done
+
+
+ProgressCallback = Callable[[FrameResult, int, int], None]
+
+
+def _describe(exc: BaseException) -> tuple[str, str | None]:
+    """(message, traceback or None): user errors carry their own message."""
+    if isinstance(exc, HypersegError):
+        return str(exc), None
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), None
+    return f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))
+
+
+class _Failure(Exception):
+    """A frame's failure inside the pipeline, with the stage it happened in."""
+
+    def __init__(self, message: str, detail: str | None):
+        super().__init__(message)
+        self.message, self.detail = message, detail
+
+
+def _timed_write(shot: Shot, frame: int, matte, segmenter, pixel_aspect: float) -> float:
+    """write_shot_matte, returning the seconds it took (runs in the writer thread)."""
+    start = time.perf_counter()
+    write_shot_matte(shot, frame, matte, segmenter, pixel_aspect=pixel_aspect)
+    return time.perf_counter() - start
+
+
+def render_shot(
+    shot: Shot,
+    segmenter,
+    *,
+    skip_existing: bool = False,
+    continue_on_error: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> RenderReport:
+    """Render every frame of `shot` (its `frames`, already validated) to its output files.
+
+    skip_existing: keep outputs that exist and whose header reads; render the others (existing
+    outputs are otherwise overwritten, atomically). continue_on_error: a failed frame (unreadable
+    plate, write error, ...) is reported and the render goes on; otherwise the render stops after
+    the first failure. A failed frame leaves no file. progress(result, done, total) is called in
+    the calling thread as each frame finishes. cancel: when set, the render stops after the
+    frame in flight (its matte is written) and the report says `cancelled`.
+    """
+    start = time.perf_counter()
+    report = RenderReport(list(shot.frames))
+    total = len(report.frames)
+
+    def finish(result: FrameResult) -> None:
+        report.results.append(result)
+        if progress is not None:
+            progress(result, len(report.results), total)
+
+    todo = []
+    for frame in report.frames:
+        if skip_existing and output_is_complete(shot.output_path(frame)):
+            finish(FrameResult(frame, SKIPPED, shot.output_path(frame)))
+        else:
+            todo.append(frame)
+
+    def inputs(frame: int) -> list[str]:
+        prev = previous_input(shot, frame)
+        return [shot.input_path(frame)] + ([prev] if prev else [])
+
+    loads: dict[str, Future] = {}
+    with ThreadPoolExecutor(2, thread_name_prefix="hyperseg-read") as reader, \
+            ThreadPoolExecutor(1, thread_name_prefix="hyperseg-write") as writer:
+
+        def prefetch(frame: int) -> None:
+            for path in inputs(frame):
+                if path not in loads:
+                    loads[path] = reader.submit(read_plate, path, shot.colorspace)
+
+        def load(path: str, what: str) -> Plate:
+            try:
+                return loads[path].result()
+            except Exception as exc:  # noqa: BLE001 - a frame's failure, reported with it
+                message, detail = _describe(exc)
+                raise _Failure(f"{what}: {message}" if what else message, detail) from None
+
+        pending: tuple[FrameResult, Future] | None = None  # the write in flight
+
+        def collect() -> bool:
+            """Wait for the write in flight; report it. False when it failed."""
+            nonlocal pending
+            if pending is None:
+                return True
+            result, future = pending
+            pending = None
+            try:
+                result.timings["write"] = future.result()
+            except Exception as exc:  # noqa: BLE001
+                result.status, (result.error, result.detail) = FAILED, _describe(exc)
+            result.seconds = sum(result.timings.get(k, 0.0) for k in ("read", "segment", "write"))
+            finish(result)
+            return result.status != FAILED
+
+        for index, frame in enumerate(todo):
+            if cancel is not None and cancel.is_set():
+                report.cancelled = True
+                break
+            prefetch(frame)
+            if index + 1 < len(todo):
+                prefetch(todo[index + 1])
+            result = FrameResult(frame, WRITTEN, shot.output_path(frame))
+            t0 = time.perf_counter()
+            try:
+                plate = load(shot.input_path(frame), "")
+                prev_path = previous_input(shot, frame)
+                previous = None if prev_path is None else load(prev_path, f"previous frame {frame - 1}")
+                t1 = time.perf_counter()
+                try:
+                    matte = _segment_plates(shot, segmenter, frame, plate, previous)
+                except Exception as exc:  # noqa: BLE001
+                    raise _Failure(*_describe(exc)) from None
+                result.timings.update(read=t1 - t0, segment=time.perf_counter() - t1)
+                result.timings.update({f"model_{k}": v for k, v in matte.timings.items()})
+            except _Failure as failure:
+                result.status, result.error, result.detail = FAILED, failure.message, failure.detail
+                result.seconds = time.perf_counter() - t0
+            # The previous frame's write ran alongside this frame's network: report it first.
+            if not collect() and not continue_on_error:
+                report.stopped = True
+                break
+            if result.status == FAILED:
+                finish(result)
+                if not continue_on_error:
+                    report.stopped = True
+                    break
+            else:
+                pending = (result, writer.submit(_timed_write, shot, frame, matte, segmenter, plate.pixel_aspect))
+            keep = set(inputs(todo[index + 1])) if index + 1 < len(todo) else set()
+            for path in [p for p in loads if p not in keep]:
+                del loads[path]
+        if not collect() and not continue_on_error:
+            report.stopped = True
+        for future in loads.values():
+            future.cancel()
+    report.seconds = time.perf_counter() - start
+    return report
