@@ -84,6 +84,11 @@ class Segmenter:
         return cls(model, device=device, cache_bytes=cache_bytes, metadata=metadata)
 
     @property
+    def feature_dtype(self) -> torch.dtype:
+        """dtype of cached features: the network's compute dtype (float16 under CUDA autocast)."""
+        return torch.float16 if self.device.type == "cuda" else torch.float32
+
+    @property
     def model_name(self) -> str:
         return str(self.metadata.get("name", Path(self.metadata.get("checkpoint", "untitled")).stem))
 
@@ -120,7 +125,7 @@ class Segmenter:
             cached = projected is not None
             if not cached:
                 with times.stage("features", self.device):
-                    projected = self.model.project_frame(x, times)
+                    projected = self.model.project_frame(x, times).to(self.feature_dtype)
                 self.cache.put(key, projected)
             with times.stage("network", self.device):
                 candidates = self.model(x, x_prev, clicks, projected=projected)
