@@ -40,13 +40,15 @@ class LoadedSample:
     """The pixels of one sample.
 
     rgb, prev_rgb: (H, W, 3) float32 display-referred sRGB in [0, 1] (prev_rgb is rgb itself on
-    a clip's first frame); mask: (H, W) bool truth; void: (H, W) bool pixels to ignore, or None.
+    a clip's first frame); mask: (H, W) bool truth; void: (H, W) bool pixels to ignore, or None;
+    others: (H, W) bool pixels of the frame's other labelled objects (DAVIS), or None.
     """
 
     rgb: np.ndarray
     prev_rgb: np.ndarray
     mask: np.ndarray
     void: np.ndarray | None
+    others: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -73,17 +75,18 @@ class Sample:
         rgb = read_frame(self.rgb_path).rgb
         prev_rgb = read_frame(self.prev_rgb_path).rgb if self.prev_rgb_path else rgb
         if self.object_id is None:
-            mask, void = read_matte(self.mask_path) > 0.5, None
+            mask, void, others = read_matte(self.mask_path) > 0.5, None, None
         else:
             labels = read_palette_indices(self.mask_path)
             mask, void = labels == self.object_id, labels == DAVIS_VOID
+            others = ~mask & ~void & (labels != 0)
         for name, array in (("previous frame", prev_rgb), ("truth", mask)):
             if array.shape[:2] != rgb.shape[:2]:
                 raise DatasetError(
                     f"{self.key}: {name} is {array.shape[1]}x{array.shape[0]}, the frame "
                     f"{self.rgb_path} is {rgb.shape[1]}x{rgb.shape[0]}"
                 )
-        return LoadedSample(rgb, prev_rgb, mask, void)
+        return LoadedSample(rgb, prev_rgb, mask, void, others)
 
 
 def read_palette_indices(path: str | Path) -> np.ndarray:
