@@ -1,0 +1,83 @@
+"""Training samples as tensors: a dataset sample resized, its cached features, its DOS clicks.
+
+A sample is resized so that its long side is the training size (plates bilinear with
+antialiasing, masks nearest), so at the usual 160-224 px a frame is one backbone tile. What
+varies from step to step is which samples are drawn and their clicks; the frames' features come
+from the frozen-feature cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..clicks import Click
+from ..data.datasets import Sample
+from ..modeling.context import context_channels
+from ..modeling.hyperseg import HyperSeg
+from .dos import DosConfig, click_masks, sample_clicks
+from .features import FeatureCache, frame_identity, frame_tensor
+
+
+@dataclass(frozen=True)
+class TrainingItem:
+    """One sample ready for the network.
+
+    features: per tap (T, r_k, h_k, w_k); context: (1, 10, H, W); truth, positive, negative:
+    (H, W) float32 in {0, 1}; valid: (H, W) float32 or None (void pixels are 0); clicks as drawn.
+    """
+
+    features: list[torch.Tensor]
+    context: torch.Tensor
+    truth: torch.Tensor
+    positive: torch.Tensor
+    negative: torch.Tensor
+    valid: torch.Tensor | None
+    clicks: list[Click]
+
+
+def training_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """(H, W) with the long side `size`, aspect kept (rounded, at least 1 pixel)."""
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_image(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(1, C, H, W) float -> (1, C, h, w), bilinear, antialiased when shrinking."""
+    if tuple(image.shape[-2:]) == size:
+        return image
+    shrinking = size[0] < image.shape[-2] or size[1] < image.shape[-1]
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking).clamp_(0, 1)
+
+
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool -> (h, w) bool, nearest."""
+    if mask.shape == size:
+        return mask
+    tensor = torch.from_numpy(mask).float()[None, None]
+    return F.interpolate(tensor, size=size, mode="nearest-exact")[0, 0].numpy() > 0.5
+
+
+def prepare_item(
+    sample: Sample, model: HyperSeg, cache: FeatureCache, size: int, clicks: DosConfig,
+    rng: np.random.Generator, device: torch.device,
+) -> TrainingItem:
+    """Load, resize, fetch features and draw DOS clicks for one sample."""
+    loaded = sample.load()
+    target = training_size(loaded.rgb.shape[0], loaded.rgb.shape[1], size)
+    frame = resize_image(frame_tensor(loaded.rgb, device), target)
+    prev = resize_image(frame_tensor(loaded.prev_rgb, device), target)
+    mask = resize_mask(loaded.mask, target)
+    others = resize_mask(loaded.others, target) if loaded.others is not None else None
+    drawn = sample_clicks(mask, rng, clicks, others)
+    features = cache.get(frame_identity(sample.rgb_path, target), frame)
+    context = context_channels(frame, prev, drawn, model.config.context)
+    masks = torch.from_numpy(click_masks(drawn, *target)).float().to(device)
+    valid = None
+    if loaded.void is not None:
+        valid = torch.from_numpy(~resize_mask(loaded.void, target)).float().to(device)
+    truth = torch.from_numpy(mask).float().to(device)
+    return TrainingItem(features, context, truth, masks[0], masks[1], valid, drawn)

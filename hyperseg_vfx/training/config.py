@@ -1,0 +1,152 @@
+"""Training configuration: one YAML file with data, model, optimiser, schedule, loss, clicks, seed.
+
+    out: runs/demo                 # run folder: last.pt, model.pt, metrics.jsonl, config.yaml
+    seed: 0
+    threads: 2                     # torch.set_num_threads (0 leaves torch's default)
+    device: auto                   # auto | cpu | cuda
+    data: {train: "clips:runs/synth", val: "clips:runs/synth_val", size: 192, cache: memory}
+    model: {...}                   # a ModelConfig (hyperseg_vfx.config), defaults = the paper
+    optimizer: {lr: 1.0e-3}
+    schedule: {steps: 1000, batch_size: 4, checkpoint_every: 100}
+    loss: {boundary: true, boundary_weight: 1.0, boundary_delta: 10.0}
+    clicks: {preset: paper, margin: 3}   # DOS preset plus overrides (training.dos)
+    metadata: {name: ..., description: ..., synthetic_demo: false}
+
+Relative paths (out, dataset roots, cache folder, Tucker factors) are relative to the working
+directory. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import ConfigError, ModelConfig, _build
+from .dos import DosConfig, dos_config
+from .losses import LossConfig
+
+
+@dataclass
+class DataConfig:
+    """train/val: dataset specs (hyperseg_vfx.data.open_dataset); val may be empty.
+    size: frames are resized so that their long side is `size` pixels.
+    cache: 'memory' or a folder for the frozen-feature cache.
+    tucker_factors: a file written by `fit-tucker`; empty: fit on `tucker_frames` training frames."""
+
+    train: str = ""
+    val: str = ""
+    val_samples: int = 32
+    size: int = 192
+    cache: str = "memory"
+    tucker_factors: str = ""
+    tucker_frames: int = 64
+
+
+@dataclass
+class OptimizerConfig:
+    """Adam. grad_clip: maximum gradient norm, 0 = no clipping."""
+
+    lr: float = 1e-3
+    betas: tuple[float, ...] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0
+
+
+@dataclass
+class ScheduleConfig:
+    """steps: optimiser steps; batch_size: samples per step and process; learning rate: linear
+    warm-up over warmup_steps, then `decay` (cosine down to min_lr_ratio * lr, or constant)."""
+
+    steps: int = 1000
+    batch_size: int = 4
+    warmup_steps: int = 0
+    decay: str = "cosine"
+    min_lr_ratio: float = 0.05
+    checkpoint_every: int = 100
+    log_every: int = 10
+    val_every: int = 100
+
+
+@dataclass
+class MetadataConfig:
+    """Written into the trained checkpoint (shown by `checkpoint info`)."""
+
+    name: str = "hyperseg"
+    description: str = ""
+    synthetic_demo: bool = False
+
+
+@dataclass
+class TrainConfig:
+    out: str = "runs/hyperseg"
+    seed: int = 0
+    threads: int = 0
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    clicks: DosConfig = field(default_factory=DosConfig)
+    metadata: MetadataConfig = field(default_factory=MetadataConfig)
+
+    def validate(self) -> "TrainConfig":
+        if not self.data.train:
+            raise ConfigError("data.train: a dataset spec is required (clips:ROOT or davis:ROOT)")
+        if self.data.size < 16:
+            raise ConfigError("data.size must be at least 16")
+        s = self.schedule
+        if s.steps < 1 or s.batch_size < 1 or min(s.checkpoint_every, s.log_every, s.val_every) < 1:
+            raise ConfigError("schedule: steps, batch_size, checkpoint_every, log_every, val_every must be >= 1")
+        if s.decay not in ("cosine", "constant"):
+            raise ConfigError(f"schedule.decay: expected cosine or constant, got {s.decay!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device: expected auto, cpu or cuda, got {self.device!r}")
+        if len(self.optimizer.betas) != 2 or self.optimizer.lr <= 0:
+            raise ConfigError("optimizer: lr must be positive and betas two numbers")
+        if self.loss.boundary_delta <= 0:
+            raise ConfigError("loss.boundary_delta must be positive")
+        self.model.validate()
+        self.clicks.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        if not isinstance(data, dict):
+            raise ConfigError("training config: expected a mapping")
+        data = dict(data)
+        model = ModelConfig.from_dict(data.pop("model", None))
+        clicks = dos_config(data.pop("clicks", None))
+        config = _build(cls, data, "")
+        config.model, config.clicks = model, clicks
+        return config.validate()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "TrainConfig":
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read training config: {exc}") from exc
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate at optimiser step `step` (0-based)."""
+    base, s = config.optimizer.lr, config.schedule
+    if step < s.warmup_steps:
+        return base * (step + 1) / s.warmup_steps
+    if s.decay == "constant":
+        return base
+    progress = (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps)
+    return base * (s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))

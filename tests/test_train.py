@@ -1,0 +1,107 @@
+"""The training loop on tiny generated clips: checkpoints, metrics, learning, resume, DDP."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import torch
+
+from hyperseg_vfx.checkpoint import load_checkpoint
+from hyperseg_vfx.data.synth import generate_clips
+from hyperseg_vfx.errors import HypersegError
+from hyperseg_vfx.training.config import TrainConfig
+from hyperseg_vfx.training.train import Trainer, train
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clips")
+    generate_clips(root, clips=2, frames=3, width=48, height=32, seed=1)
+    return root
+
+
+def tiny_config(clips, out, **schedule) -> TrainConfig:
+    """Width-8 network, two dilations, 32 px tiles (a 48 x 32 frame is two tiles), rank-2 Tucker."""
+    return TrainConfig.from_dict({
+        "out": str(out), "seed": 0, "threads": 1, "device": "cpu",
+        "data": {"train": f"clips:{clips}", "size": 48, "tucker_frames": 2},
+        "model": {"backbone": {"weights": "random:0", "tile_size": 32}, "tucker": {"ranks": [2, 2, 2, 2, 2]},
+                  "network": {"width": 8, "dilations": [1, 2]}},
+        "optimizer": {"lr": 1e-2},
+        "schedule": {"steps": 3, "batch_size": 2, "decay": "constant", "log_every": 1, "checkpoint_every": 2}
+        | schedule,
+        "clicks": {"margin": 1, "step": 2, "band": 10, "border": 10},
+        "metadata": {"name": "tiny", "synthetic_demo": True},
+    })
+
+
+def test_three_steps_write_checkpoints_metrics_and_curve(clips, tmp_path):
+    config = tiny_config(clips, tmp_path / "run")
+    config.data.val, config.data.val_samples, config.schedule.val_every = f"clips:{clips}", 2, 3
+    final = train(config)
+    model, metadata = load_checkpoint(final)
+    assert metadata["trained"] is True and metadata["synthetic_demo"] is True and metadata["name"] == "tiny"
+    assert metadata["training"]["steps"] == 3 and "resume" not in metadata
+    assert model.config.network.width == 8
+    _, last = load_checkpoint(tmp_path / "run/last.pt")
+    assert last["resume"]["step"] == 3 and last["trained"] is False
+    records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert {"loss", "jaccard_ic", "diversity", "boundary", "iou", "lr"} <= set(records[0])
+    assert 0.0 <= records[-1]["val_iou"] <= 1.0
+    assert (tmp_path / "run/training_curve.png").stat().st_size > 0
+    assert TrainConfig.from_yaml(tmp_path / "run/config.yaml").to_dict() == config.to_dict()
+
+
+def test_loss_decreases_on_a_fixed_batch(clips, tmp_path):
+    trainer = Trainer(tiny_config(clips, tmp_path / "run"))
+    items = trainer.draw(0)
+    losses = [trainer.optimize(items, lr=1e-2)["loss"] for _ in range(20)]
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_resume_continues_from_the_saved_step_as_if_never_stopped(clips, tmp_path):
+    straight = Trainer(tiny_config(clips, tmp_path / "straight", steps=4))
+    straight.run()
+    with pytest.raises(HypersegError, match="--resume"):
+        Trainer(tiny_config(clips, tmp_path / "straight", steps=4))
+    with pytest.raises(HypersegError, match="nothing to resume"):
+        Trainer(tiny_config(clips, tmp_path / "other", steps=4), resume=True)
+    train(tiny_config(clips, tmp_path / "stopped", steps=2))
+    resumed = Trainer(tiny_config(clips, tmp_path / "stopped", steps=4), resume=True)
+    assert resumed.start_step == 2
+    resumed.run()
+    for key, value in straight.model.network.state_dict().items():
+        torch.testing.assert_close(resumed.model.network.state_dict()[key], value, rtol=0, atol=1e-6)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "stopped/metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def _ddp_worker(rank: int, world: int, port: int, clips, out) -> None:
+    import os
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
+                      LOCAL_RANK=str(rank))
+    trainer = Trainer(tiny_config(clips, out, steps=3))
+    initial = {k: v.clone() for k, v in trainer.model.network.state_dict().items()}
+    trainer.run()
+    torch.save({"initial": initial, "final": trainer.model.network.state_dict()}, out / f"rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_ddp_on_gloo_keeps_the_weights_identical_across_ranks(clips, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "ddp"
+    out.mkdir()
+    torch.multiprocessing.spawn(_ddp_worker, args=(2, port, clips, out), nprocs=2, join=True)
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    for key, value in ranks[0]["final"].items():
+        torch.testing.assert_close(ranks[1]["final"][key], value, rtol=0, atol=0)
+    assert any(not torch.equal(ranks[0]["initial"][k], v) for k, v in ranks[0]["final"].items())
+    assert (out / "model.pt").is_file()  # rank 0 wrote the run's files
