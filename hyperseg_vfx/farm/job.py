@@ -1,0 +1,134 @@
+"""A farm job, engine-neutral: the validated shot and the settings every engine's job is built from.
+
+    job = prepare_job(Path("sh010.yaml"), chunk_size=10, gpus=1, priority=50, name=None)
+    job.frame_runs      # [FrameRun(1001, 1100, 1)]: the frames as arithmetic runs
+    job.input_files     # shot file, checkpoint, plates (with the plate before the first frame)
+
+Every check happens here, before any engine writes or submits anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..render import previous_input
+from ..shot import Shot, load_shot
+from .errors import FarmInputError
+
+#: The environment variable naming the hyperseg-vfx executable on the farm's workers.
+COMMAND_ENV = "HYPERSEG_VFX_COMMAND"
+DEFAULT_COMMAND = "hyperseg-vfx"
+
+#: Priorities are 0..100 on Deadline 10 and Deadline Cloud; OpenCue takes the number as is.
+PRIORITY_RANGE = (0, 100)
+
+_NAME_MAX = 128
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class FrameRun:
+    """Frames start, start+step, ..., end: the unit an engine's frame range can express."""
+
+    start: int
+    end: int
+    step: int = 1
+
+    def spec(self, step_mark: str = "x") -> str:
+        """`start-end`, `start-endxstep` (hyperseg-vfx, OpenCue, Deadline) or with another
+        step mark (OpenJD writes `start-end:step`)."""
+        if self.start == self.end:
+            return str(self.start)
+        return f"{self.start}-{self.end}" + (f"{step_mark}{self.step}" if self.step != 1 else "")
+
+
+def frame_runs(frames: list[int]) -> list[FrameRun]:
+    """`frames` (sorted, distinct) as the fewest greedy arithmetic runs: 1001-1100 is one run,
+    1001-1099x2 too, 1001-1010,1020-1030 two."""
+    runs: list[FrameRun] = []
+    i = 0
+    while i < len(frames):
+        j = i + 1
+        if j < len(frames):
+            step = frames[j] - frames[i]
+            while j + 1 < len(frames) and frames[j + 1] - frames[j] == step:
+                j += 1
+            runs.append(FrameRun(frames[i], frames[j], step))
+        else:
+            runs.append(FrameRun(frames[i], frames[i]))
+        i = j + 1
+    return runs
+
+
+def farm_command() -> str:
+    """The hyperseg-vfx executable the farm's workers run: $HYPERSEG_VFX_COMMAND (a name on
+    their PATH or an absolute path), default `hyperseg-vfx`."""
+    command = os.environ.get(COMMAND_ENV, "").strip()
+    return command or DEFAULT_COMMAND
+
+
+@dataclass(frozen=True)
+class FarmJob:
+    """What every engine's job is made of. shot_file: absolute; name: the job's name;
+    command: the hyperseg-vfx executable on the workers."""
+
+    shot: Shot
+    shot_file: Path
+    name: str
+    chunk_size: int
+    gpus: int
+    priority: int
+    command: str
+
+    @property
+    def frame_runs(self) -> list[FrameRun]:
+        return frame_runs(self.shot.frames)
+
+    @property
+    def matte_dir(self) -> str:
+        """The folder the mattes are written to (the output pattern's folder)."""
+        return os.path.dirname(self.shot.output)
+
+    @property
+    def input_files(self) -> list[str]:
+        """Every file the render reads: the shot file, the checkpoint the shot names, and each
+        frame's plate and previous plate (frame t reads plate t-1 when it exists)."""
+        plates = {self.shot.input_path(f) for f in self.shot.frames}
+        plates.update(p for f in self.shot.frames if (p := previous_input(self.shot, f)))
+        head = [str(self.shot_file)] + ([self.shot.checkpoint] if self.shot.checkpoint else [])
+        return head + sorted(plates)
+
+
+def _check_int(value: object, field: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"an integer >= {low}"
+        raise FarmInputError(field, f"must be {bounds}, got {value!r}")
+    return value
+
+
+def _check_name(name: str | None, shot_file: Path) -> str:
+    if name is None:
+        return f"hyperseg_{shot_file.stem}"
+    if not isinstance(name, str) or not name.strip() or len(name) > _NAME_MAX or _CONTROL.search(name):
+        raise FarmInputError("name", f"must be 1 to {_NAME_MAX} printable characters on one line, got {name!r}")
+    return name.strip()
+
+
+def prepare_job(shot_path: str | os.PathLike, *, chunk_size: int, gpus: int, priority: int,
+                name: str | None) -> FarmJob:
+    """Validate the settings and the shot (its files included: every plate of its frames must
+    exist) and return the job. FarmInputError or ShotError (naming the field) otherwise."""
+    chunk_size = _check_int(chunk_size, "chunk_size", 1)
+    gpus = _check_int(gpus, "gpus", 0)
+    priority = _check_int(priority, "priority", *PRIORITY_RANGE)
+    shot_file = Path(shot_path).absolute()
+    if not shot_file.is_file():
+        raise FarmInputError("shot", f"{shot_file}: no such file")
+    try:
+        shot = load_shot(shot_file)
+    except OSError as exc:
+        raise FarmInputError("shot", f"cannot read {shot_file}: {exc.strerror or exc}") from None
+    return FarmJob(shot, shot_file, _check_name(name, shot_file), chunk_size, gpus, priority, farm_command())
