@@ -61,3 +61,20 @@ def make_shot():
         return write_synthetic_shot(folder, frames=parse_frame_spec(frames), size=size, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def bridge(tmp_path_factory, tiny_checkpoint):
+    """A bridge (`hyperseg-vfx serve` in a subprocess, see tests/bridge_server.py) on a free
+    127.0.0.1 port, serving tiny_checkpoint on the CPU; request paths are allowed in `bridge.root`.
+    Shared by the session; at its end stopped with SIGTERM, which must end it cleanly."""
+    import signal
+
+    from bridge_server import BridgeProcess
+
+    root = tmp_path_factory.mktemp("bridge_root")
+    server = BridgeProcess(tiny_checkpoint, [root], tmp_path_factory.mktemp("bridge_log") / "bridge.log")
+    server.start()
+    yield server
+    assert server.stop() == -signal.SIGTERM, server.output()
+    assert "Traceback" not in server.output(), server.output()

@@ -1,0 +1,199 @@
+"""Request and response bodies of the bridge (and so its OpenAPI description).
+
+Requests refuse unknown fields. They check types only: clicks, frames and options are in the
+shot-file form and their values are checked by building a Shot with shot.py (shot_from_dict), so
+a request is refused exactly where a shot file would be, with the same field path. Paths are
+absolute (the bridge's current folder is not the client's).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..shot import ShotOptions
+
+JobState = Literal["queued", "running", "cancelling", "done", "failed", "cancelled"]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClickTrack(Request):
+    """A click followed through frames, as in a shot file: keys {frame: [x, y]} in pixels with
+    the origin top-left; held before the first and after the last key."""
+
+    label: Literal["positive", "negative"]
+    keys: dict[int, tuple[float, float]]
+    interpolation: Literal["linear", "constant"] = "linear"
+    frames: str | int | None = Field(None, description="Frames where the click counts, e.g. 1001-1050 (default: all).")
+
+
+class Options(Request):
+    """scale: fraction (0, 1] of the plate size the model runs at; matte: soft (probability) or
+    binary; candidates: also write the alternative masks as channels hyperseg.c1..cM."""
+
+    scale: float = ShotOptions().scale
+    matte: Literal["soft", "binary"] = ShotOptions().matte
+    candidates: bool = ShotOptions().candidates
+
+
+class SegmentRequest(Request):
+    """One frame to segment and write. input/output: a file or a frame pattern (####, %04d)
+    evaluated at `frame`. previous: the file used as the previous frame; absent, render's rule
+    applies (frame - 1 of the input pattern when that file exists, else the frame itself)."""
+
+    input: str
+    frame: int
+    output: str
+    clicks: list[ClickTrack]
+    previous: str | None = None
+    options: Options = Field(default_factory=Options)
+    colorspace: str | None = None
+
+
+class ShotData(Request):
+    """A shot in the shot-file form (see hyperseg_vfx.shot), with absolute paths."""
+
+    input: str
+    frames: str | int
+    output: str
+    clicks: list[ClickTrack]
+    colorspace: str | None = None
+    checkpoint: str | None = None
+    options: Options = Field(default_factory=Options)
+
+
+class JobRequest(Request):
+    """A shot to render in the background: `shot` (inline) or `shot_path` (a shot file), not
+    both. frames: render these instead of the shot's (like `render --frames`)."""
+
+    shot: ShotData | None = None
+    shot_path: str | None = None
+    frames: str | int | None = None
+    skip_existing: bool = False
+    continue_on_error: bool = False
+
+
+class SubmitRequest(Request):
+    """A shot file to hand to a render farm's submitter."""
+
+    shot_path: str
+    farm: str
+    out_dir: str | None = None
+    chunk_size: int = Field(10, ge=1)
+    gpus: int = Field(0, ge=0)
+    priority: int = Field(50, ge=0)
+    name: str | None = None
+    dry_run: bool = False
+
+
+# -- answers --------------------------------------------------------------------------------------
+
+
+class CacheUse(BaseModel):
+    entries: int
+    bytes: int
+    max_bytes: int
+    hits: int
+    misses: int
+
+
+class QueueUse(BaseModel):
+    """Model calls waiting for the worker (the one in progress not counted)."""
+
+    length: int
+    interactive: int
+    jobs: int
+
+
+class JobCounts(BaseModel):
+    running: int
+    queued: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    pid: int = Field(description="The bridge's process id (to stop a bridge that ensure_bridge started).")
+    device: str
+    model: str
+    checkpoint: str
+    cache: CacheUse
+    queue: QueueUse
+    jobs: JobCounts
+
+
+class SegmentTimings(BaseModel):
+    """Seconds. features_s is None when the frame's features came from the cache; network_s is
+    the model's network alone, request_s everything the server did for the request."""
+
+    features_cached: bool
+    features_s: float | None
+    network_s: float
+    model_s: float
+    queue_s: float
+    write_s: float
+    request_s: float
+
+
+class SegmentResult(BaseModel):
+    output: str
+    frame: int
+    input: str
+    previous: str | None = Field(description="The file used as the previous frame (None: the frame itself).")
+    coverage: float = Field(description="Fraction of the frame inside the matte (alpha > 0.5).")
+    timings: SegmentTimings
+    model: str
+
+
+class FrameError(BaseModel):
+    frame: int
+    message: str
+
+
+class JobStatus(BaseModel):
+    """frames: frames to render; done: written or kept (skip_existing); eta_s: estimated
+    seconds left (None before the first frame and after the end); error: why the whole job
+    failed, when it did not get to render."""
+
+    id: str
+    name: str
+    state: JobState
+    frames: int
+    done: int
+    written: int
+    skipped: int
+    failed: int
+    errors: list[FrameError]
+    eta_s: float | None
+    elapsed_s: float
+    output: str
+    error: str | None = None
+
+
+class SubmitResult(BaseModel):
+    """The farm submitter's result (hyperseg_vfx.farm.SubmitResult), paths as strings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    farm: str
+    submitted: bool
+    job_id: str | None = None
+    message: str = ""
+
+
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message", "field"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": ["string", "null"]}}}},
+}
+_REFUSALS = {400: "Not JSON", 401: "Missing or wrong token", 403: "A path outside the allowed folders",
+             413: "Body too large", 422: "Invalid request (the field says where)", 500: "Internal error"}
+#: The error answers every route may give, for the OpenAPI description.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+    for status, text in _REFUSALS.items()
+}

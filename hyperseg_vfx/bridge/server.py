@@ -1,0 +1,46 @@
+"""Running the bridge: uvicorn on the settings' address, stopped cleanly by SIGINT/SIGTERM.
+
+On a signal uvicorn stops accepting connections, lets the requests in progress finish, then
+runs the application's shutdown (running job frames finish and are written, or leave no file;
+the model worker stops), releases the port and re-raises the signal, so the process ends with
+the signal's status (SIGINT: exit status 130). A second SIGINT stops at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+from .app import create_app
+from .security import check_bind
+from .settings import BridgeSettings
+
+log = logging.getLogger("hyperseg_vfx.bridge")
+
+
+def serve(settings: BridgeSettings) -> None:
+    """Load the model, bind and serve until a signal; BridgeSetupError before binding when
+    the address needs a token and has none, HypersegError when the model cannot be loaded."""
+    import uvicorn
+
+    check_bind(settings.host, settings.token)
+    _log_to_stderr()
+    app = create_app(settings)
+    bridge = app.state.bridge
+    log.info("model %s on %s; paths allowed in %s; %s", bridge.segmenter.model_name, bridge.segmenter.device,
+             ", ".join(map(str, bridge.guard.roots)), "token required" if settings.token else "no token")
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                            timeout_graceful_shutdown=None, server_header=False)
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down on: exit as a shell would
+        raise SystemExit(128 + signal.SIGINT) from None
+
+
+def _log_to_stderr() -> None:
+    """The bridge's own messages next to uvicorn's, on stderr."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)

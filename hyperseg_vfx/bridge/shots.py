@@ -1,0 +1,116 @@
+"""Requests -> Shots, the input of the render code.
+
+Every request is turned into a Shot by shot.py (shot_from_dict / load_shot), so values are
+checked exactly as in a shot file, then every file the render will read or write is checked
+against the allowed folders, then the files themselves (check_shot_files: inputs exist, clicks
+inside the frame). Only then does the model run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from ..render import previous_input
+from ..shot import Shot, ShotError, check_shot_files, load_shot, shot_from_dict
+from .errors import ApiError
+from .schemas import JobRequest, SegmentRequest
+from .security import PathGuard, require_absolute
+
+
+@dataclasses.dataclass(frozen=True)
+class OneFrameShot(Shot):
+    """A one-frame shot whose previous frame is a file named by the request rather than frame
+    - 1 of the input pattern. Everything else (reading, the model call, the matte and its
+    `previous` metadata) is render's code, which asks `input_path(frame - 1)` for it."""
+
+    previous: str | None = None
+
+    def input_path(self, frame: int) -> str:
+        if self.previous is not None and frame == self.frames[0] - 1:
+            return self.previous
+        return super().input_path(frame)
+
+
+def segment_shot(request: SegmentRequest, guard: PathGuard) -> Shot:
+    """The one-frame Shot of a /v1/segment request, checked."""
+    for name in ("input", "output", "previous"):
+        value = getattr(request, name)
+        if value is not None:
+            require_absolute(value, name)
+    data = {
+        "input": request.input,
+        "frames": request.frame,
+        "output": request.output,
+        "clicks": [track.model_dump(exclude_none=True) for track in request.clicks],
+        "options": request.options.model_dump(),
+    }
+    if request.colorspace is not None:
+        data["colorspace"] = request.colorspace
+    try:
+        shot = shot_from_dict(data, os.sep)
+    except ShotError as exc:  # the request calls the shot's `frames` `frame`
+        raise ApiError(422, "invalid_shot", str(exc), "frame" if exc.field == "frames" else exc.field) from None
+    frame = request.frame
+    guard.check(shot.input_path(frame), "input")
+    guard.check(shot.output_path(frame), "output")
+    if request.previous is not None:
+        guard.check(request.previous, "previous")
+        if not os.path.isfile(request.previous):
+            raise ApiError(422, "file_not_found", f"{request.previous}: file not found", "previous")
+        fields = {f.name: getattr(shot, f.name) for f in dataclasses.fields(shot)}
+        shot = OneFrameShot(**fields, previous=request.previous)
+    check_shot_files(shot)
+    _check_render_files(shot, guard)
+    return shot
+
+
+def job_shot(request: JobRequest, guard: PathGuard, checkpoint: Path) -> Shot:
+    """The Shot of a /v1/jobs request, checked; it must name the bridge's model or none."""
+    if (request.shot is None) == (request.shot_path is None):
+        raise ApiError(422, "invalid_request", "give either `shot` (shot-file data) or `shot_path`", "shot")
+    if request.shot is not None:
+        data = request.shot.model_dump(exclude_none=True)
+        for name in ("input", "output", "checkpoint"):
+            if name in data:
+                require_absolute(data[name], f"shot.{name}")
+        try:
+            shot = load_shot(data, os.sep, frames=request.frames, check_files=False)
+        except ShotError as exc:
+            raise ApiError(422, "invalid_shot", str(exc), f"shot.{exc.field}" if exc.field else "shot") from None
+    else:
+        path = guard.check(request.shot_path, "shot_path")
+        if not os.path.isfile(path):
+            raise ApiError(422, "file_not_found", f"{path}: file not found", "shot_path")
+        try:
+            shot = load_shot(path, frames=request.frames, check_files=False)
+        except OSError as exc:
+            raise ApiError(422, "unreadable", f"cannot read shot file {path}: {exc.strerror or exc}", "shot_path") from None
+    if shot.checkpoint is not None and Path(shot.checkpoint).resolve() != checkpoint.resolve():
+        raise ApiError(
+            422, "other_model",
+            f"the shot names checkpoint {shot.checkpoint} but this bridge serves {checkpoint}: render it with "
+            "`hyperseg-vfx render`, or start a bridge with that --checkpoint",
+            "checkpoint",
+        )
+    for frame in shot.frames:
+        guard.check(shot.input_path(frame), "input")
+        guard.check(shot.output_path(frame), "output")
+    check_shot_files(shot)
+    _check_render_files(shot, guard)
+    return shot
+
+
+def _check_render_files(shot: Shot, guard: PathGuard) -> None:
+    """Check what render's code will read as previous frames (render's rule picks files the
+    request did not name) and that no output is, through links, one of the inputs."""
+    for frame in shot.frames:
+        sources = [shot.input_path(frame)]
+        previous = previous_input(shot, frame)
+        if previous is not None:
+            sources.append(guard.check(previous, "previous"))
+        output = os.path.realpath(shot.output_path(frame))
+        if output in {os.path.realpath(p) for p in sources}:
+            raise ApiError(422, "invalid_shot", f"{shot.output_path(frame)} would overwrite an input file", "output")
+

@@ -1,0 +1,171 @@
+"""The bridge end to end, through the Nuke client against a real server: a segment writes the
+matte `render` writes, features are cached for the next click, concurrent clients get their own
+mattes, jobs render and cancel, submit hands over to the farm (or says it cannot)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+import time
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+from bridge_server import BridgeError
+
+from hyperseg_vfx.render import render_shot
+from hyperseg_vfx.shot import load_shot
+
+SIZE = (96, 64)
+
+
+def read_exr(path):
+    """(pixels (H, W, C) float32, {hyperseg/* attribute: value}) of an EXR."""
+    inp = oiio.ImageInput.open(str(path))
+    assert inp is not None, oiio.geterror()
+    spec = inp.spec()
+    pixels = inp.read_image(0, 0, 0, spec.nchannels, oiio.FLOAT)
+    inp.close()
+    return pixels, {a.name: a.value for a in spec.extra_attribs if a.name.startswith("hyperseg/")}
+
+
+def same_exr(a, b) -> None:
+    (pixels_a, meta_a), (pixels_b, meta_b) = read_exr(a), read_exr(b)
+    np.testing.assert_array_equal(pixels_a, pixels_b)
+    assert meta_a == meta_b
+
+
+@pytest.fixture(scope="module")
+def reference(bridge, make_shot, make_segmenter):
+    """A 1001-1006 shot inside the bridge's root, rendered in-process by render_shot."""
+    folder = bridge.root / "reference"
+    shot = load_shot(make_shot(folder, "1001-1006", SIZE))
+    report = render_shot(shot, make_segmenter())
+    assert report.ok
+    return shot
+
+
+def segment(client, shot, frame, output, **kwargs):
+    return client.segment(input=shot.input, frame=frame, clicks=shot.to_dict()["clicks"],
+                          output=str(output), **kwargs)
+
+
+def test_segment_writes_the_rendered_matte_and_caches_features(bridge, reference):
+    client, shot = bridge.client, reference
+    output = bridge.root / "segment" / "m.####.exr"
+    first = segment(client, shot, 1003, output)
+    assert first["output"] == str(output).replace("####", "1003")
+    assert first["previous"] == shot.input_path(1002)
+    same_exr(first["output"], shot.output_path(1003))
+    alpha = read_exr(first["output"])[0][..., 0]
+    # the model's float32 matte, written as half floats: a few pixels near 0.5 may round across
+    assert 0 < first["coverage"] == pytest.approx(float((alpha > 0.5).mean()), abs=0.01)
+    assert first["timings"]["features_cached"] is False and first["timings"]["features_s"] > 0
+
+    second = segment(client, shot, 1003, output)
+    assert second["timings"]["features_cached"] is True and second["timings"]["features_s"] is None
+    assert second["timings"]["network_s"] > 0
+    same_exr(second["output"], shot.output_path(1003))
+    assert client.health()["cache"]["hits"] >= 1
+
+
+def test_first_frame_and_explicit_previous_follow_render(bridge, reference):
+    client, shot = bridge.client, reference
+    first = segment(client, shot, 1001, bridge.root / "first.exr")  # no 1000 plate: its own previous
+    assert first["previous"] is None
+    same_exr(first["output"], shot.output_path(1001))
+    # single files instead of a pattern: the previous frame named explicitly
+    explicit = client.segment(input=shot.input_path(1005), previous=shot.input_path(1004), frame=1005,
+                              clicks=shot.to_dict()["clicks"], output=str(bridge.root / "explicit.exr"))
+    assert explicit["previous"] == shot.input_path(1004)
+    same_exr(explicit["output"], shot.output_path(1005))
+
+
+def test_concurrent_clients_get_their_own_mattes(bridge, reference):
+    shot, results, errors = reference, {}, []
+
+    def click(frame):
+        try:
+            results[frame] = segment(bridge.client, shot, frame, bridge.root / "concurrent" / f"m{frame}.exr")
+        except BridgeError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=click, args=(frame,)) for frame in (1002, 1004, 1006)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
+    for frame, result in results.items():
+        same_exr(result["output"], shot.output_path(frame))
+    assert sorted(results) == [1002, 1004, 1006]
+
+
+def test_job_renders_a_shot_like_render(bridge, reference):
+    client, shot = bridge.client, reference
+    data = shot.to_dict()
+    data["output"] = str(bridge.root / "job" / "m.####.exr")
+    job = client.start_job(shot=data, frames="1002-1004")
+    assert job["state"] in ("queued", "running") and job["frames"] == 3
+    final = client.wait_for_job(job["id"], timeout=120, interval=0.2)
+    assert final["state"] == "done", final
+    assert (final["done"], final["written"], final["failed"], final["errors"]) == (3, 3, 0, [])
+    for frame in (1002, 1003, 1004):
+        same_exr(data["output"].replace("####", str(frame)), shot.output_path(frame))
+    # a shot file, skipping what exists
+    again = client.wait_for_job(client.start_job(shot_path=shot.path, skip_existing=True)["id"], timeout=120)
+    assert again["state"] == "done" and again["skipped"] == 6
+
+
+def test_job_reports_frame_errors(bridge, make_shot):
+    shot = load_shot(make_shot(bridge.root / "broken", "1001-1003", SIZE))
+    os.truncate(shot.input_path(1002), os.path.getsize(shot.input_path(1002)) // 2)  # header only
+    job = bridge.client.start_job(shot_path=shot.path, continue_on_error=True)
+    final = bridge.client.wait_for_job(job["id"], timeout=120, interval=0.2)
+    assert final["state"] == "failed" and final["written"] == 1 and final["failed"] == 2
+    assert {e["frame"] for e in final["errors"]} == {1002, 1003}  # 1003 reads 1002 as its previous
+    assert all(e["message"] for e in final["errors"])
+    assert not os.path.exists(shot.output_path(1002))
+
+
+def test_job_can_be_cancelled(bridge, make_shot):
+    client = bridge.client
+    shot = load_shot(make_shot(bridge.root / "long", "1001-1040", SIZE))
+    job = client.start_job(shot_path=shot.path)
+    while client.job(job["id"])["done"] < 1:
+        time.sleep(0.05)
+    cancelled = client.cancel_job(job["id"])
+    assert cancelled["state"] in ("cancelling", "cancelled")
+    final = client.wait_for_job(job["id"], timeout=60, interval=0.2)
+    assert final["state"] == "cancelled" and 1 <= final["done"] < 40
+    written = sorted(os.listdir(os.path.dirname(shot.output_path(1001))))
+    assert len(written) == final["done"] and not [n for n in written if "partial" in n]
+    assert client.cancel_job(job["id"])["state"] == "cancelled"  # again: no change
+    with pytest.raises(BridgeError) as error:
+        client.job("no-such-job")
+    assert (error.value.status, error.value.code, error.value.field) == (404, "job_not_found", "job_id")
+
+
+def test_health(bridge):
+    health = bridge.client.health()
+    assert health["status"] == "ok" and health["device"] == "cpu" and health["model"] == "tiny-test"
+    assert health["queue"] == {"length": 0, "interactive": 0, "jobs": 0}
+    assert health["cache"]["max_bytes"] == 4 * 1024**3
+
+
+FARM = importlib.util.find_spec("hyperseg_vfx.farm") is not None
+
+
+@pytest.mark.skipif(FARM, reason="the farm submitters are installed")
+def test_submit_without_farm_module_is_not_implemented(bridge, reference):
+    with pytest.raises(BridgeError) as error:
+        bridge.client.submit(reference.path, "openjd", dry_run=True)
+    assert (error.value.status, error.value.code) == (501, "not_implemented")
+    assert "farm" in error.value.message
+
+
+def test_submit_hands_the_shot_to_the_farm(bridge, reference):
+    pytest.importorskip("hyperseg_vfx.farm")
+    result = bridge.client.submit(reference.path, "openjd", out_dir=str(bridge.root / "bundle"), dry_run=True)
+    assert result["farm"] == "openjd" and result["submitted"] is False and result["message"]
