@@ -78,3 +78,33 @@ def bridge(tmp_path_factory, tiny_checkpoint):
     yield server
     assert server.stop() == -signal.SIGTERM, server.output()
     assert "Traceback" not in server.output(), server.output()
+
+
+@pytest.fixture
+def farm_shot(tmp_path, make_shot, tiny_checkpoint):
+    """farm_shot(frames="1001-1005") -> a 96x64 shot `sh010.yaml` with tiny_checkpoint, in
+    `tmp_path/shot dir` (a space in the path, as on real file servers)."""
+
+    def make(frames: str = "1001-1005") -> Path:
+        return make_shot(tmp_path / "shot dir", frames=frames, name="sh010", checkpoint=tiny_checkpoint)
+
+    return make
+
+
+@pytest.fixture
+def golden():
+    """golden(name, text, **paths): assert `text`, with each path written as <KEY>, equals
+    tests/golden/<name>. With HYPERSEG_UPDATE_GOLDEN=1 the file is rewritten instead."""
+    import os
+
+    def check(name: str, text: str, **paths) -> None:
+        for key, path in sorted(paths.items(), key=lambda item: -len(str(item[1]))):
+            text = text.replace(str(path), f"<{key.upper()}>")
+        path = Path(__file__).parent / "golden" / name
+        if os.environ.get("HYPERSEG_UPDATE_GOLDEN") == "1":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        assert path.is_file(), f"{path} is missing (HYPERSEG_UPDATE_GOLDEN=1 writes it)"
+        assert text == path.read_text(), f"{name} differs from its golden file"
+
+    return check
