@@ -12,6 +12,7 @@ click costs only the network, and writes EXR mattes with the same code as `hyper
     worker.py     the single model thread: interactive requests first, job frames after
     shots.py      requests -> validated, path-checked Shots (the render code's input)
     jobs.py       background shot renders (render_shot through the worker), cancellable
-    app.py        the FastAPI application (create_app)
+    service.py    the operations: the model behind the worker, segment, jobs, submit
+    app.py        the FastAPI application (create_app): routes over the service
     server.py     uvicorn with a clean shutdown (serve)
 """

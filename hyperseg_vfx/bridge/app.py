@@ -4,118 +4,23 @@
 
 create_app loads the model at once (a bad checkpoint fails before anything binds); the model
 worker runs from the application's start-up to its shutdown, where running jobs are cancelled
-and their frames in flight written before the worker stops.
-
-/v1/segment and /v1/jobs call the renderer's own functions (segment_shot_frame, write_shot_matte,
-render_shot) with the shared Segmenter behind the worker, so a matte from the bridge is the
-matte `hyperseg-vfx render` writes for that frame, bit for bit.
+and their frames in flight written before the worker stops. Routes only translate: the work is
+in service.Bridge, the refusals in errors and middleware.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import os
-import time
-from pathlib import Path
 
 from fastapi import FastAPI
 
 from .. import __version__
-from ..render import RENDER_CACHE_BYTES, previous_input, resolve_checkpoint, segment_shot_frame, write_shot_matte
-from ..segmenter import Segmenter
-from .errors import ApiError, install_error_handlers
-from .jobs import JobManager
+from .errors import install_error_handlers
 from .middleware import RequestGuard
-from .schemas import ERROR_RESPONSES, Health, JobRequest, JobStatus, SegmentRequest, SegmentResult, SubmitRequest, SubmitResult
-from .security import PathGuard
+from .schemas import (ERROR_RESPONSES, Health, JobRequest, JobStatus, SegmentRequest, SegmentResult, SubmitRequest,
+                      SubmitResult)
+from .service import Bridge
 from .settings import BridgeSettings
-from .shots import job_shot, segment_shot
-from .worker import INTERACTIVE, JOB, GpuWorker, QueuedSegmenter
-
-
-class Bridge:
-    """The server's state: one model on one device behind one worker, the path guard, the jobs.
-
-    Interactive requests use `segmenter` (its feature cache sized by --cache-bytes) through
-    `interactive`; jobs use a second Segmenter around the same model with the renderer's empty
-    cache, so that rendering a shot does not evict the frames the artist is clicking on."""
-
-    def __init__(self, settings: BridgeSettings):
-        self.settings = settings
-        self.checkpoint = resolve_checkpoint(None, settings.checkpoint).absolute()
-        self.segmenter = Segmenter.from_checkpoint(self.checkpoint, device=settings.device,
-                                                   cache_bytes=settings.cache_bytes)
-        self.worker = GpuWorker()
-        self.interactive = QueuedSegmenter(self.segmenter, self.worker, INTERACTIVE)
-        renderer = Segmenter(self.segmenter.model, device=str(self.segmenter.device),
-                             cache_bytes=RENDER_CACHE_BYTES, metadata=self.segmenter.metadata)
-        self.jobs = JobManager(QueuedSegmenter(renderer, self.worker, JOB))
-        self.guard = PathGuard(settings.allow_roots)
-
-    def health(self) -> dict:
-        waiting = self.worker.waiting()
-        return {
-            "version": __version__, "pid": os.getpid(), "device": str(self.segmenter.device), "model": self.segmenter.model_name,
-            "checkpoint": str(self.checkpoint), "cache": dataclasses.asdict(self.segmenter.cache.stats()),
-            "queue": {"length": sum(waiting.values()), "interactive": waiting[INTERACTIVE], "jobs": waiting[JOB]},
-            "jobs": self.jobs.counts(),
-        }
-
-    def segment(self, request: SegmentRequest) -> dict:
-        start = time.perf_counter()
-        shot = segment_shot(request, self.guard)
-        frame = request.frame
-        matte = segment_shot_frame(shot, self.interactive, frame)
-        written = time.perf_counter()
-        output = write_shot_matte(shot, frame, matte, self.interactive)
-        end = time.perf_counter()
-        timings = matte.timings
-        return {
-            "output": output, "frame": frame, "input": shot.input_path(frame),
-            "previous": previous_input(shot, frame), "coverage": matte.coverage(), "model": self.segmenter.model_name,
-            "timings": {
-                "features_cached": matte.features_cached, "features_s": timings.get("features"),
-                "network_s": timings["network"], "model_s": timings["total"], "queue_s": timings["queue"],
-                "write_s": end - written, "request_s": end - start,
-            },
-        }
-
-    def start_job(self, request: JobRequest) -> dict:
-        shot = job_shot(request, self.guard, self.checkpoint)
-        name = Path(shot.path).stem if shot.path else Path(shot.output).name
-        job = self.jobs.start(shot, name, skip_existing=request.skip_existing,
-                              continue_on_error=request.continue_on_error)
-        return job.status()
-
-    def job(self, job_id: str):
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise ApiError(404, "job_not_found", f"no job {job_id} (finished jobs are forgotten after a while)", "job_id")
-        return job
-
-    def submit(self, request: SubmitRequest) -> dict:
-        shot_path = self.guard.check(request.shot_path, "shot_path")
-        out_dir = None if request.out_dir is None else self.guard.check(request.out_dir, "out_dir")
-        try:
-            from ..farm import submit_shot
-        except ImportError as exc:
-            raise ApiError(501, "not_implemented",
-                           f"farm submission is not available in this bridge ({exc}); "
-                           "submit with `hyperseg-vfx submit` once the farm submitters are installed") from None
-        result = submit_shot(Path(shot_path), request.farm, out_dir=None if out_dir is None else Path(out_dir),
-                             chunk_size=request.chunk_size, gpus=request.gpus, priority=request.priority,
-                             name=request.name, dry_run=request.dry_run)
-        return _jsonable(dataclasses.asdict(result))
-
-
-def _jsonable(value):
-    """Dataclass data as JSON data: paths as strings."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def create_app(settings: BridgeSettings) -> FastAPI:
@@ -159,9 +64,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     @app.delete("/v1/jobs/{job_id}", response_model=JobStatus,
                 summary="Cancel a job (the frame in flight is finished; a queued job never starts)")
     async def cancel_job(job_id: str) -> dict:
-        found = bridge.job(job_id)
-        bridge.jobs.cancel(found)
-        return found.status()
+        return bridge.cancel_job(job_id)
 
     @app.post("/v1/submit", response_model=SubmitResult, summary="Hand a shot file to a render farm submitter",
               responses={501: {"description": "No farm submitter in this installation"}})

@@ -69,11 +69,13 @@ async def _user_error(_request: Request, exc: HypersegError) -> JSONResponse:
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    first = exc.errors()[0] if exc.errors() else {"type": "", "loc": (), "msg": "invalid request"}
+    errors = exc.errors() or [{"type": "", "loc": (), "msg": "invalid request"}]
+    first = errors[0]
     if first["type"] == "json_invalid":
-        return error_response(400, "invalid_json", f"the body is not valid JSON: {first.get('ctx', {}).get('error', first['msg'])}")
+        reason = first.get("ctx", {}).get("error", first["msg"])
+        return error_response(400, "invalid_json", f"the body is not valid JSON: {reason}")
     field = _field(tuple(first.get("loc", ())))
-    more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     message = f"{field or 'body'}: {first['msg']}{more}"
     return error_response(422, "invalid_request", message, field or None)
 
