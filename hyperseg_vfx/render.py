@@ -129,11 +129,36 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
     )
 
 
-def segment_shot_frame(shot: Shot, segmenter, frame: int):
-    """The Matte of one frame of `shot`, exactly as render_shot computes it."""
-    plate = read_plate(shot.input_path(frame), shot.colorspace)
+class CachedPlateReader:
+    """read_plate with an LRU of decoded plates keyed by (frame_key, colorspace), bounded in bytes.
+
+    For interactive use (the bridge): every click on a frame needs the same two plates, and
+    decoding two 2K EXRs costs more than everything else around the network. A rewritten file has
+    a new frame_key, so it is read again.
+    """
+
+    def __init__(self, max_bytes: int):
+        from .cache import ByteLRU
+
+        self.cache = ByteLRU(max_bytes, size_of=lambda plate: plate.rgb.nbytes)
+
+    def __call__(self, path: str | os.PathLike, colorspace: str | None = None) -> Plate:
+        key = (frame_key(path), colorspace)
+        plate = self.cache.get(key)
+        if plate is None:
+            plate = read_plate(path, colorspace)
+            self.cache.put(key, plate)
+        return plate
+
+
+def segment_shot_frame(shot: Shot, segmenter, frame: int, *, read: Callable[..., Plate] = read_plate):
+    """The Matte of one frame of `shot`, exactly as render_shot computes it.
+
+    read: how plates are read (read_plate, or a CachedPlateReader for interactive use).
+    """
+    plate = read(shot.input_path(frame), shot.colorspace)
     prev_path = previous_input(shot, frame)
-    previous = None if prev_path is None else read_plate(prev_path, shot.colorspace)
+    previous = None if prev_path is None else read(prev_path, shot.colorspace)
     return _segment_plates(shot, segmenter, frame, plate, previous)
 
 

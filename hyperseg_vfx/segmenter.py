@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .cache import TensorLRU
+from .cache import ByteLRU
 from .checkpoint import load_checkpoint
 from .clicks import Click
 from .errors import HypersegError
@@ -72,7 +72,7 @@ class Segmenter:
         self.device = resolve_device(device)
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.metadata = dict(metadata or {})
-        self.cache = TensorLRU(cache_bytes)
+        self.cache = ByteLRU(cache_bytes)
 
     @classmethod
     def from_checkpoint(

@@ -366,3 +366,18 @@ def test_sigterm_stops_the_command_after_the_frame_in_flight(
     assert "SIGTERM: stopping after the frame in flight" in result.stderr
     assert [f for f in shot.frames if os.path.exists(shot.output_path(f))] == [1001]
     assert read_matte(shot.output_path(1001)).shape == (SIZE[1], SIZE[0])
+
+
+def test_cached_plate_reader_rereads_only_rewritten_plates(tmp_path, make_shot):
+    shot_path = make_shot(tmp_path, frames="1001-1002")
+    shot = load_shot(shot_path)
+    plate_path = shot.input_path(1001)
+    reader = render.CachedPlateReader(max_bytes=64 * 1024**2)
+    first = reader(plate_path)
+    assert reader(plate_path) is first  # a second click on the frame decodes nothing
+    np.testing.assert_array_equal(first.rgb, render.read_plate(plate_path).rgb)
+    other = render.read_plate(shot.input_path(1002))
+    write_image(plate_path, other.rgb)  # the artist re-renders the plate: new mtime and content
+    os.utime(plate_path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    again = reader(plate_path)
+    assert again is not first and not np.array_equal(again.rgb, first.rgb)

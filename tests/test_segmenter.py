@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hyperseg_vfx.cache import TensorLRU
+from hyperseg_vfx.cache import ByteLRU
 from hyperseg_vfx.clicks import Click
 from hyperseg_vfx.devices import DeviceError, resolve_device
 from hyperseg_vfx.segmenter import SegmentError, Segmenter
@@ -86,7 +86,7 @@ def test_cuda_request_without_cuda_is_a_clear_error():
 
 
 def test_tensor_lru_is_bounded_in_bytes():
-    cache = TensorLRU(max_bytes=3 * 400)
+    cache = ByteLRU(max_bytes=3 * 400)
     for index in range(4):
         cache.put(index, torch.zeros(100))  # 400 bytes each
     stats = cache.stats()

