@@ -446,7 +446,7 @@ def synth(out: Path, clips: int, frame_count: int, size: str, seed: int, greensc
 @click.option("--data", "data_spec", required=True, help="Frames to fit on: clips:ROOT or davis:ROOT[...].")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The FACTORS file to write.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Training config YAML: its model (backbone, ranks) and data.size are used.")
+              help="Training config YAML: its model (backbone, ranks) and data.size are used (default: the paper's model).")
 @click.option("--frames", "frame_count", type=click.IntRange(1), default=256, show_default=True,
               help="Distinct frames to fit on, evenly spaced over the dataset.")
 @click.option("--size", type=click.IntRange(16), default=None,
@@ -462,11 +462,8 @@ def fit_tucker_command(data_spec: str, out: Path, config_file: Path | None, fram
     from .training.tucker_fit import distinct_frames, fit_on_dataset, save_factors
 
     if config_file:
-        import yaml
-
-        raw = yaml.safe_load(config_file.read_text()) or {}
-        model_config = ModelConfig.from_dict(raw.get("model"))
-        size = size or (TrainConfig.from_dict(raw).data.size if "data" in raw else None)
+        train_config = TrainConfig.from_yaml(config_file)
+        model_config, size = train_config.model, size or train_config.data.size
     else:
         model_config = ModelConfig()
     if backbone:

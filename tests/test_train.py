@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 import torch
+from click.testing import CliRunner
 
 from hyperseg_vfx.checkpoint import load_checkpoint
+from hyperseg_vfx.cli import main
+from hyperseg_vfx.config import ConfigError
 from hyperseg_vfx.data.synth import generate_clips
 from hyperseg_vfx.errors import HypersegError
+from hyperseg_vfx.modeling.hyperseg import HyperSeg
 from hyperseg_vfx.training.config import TrainConfig
+from hyperseg_vfx.training.features import FeatureCache
 from hyperseg_vfx.training.train import Trainer, train
 
 
@@ -105,3 +111,76 @@ def test_ddp_on_gloo_keeps_the_weights_identical_across_ranks(clips, tmp_path):
         torch.testing.assert_close(ranks[1]["final"][key], value, rtol=0, atol=0)
     assert any(not torch.equal(ranks[0]["initial"][k], v) for k, v in ranks[0]["final"].items())
     assert (out / "model.pt").is_file()  # rank 0 wrote the run's files
+
+
+CONFIGS = Path(__file__).parents[1] / "hyperseg_vfx/training/configs"
+
+
+@pytest.mark.parametrize("name, changed", [
+    ("ablation_no_tessellation", ("model", "backbone", "tessellate")),
+    ("ablation_no_tucker", ("model", "tucker", "enabled")),
+    ("ablation_no_boundary", ("loss", "boundary")),
+    ("ablation_no_context_skips", ("model", "network", "context_skips")),
+])
+def test_each_ablation_config_switches_off_one_thing_of_the_paper_config(name, changed):
+    paper, ablation = (TrainConfig.from_yaml(CONFIGS / f"{n}.yaml").to_dict() for n in ("paper", name))
+    switch = ablation
+    for key in changed:
+        switch = switch[key]
+    assert switch is False
+    differing = {k for k in paper if paper[k] != ablation[k]}
+    assert differing == {"out", "metadata", changed[0]}
+
+
+def test_demo_config_is_the_documented_synthetic_demo():
+    config = TrainConfig.from_yaml(CONFIGS / "demo.yaml")
+    assert config.metadata.synthetic_demo and config.model.backbone.weights.startswith("random:")
+    assert config.data.train.startswith("clips:")
+
+
+def test_config_errors_name_the_field_and_base_loops(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="loops"):
+        TrainConfig.from_yaml(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("data: {train: 'clips:x', sise: 3}\n")
+    with pytest.raises(ConfigError, match="data.sise: unknown field"):
+        TrainConfig.from_yaml(tmp_path / "c.yaml")
+    (tmp_path / "d.yaml").write_text("data: {train: 'clips:x'}\nclicks: {preset: paper, margin: -1}\n")
+    with pytest.raises(ConfigError, match="margin"):
+        TrainConfig.from_yaml(tmp_path / "d.yaml")
+
+
+def test_fit_tucker_command_writes_factors_that_training_installs(clips, tmp_path):
+    config = tiny_config(clips, tmp_path / "run")
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(config.to_yaml())
+    factors = tmp_path / "factors.pt"
+    result = CliRunner().invoke(main, ["fit-tucker", "--data", f"clips:{clips}", "--config", str(config_file),
+                                       "--frames", "2", "--out", str(factors)])
+    assert result.exit_code == 0, result.output
+    stored = torch.load(factors, weights_only=True)
+    assert stored["frames"] == 2 and [f.shape[1] for f in stored["factors"]] == [2, 2, 2, 2, 2]
+    config.data.tucker_factors = str(factors)
+    trainer = Trainer(config)
+    for installed, fitted in zip(trainer.model.tucker_factors, stored["factors"]):
+        torch.testing.assert_close(installed, fitted)
+    config.model.tucker.ranks = (3, 2, 2, 2, 2)
+    with pytest.raises(HypersegError, match="ranks"):
+        Trainer(config)
+
+
+@pytest.mark.parametrize("store", ["memory", "disk", "none"])
+def test_feature_cache_modes(clips, tmp_path, store):
+    model = HyperSeg(tiny_config(clips, tmp_path).model)
+    frame = torch.rand(1, 3, 32, 48)
+    spec = str(tmp_path / "cache") if store == "disk" else store
+    cache = FeatureCache(model, spec)
+    first, second = cache.get("frame-a", frame), cache.get("frame-a", frame)
+    for a, b in zip(first, second):
+        torch.testing.assert_close(a, b)
+    assert [f.shape[0] for f in first] == [2] * 5  # a 48 x 32 frame is two 32 px tiles
+    assert (cache.hits, cache.misses) == ((0, 2) if store == "none" else (1, 1))
+    if store == "disk":
+        assert FeatureCache(model, spec).get("frame-a", frame)[0].equal(first[0])
+        assert len(list((tmp_path / "cache").rglob("*.pt"))) == 1

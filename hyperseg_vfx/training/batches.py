@@ -14,7 +14,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..clicks import Click
 from ..data.datasets import Sample
 from ..modeling.context import context_channels
 from ..modeling.hyperseg import HyperSeg
@@ -27,7 +26,7 @@ class TrainingItem:
     """One sample ready for the network.
 
     features: per tap (T, r_k, h_k, w_k); context: (1, 10, H, W); truth, positive, negative:
-    (H, W) float32 in {0, 1}; valid: (H, W) float32 or None (void pixels are 0); clicks as drawn.
+    (H, W) float32 in {0, 1}; valid: (H, W) float32 or None (void pixels are 0).
     """
 
     features: list[torch.Tensor]
@@ -36,7 +35,6 @@ class TrainingItem:
     positive: torch.Tensor
     negative: torch.Tensor
     valid: torch.Tensor | None
-    clicks: list[Click]
 
 
 def training_size(height: int, width: int, size: int) -> tuple[int, int]:
@@ -80,4 +78,4 @@ def prepare_item(
     if loaded.void is not None:
         valid = torch.from_numpy(~resize_mask(loaded.void, target)).float().to(device)
     truth = torch.from_numpy(mask).float().to(device)
-    return TrainingItem(features, context, truth, masks[0], masks[1], valid, drawn)
+    return TrainingItem(features, context, truth, masks[0], masks[1], valid)

@@ -12,8 +12,10 @@
     clicks: {preset: paper, margin: 3}   # DOS preset plus overrides (training.dos)
     metadata: {name: ..., description: ..., synthetic_demo: false}
 
-Relative paths (out, dataset roots, cache folder, Tucker factors) are relative to the working
-directory. Unknown keys are errors.
+`base: other.yaml` (relative to the file naming it) starts from another config and overrides it
+key by key, so an ablation is a few lines over the config it ablates. Other relative paths (out,
+dataset roots, cache folder, Tucker factors) are relative to the working directory. Unknown keys
+are errors.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from .losses import LossConfig
 class DataConfig:
     """train/val: dataset specs (hyperseg_vfx.data.open_dataset); val may be empty.
     size: frames are resized so that their long side is `size` pixels.
-    cache: 'memory' or a folder for the frozen-feature cache.
+    cache: 'memory', 'none' (compute every step: large frames on a GPU) or a folder for the
+    frozen-feature cache.
     tucker_factors: a file written by `fit-tucker`; empty: fit on `tucker_frames` training frames."""
 
     train: str = ""
@@ -118,6 +121,10 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def to_yaml(self) -> str:
+        """The configuration as YAML text that from_yaml reads back to an equal config."""
+        return yaml.safe_dump(_plain(self.to_dict()), sort_keys=False)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         if not isinstance(data, dict):
@@ -132,13 +139,43 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "TrainConfig":
         try:
-            data = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read training config: {exc}") from exc
-        try:
-            return cls.from_dict(data)
+            return cls.from_dict(read_config_yaml(path))
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
+
+
+def read_config_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The mapping of a training config file with its `base` chain merged in (the file wins)."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: `base` chain loops back to itself")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read training config: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    return _merge(read_config_yaml(path.parent / base, _seen + (path.resolve(),)), data)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples to lists, recursively (YAML's safe dumper knows no tuples)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`base` updated by `override`, recursively for mappings."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:

@@ -4,7 +4,9 @@ The backbone and the Tucker factors are frozen, so a frame's compressed taps
 (HyperSeg.compress_taps, per tap (T, r_k, h_k, w_k) at tile resolution) never change during
 training; only layer 1 onwards is trained. Caching them makes CPU training feasible: a step then
 costs the network alone. Entries are stored as float16 (half the memory; the values are
-activations, far from float16's limits) in memory or as one file per frame in a folder.
+activations, far from float16's limits) in memory or as one file per frame in a folder; with
+'none' nothing is kept (full-resolution frames on a GPU, where the backbone is cheap and the
+entries would be large).
 
 Keys combine the frame's identity (resolved path, size and modification time of the file, and
 the training resolution) with the model's feature identity (backbone weights spec, taps, tile
@@ -52,14 +54,16 @@ def compressed_features(model: HyperSeg, frame: torch.Tensor) -> Features:
 
 
 class FeatureCache:
-    """Compressed taps per frame, in memory (`folder` None) or in `folder` (one .pt file per frame).
+    """Compressed taps per frame. store: 'memory', 'none' (nothing kept: every get computes) or a
+    folder (one .pt file per frame, shared by runs and processes).
 
-    get() returns float32 tensors on `device`, computing and storing the entry on a miss.
+    get() returns float32 tensors on the frame's device, computing and storing the entry on a miss.
     """
 
-    def __init__(self, model: HyperSeg, folder: str | Path | None = None):
+    def __init__(self, model: HyperSeg, store: str = "memory"):
         self.model = model
-        self.folder = Path(folder) if folder else None
+        self.store = store
+        self.folder = None if store in ("memory", "none") else Path(store)
         self.identity = feature_identity(model)
         self.memory: dict[str, Features] = {}
         self.hits = 0
@@ -83,7 +87,14 @@ class FeatureCache:
             torch.save(features, tmp)
 
     def get(self, key: str, frame: torch.Tensor) -> Features:
-        """The compressed taps of `frame` ((1, 3, H, W), identified by `key`), float32 on its device."""
+        """The compressed taps of `frame` ((1, 3, H, W), identified by `key`), float32 on its device.
+
+        Stored entries are float16 and every use goes through them, so a hit and a miss give the
+        same values.
+        """
+        if self.store == "none":
+            self.misses += 1
+            return compressed_features(self.model, frame)
         features = self._load(key)
         if features is None:
             self.misses += 1

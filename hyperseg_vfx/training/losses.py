@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy import ndimage
-from skimage.measure import label
 
 
 @dataclass
@@ -78,12 +77,15 @@ def diversity_weights(candidates: int, scale: float = 1e-2) -> torch.Tensor:
 def largest_outer_contour(binary: np.ndarray) -> np.ndarray:
     """Pixels of the largest outer contour of a (H, W) bool mask, as a (H, W) bool mask.
 
-    Each 8-connected component's holes are filled; its outer contour is its pixels that touch
-    (4-neighbourhood) a pixel outside it or the frame edge. The component whose contour has
-    the most pixels wins. All False when the mask is empty.
+    Each 8-connected component's holes are filled (holes: background not 4-connected to the
+    frame edge); its outer contour is its pixels that touch (4-neighbourhood) a pixel outside it
+    or the frame edge. The component whose contour has the most pixels wins. All False when the
+    mask is empty.
     """
-    filled = ndimage.binary_fill_holes(binary)
-    components = label(filled, connectivity=2)
+    background, _ = ndimage.label(~binary)
+    edge = np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
+    filled = ~np.isin(background, edge[edge > 0])
+    components, _ = ndimage.label(filled, structure=np.ones((3, 3), dtype=bool))
     contour = filled & ~ndimage.binary_erosion(filled, border_value=0)
     if not contour.any():
         return contour

@@ -30,7 +30,6 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.distributed as dist
-import yaml
 from torch import nn
 
 from .. import __version__
@@ -134,7 +133,7 @@ class Trainer:
         self.model, self.start_step, optimizer_state = self._build_model(resume)
         self.model.to(self.device)
         self.model.backbone.requires_grad_(False)
-        self.cache = FeatureCache(self.model, None if config.data.cache == "memory" else config.data.cache)
+        self.cache = FeatureCache(self.model, config.data.cache)
         forward = BatchForward(self.model)
         self.forward = forward if self.dist.world == 1 else nn.parallel.DistributedDataParallel(
             forward, device_ids=[self.device.index] if self.device.type == "cuda" else None, broadcast_buffers=False
@@ -255,7 +254,7 @@ class Trainer:
 
     def _prepare_run_folder(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.yaml").write_text(yaml.safe_dump(_plain(self.config.to_dict()), sort_keys=False))
+        (self.out / "config.yaml").write_text(self.config.to_yaml())
         metrics = self.out / "metrics.jsonl"
         if metrics.is_file():  # drop lines past the step being resumed from
             kept = [line for line in metrics.read_text().splitlines()
@@ -295,15 +294,6 @@ class Trainer:
 
             plot_training_curve(self.out / "metrics.jsonl", self.out / "training_curve.png", title=c.metadata.name)
         return final
-
-
-def _plain(value):
-    """Tuples to lists, for YAML."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def train(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> Path:
