@@ -1,3 +1,21 @@
 """hyperseg_nuke: the Nuke side of hyperseg-vfx. Runs inside Nuke's own Python (3.9+), so it
 imports only the standard library; the model lives in the bridge process (`hyperseg-vfx serve`),
-reached through `hyperseg_nuke.bridge_client`."""
+reached through `hyperseg_nuke.bridge_client`.
+
+    callbacks     the gizmo's buttons (Segment frame / range, Submit to farm, Open preview, clicks)
+    knobs         the node's knob names and types, read and written
+    clicks        XY knobs -> shot-file clicks (origin flip, keyframes, baking)
+    source        the Source's size and range, its frames rendered by the internal Write
+    matte         the internal Read and Copy that put the matte into the node's alpha
+    shotfile      the exported shot file
+    paths         where the files go (next to the script)
+    settings      knobs and environment variables: bridge address, token, farm, commands
+    connection    reaching (or starting) the bridge
+    jobs          following a bridge job with Nuke's progress bar
+    tasks         worker threads, ProgressTask, executeInMainThread
+    preview       the contact sheet
+    feedback      the status knob and Nuke messages
+    script        the Nuke session: script path, frame, proxy mode, messages
+    install       plugin path and menu (init.py, menu.py)
+    errors        PluginError
+"""

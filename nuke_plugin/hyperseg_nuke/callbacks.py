@@ -1,0 +1,262 @@
+"""The gizmo's buttons, one line each in HyperSeg.gizmo:
+
+    import hyperseg_nuke.callbacks as c; c.segment_frame(nuke.thisNode())
+
+A bridge action prepares in the main thread (reads the knobs, renders the Source with the
+internal Write), does the bridge's part in a worker thread with Nuke's progress bar, and shows
+the outcome back in the main thread. It returns that worker thread (None when it stopped before
+starting one). Every error ends in the status knob and a Nuke message.
+
+Segment frame   the current frame: its Source frames t and t-1 rendered, the clicks at t sent.
+Segment range   the Source's range as a bridge job; the bar shows its progress, cancel stops it.
+Submit to farm  a new shot file handed to the farm named by the farm knob (or $HYPERSEG_FARM).
+Open preview    the contact sheet of the shot, opened in the system's viewer.
+
+The shot file (next to the script) takes the Source Read's own files when it is a plain EXR
+Read, else the Source range rendered to EXRs next to the mattes (see hyperseg_nuke.source).
+"""
+
+import shlex
+from typing import Callable, Dict, NamedTuple, Optional
+
+from hyperseg_nuke import clicks, connection, feedback, jobs, knobs, matte, paths, preview, script, settings
+from hyperseg_nuke import shotfile, tasks
+from hyperseg_nuke import source as sources
+from hyperseg_nuke.errors import PluginError
+
+
+class FramePlan(NamedTuple):
+    """What Segment frame sends: the rendered Source files of the frame and the one before."""
+
+    values: knobs.NodeSettings
+    source: sources.SourceInfo
+    frame: int
+    input: str
+    previous: Optional[str]
+    clicks: list
+    output: str
+
+
+class ShotPlan(NamedTuple):
+    """A shot to export: its data (the checkpoint is added when it is written, see paths for
+    where) and the script and node it comes from."""
+
+    values: knobs.NodeSettings
+    source: sources.SourceInfo
+    data: Dict
+    output: str
+    script: str
+    node_name: str
+
+
+class FarmPlan(NamedTuple):
+    """A shot for the farm named by the node (or the environment), in a file of its own."""
+
+    shot: ShotPlan
+    farm: str
+    path: str
+
+
+# -- buttons ------------------------------------------------------------------------------------
+
+
+def segment_frame(node):
+    """Segment the current frame; the matte appears in the node's alpha."""
+    return _action(node, "Segment frame", _prepare_frame, _segment_frame, _show_frame)
+
+
+def segment_range(node):
+    """Segment the Source's frame range as a bridge job."""
+    return _action(node, "Segment range", _prepare_shot, _render_range, _show_range)
+
+
+def submit_to_farm(node):
+    """Hand the shot to the configured render farm through the bridge."""
+    return _action(node, "Submit to farm", _prepare_submission, _submit, _show_submission)
+
+
+def open_preview(node):
+    """Write and open the contact sheet of the shot's mattes."""
+    return _action(node, "Open preview", _prepare_shot, _write_preview, _show_preview)
+
+
+def add_positive(node) -> None:
+    """Enable the next positive click, keyed at the current frame in the middle of the Source."""
+    _guarded(node, "Add click", _add_click, node, "positive")
+
+
+def add_negative(node) -> None:
+    """Enable the next negative click, keyed at the current frame in the middle of the Source."""
+    _guarded(node, "Add click", _add_click, node, "negative")
+
+
+def key_clicks(node) -> None:
+    """Key every enabled click at the current frame, so that it can follow the object."""
+    _guarded(node, "Key clicks", _key_clicks, node)
+
+
+# -- the action pattern ---------------------------------------------------------------------------
+
+
+def _action(node, title: str, prepare: Callable, work: Callable, finish: Callable):
+    """plan = prepare(node) here, then work(plan, task) in a worker, then finish(node, plan,
+    result) back in the main thread; errors of each reported."""
+    try:
+        plan = prepare(node)
+    except Exception as exc:  # noqa: BLE001 - reported to the artist
+        feedback.report_error(node, title, exc)
+        return None
+    feedback.report(node, title + ": working...")
+    return tasks.in_background("HyperSeg: " + title, lambda task: work(plan, task),
+                               lambda result: _guarded(node, title, finish, node, plan, result),
+                               lambda error: feedback.report_error(node, title, error))
+
+
+def _guarded(node, title: str, function: Callable, *args) -> None:
+    """function(*args) in the main thread, its errors reported."""
+    try:
+        function(*args)
+    except Exception as exc:  # noqa: BLE001 - reported to the artist
+        feedback.report_error(node, title, exc)
+
+
+# -- Segment frame ------------------------------------------------------------------------------
+
+
+def _prepare_frame(node) -> FramePlan:
+    script.require_full_resolution()
+    values = knobs.read_settings(node)
+    info = sources.source_info(node)
+    frame = script.current_frame()
+    if frame not in info.frames():
+        raise PluginError("Frame {} is outside the Source's frames {}-{}.".format(frame, info.first, info.last))
+    tracks = clicks.clicks_at(knobs.click_knobs(node), frame, info.width, info.height)
+    output = paths.matte_pattern(values.matte_output, script.script_path(), node.name())
+    rendered = paths.source_pattern(output, node.name())
+    current = sources.render_frame(node, rendered, frame)
+    previous = sources.render_frame(node, rendered, frame - 1) if frame - 1 in info.frames() else None
+    return FramePlan(values, info, frame, current, previous, tracks, output)
+
+
+def _segment_frame(plan: FramePlan, task) -> Dict:
+    task.setMessage("frame {}".format(plan.frame))
+    client = connection.connect(settings.bridge_url(plan.values.bridge_url), plan.values.autostart)
+    if plan.values.checkpoint:
+        connection.model_checkpoint(client, plan.values.checkpoint)
+    return client.segment(input=plan.input, frame=plan.frame, clicks=plan.clicks, output=plan.output,
+                          previous=plan.previous, options=plan.values.options())
+
+
+def _show_frame(node, plan: FramePlan, result: Dict) -> None:
+    matte.show_matte(node, plan.output, plan.source.first, plan.source.last, plan.values.candidate)
+    timings = result["timings"]
+    cached = " (features cached)" if timings["features_cached"] else ""
+    feedback.report(node, "frame {}: {:.0%} in the matte, {:.2f} s{}".format(
+        plan.frame, result["coverage"], timings["request_s"], cached))
+
+
+# -- the shot file ------------------------------------------------------------------------------
+
+
+def _prepare_shot(node) -> ShotPlan:
+    script.require_full_resolution()
+    values = knobs.read_settings(node)
+    info = sources.source_info(node)
+    tracks = clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height)
+    script_file = script.script_path()
+    output = paths.matte_pattern(values.matte_output, script_file, node.name())
+    plates = info.plates
+    if plates is None:
+        plates = paths.source_pattern(output, node.name())
+        sources.render_range(node, plates, info.first, info.last)
+    data = shotfile.shot_data(plates, info.first, info.last, output, tracks, values.options())
+    return ShotPlan(values, info, data, output, script_file, node.name())
+
+
+def _write_shot(plan: ShotPlan, path: str, checkpoint: str) -> None:
+    shotfile.write_shot(path, dict(plan.data, checkpoint=checkpoint) if checkpoint else plan.data)
+
+
+def _connect_and_write(plan: ShotPlan, path: str):
+    """A client of the node's bridge, after writing the shot file `path` with the bridge's model."""
+    client = connection.connect(settings.bridge_url(plan.values.bridge_url), plan.values.autostart)
+    _write_shot(plan, path, connection.model_checkpoint(client, plan.values.checkpoint))
+    return client
+
+
+# -- Segment range ------------------------------------------------------------------------------
+
+
+def _render_range(plan: ShotPlan, task) -> Dict:
+    path = paths.shot_file(plan.script, plan.node_name)
+    client = _connect_and_write(plan, path)
+    return jobs.follow_job(client, client.start_job(shot_path=path), task)
+
+
+def _show_range(node, plan: ShotPlan, job: Dict) -> None:
+    matte.show_matte(node, plan.output, plan.source.first, plan.source.last, plan.values.candidate)
+    summary = "frames {}-{} {}".format(plan.source.first, plan.source.last, jobs.job_summary(job))
+    if job["state"] == "failed":
+        raise PluginError(summary)
+    feedback.report(node, summary)
+
+
+# -- Submit to farm -----------------------------------------------------------------------------
+
+
+def _prepare_submission(node) -> FarmPlan:
+    farm = settings.farm_name(knobs.read_settings(node).farm)  # before rendering anything
+    shot = _prepare_shot(node)
+    return FarmPlan(shot, farm, paths.farm_shot_file(shot.script, shot.node_name))
+
+
+def _submit(plan: FarmPlan, task) -> Dict:
+    task.setMessage("submitting to " + plan.farm)
+    client = _connect_and_write(plan.shot, plan.path)
+    return client.submit(plan.path, plan.farm, chunk_size=plan.shot.values.chunk_size)
+
+
+def _show_submission(node, plan: FarmPlan, result: Dict) -> None:
+    message = result.get("message") or ("submitted" if result.get("submitted") else "not submitted")
+    if result.get("job_id"):
+        message += " (job {})".format(result["job_id"])
+    feedback.report(node, "Submit to farm ({}): {}".format(result.get("farm"), message))
+    command = "" if result.get("submitted") or not result.get("command") else "\n\n" + shlex.join(result["command"])
+    script.show_message("HyperSeg: {}{}\n\nShot file: {}".format(message, command, plan.path))
+
+
+# -- Open preview -------------------------------------------------------------------------------
+
+
+def _write_preview(plan: ShotPlan, task) -> str:
+    task.setMessage("contact sheet")
+    shot, sheet = paths.preview_files(plan.output, plan.script, plan.node_name)
+    _write_shot(plan, shot, plan.values.checkpoint)
+    preview.write_contact_sheet(shot, sheet)
+    preview.open_file(sheet)
+    return sheet
+
+
+def _show_preview(node, plan: ShotPlan, sheet: str) -> None:
+    feedback.report(node, "preview: " + sheet)
+
+
+# -- click helpers ------------------------------------------------------------------------------
+
+
+def _add_click(node, label: str) -> None:
+    info = sources.source_info(node)
+    frame = script.current_frame()
+    name = knobs.add_click(node, label, frame, (info.width / 2.0, info.height / 2.0))
+    if not name:
+        raise PluginError("All {} {} clicks are in use: disable one, or move it.".format(knobs.CLICK_SLOTS, label))
+    feedback.report(node, "{} {} added at frame {}: drag it onto the {} in the Viewer.".format(
+        label, name[3:], frame, "object" if label == "positive" else "background"))
+
+
+def _key_clicks(node) -> None:
+    frame = script.current_frame()
+    keyed = knobs.key_clicks(node, frame)
+    if not keyed:
+        raise PluginError("No click is enabled: enable one on the Clicks tab first.")
+    feedback.report(node, "keyed {} at frame {}".format(", ".join(keyed), frame))
