@@ -108,3 +108,12 @@ def golden():
         assert text == path.read_text(), f"{name} differs from its golden file"
 
     return check
+
+
+@pytest.fixture
+def nuke():
+    """The behavioural fake of Nuke's `nuke` module (tests/fake_nuke), installed as `nuke` and
+    reset for this test; nuke_plugin/ is importable (hyperseg_nuke)."""
+    import fake_nuke
+
+    return fake_nuke.install()
