@@ -42,5 +42,5 @@ def report_error(node, action: str, error: BaseException) -> None:
     if not isinstance(error, (PluginError, BridgeError, OSError)):
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     text = describe(error)
-    knobs.set_status(node, "{} failed: {}".format(action, text.splitlines()[0]))
+    knobs.set_status(node, "{} failed: {}".format(action, (text.splitlines() or [""])[0]))
     script.show_message("HyperSeg: {} failed.\n\n{}".format(action, text))
