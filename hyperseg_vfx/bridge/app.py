@@ -66,8 +66,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     async def cancel_job(job_id: str) -> dict:
         return bridge.cancel_job(job_id)
 
-    @app.post("/v1/submit", response_model=SubmitResult, summary="Hand a shot file to a render farm submitter",
-              responses={501: {"description": "No farm submitter in this installation"}})
+    @app.post("/v1/submit", response_model=SubmitResult, summary="Hand a shot file to a render farm submitter")
     def submit(request: SubmitRequest) -> dict:
         return bridge.submit(request)
 

@@ -102,12 +102,8 @@ class Bridge:
     def submit(self, request: SubmitRequest) -> dict:
         shot_path = self.guard.check(request.shot_path, "shot_path")
         out_dir = None if request.out_dir is None else self.guard.check(request.out_dir, "out_dir")
-        try:
-            from ..farm import submit_shot
-        except ImportError as exc:
-            raise ApiError(501, "not_implemented",
-                           f"farm submission is not available in this bridge ({exc}); "
-                           "submit with `hyperseg-vfx submit` once the farm submitters are installed") from None
+        from ..farm import submit_shot
+
         result = submit_shot(Path(shot_path), request.farm, out_dir=None if out_dir is None else Path(out_dir),
                              chunk_size=request.chunk_size, gpus=request.gpus, priority=request.priority,
                              name=request.name, dry_run=request.dry_run)
