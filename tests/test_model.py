@@ -258,3 +258,22 @@ def test_training_path_is_differentiable_in_layer_1(model):
     out.mean().backward()
     assert model.network.input_layer.weight.grad.abs().sum() > 0
     assert model.network.head.weight.grad.abs().sum() > 0
+
+
+def test_backbone_is_torchvision_vgg19_and_loads_its_imagenet_file_format(tmp_path):
+    """`imagenet:PATH` loads a file in torchvision's format into the same layers torchvision builds."""
+    import torchvision
+
+    reference = torchvision.models.vgg19().eval()
+    path = tmp_path / "vgg19-dcbb9e9d.pth"
+    torch.save(reference.state_dict(), path)  # the format of torchvision's IMAGENET1K_V1 file
+    taps = VGG19Taps(("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"), f"imagenet:{path}")
+    assert [type(m) for m in taps.features] == [type(m) for m in reference.features[:32]]
+    frame = frame_tensor(64, 48)
+    normalised = (frame - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor(
+        [0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.inference_mode():
+        ours = taps(frame)
+        expected = [reference.features[: index + 1](normalised) for index in (3, 8, 13, 22, 31)]
+    for got, want in zip(ours, expected):
+        torch.testing.assert_close(got, want)

@@ -76,6 +76,27 @@ def parse_weights_spec(spec: str) -> tuple[str, str]:
     raise ValueError(f"backbone weights {spec!r}: expected 'imagenet', 'imagenet:PATH' or 'random:SEED'")
 
 
+# torchvision's VGG-19 configuration "E": conv widths, "M" = 2x2 max pool.
+VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+
+
+def vgg19_features() -> nn.Sequential:
+    """torchvision's vgg19().features layer for layer (same indices, so its weight files load).
+
+    Built here rather than imported: importing torchvision adds about 160 MB of resident
+    libraries to every process, and vgg19() would also allocate its 120M-parameter classifier.
+    """
+    layers: list[nn.Module] = []
+    channels = 3
+    for item in VGG19_LAYOUT:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(channels, item, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            channels = item
+    return nn.Sequential(*layers)
+
+
 class VGG19Taps(nn.Module):
     """VGG-19 conv1_1..conv5_2 returning the tapped activations.
 
@@ -85,16 +106,9 @@ class VGG19Taps(nn.Module):
 
     def __init__(self, taps: tuple[str, ...], weights: str):
         super().__init__()
-        from torchvision.models import vgg
-
         self.taps = taps
         last = max(TAP_LAYER_INDEX[t] for t in taps)
-        # torchvision's own VGG-19 ("E") layer list; building only the convolutional part avoids
-        # allocating the 120M-parameter classifier that vgg19() would create and discard.
-        self.features = vgg.make_layers(vgg.cfgs["E"])[: last + 1]
-        for module in self.features:
-            if isinstance(module, nn.ReLU):
-                module.inplace = True
+        self.features = vgg19_features()[: last + 1]
         self._tap_indices = {TAP_LAYER_INDEX[t] for t in taps}
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
