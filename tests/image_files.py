@@ -39,3 +39,13 @@ def write_image(
     assert out.write_image(np.ascontiguousarray(pixels)), out.geterror()
     assert out.close(), out.geterror()
     return path
+
+
+def read_image(path, fmt=oiio.FLOAT):
+    """(header, pixels (H, W, C)) of an image file, read without OpenImageIO's cache."""
+    inp = oiio.ImageInput.open(str(path))
+    assert inp is not None, oiio.geterror()
+    spec = inp.spec()
+    pixels = inp.read_image(0, 0, 0, spec.nchannels, fmt)
+    inp.close()
+    return spec, pixels

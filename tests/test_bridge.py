@@ -9,9 +9,9 @@ import threading
 import time
 
 import numpy as np
-import OpenImageIO as oiio
 import pytest
 from bridge_server import BridgeError
+from image_files import read_image
 
 from hyperseg_vfx.render import render_shot
 from hyperseg_vfx.shot import load_shot
@@ -21,11 +21,7 @@ SIZE = (96, 64)
 
 def read_exr(path):
     """(pixels (H, W, C) float32, {hyperseg/* attribute: value}) of an EXR."""
-    inp = oiio.ImageInput.open(str(path))
-    assert inp is not None, oiio.geterror()
-    spec = inp.spec()
-    pixels = inp.read_image(0, 0, 0, spec.nchannels, oiio.FLOAT)
-    inp.close()
+    spec, pixels = read_image(path)
     return pixels, {a.name: a.value for a in spec.extra_attribs if a.name.startswith("hyperseg/")}
 
 

@@ -14,7 +14,6 @@ import threading
 
 import numpy as np
 import OpenImageIO as oiio
-import pytest
 from fake_nuke.comp import SIZE, make_comp, set_click
 
 from hyperseg_vfx.render import render_shot

@@ -6,6 +6,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 from click.testing import CliRunner
+from image_files import read_image
 
 from hyperseg_vfx import preview
 from hyperseg_vfx.cli import main
@@ -18,11 +19,7 @@ W, H = 96, 64
 
 
 def read_png(path):
-    inp = oiio.ImageInput.open(str(path))
-    assert inp is not None, oiio.geterror()
-    spec = inp.spec()
-    pixels = inp.read_image(0, 0, 0, spec.nchannels, oiio.UINT8)
-    inp.close()
+    spec, pixels = read_image(path, oiio.UINT8)
     return spec, pixels.astype(int)
 
 

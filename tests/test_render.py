@@ -16,7 +16,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 from click.testing import CliRunner
-from image_files import write_image
+from image_files import read_image, write_image
 
 from hyperseg_vfx import __version__, render
 from hyperseg_vfx.cli import main
@@ -28,14 +28,7 @@ from hyperseg_vfx.shot import ShotOptions, load_shot
 SIZE = (96, 64)
 
 
-def read_exr(path):
-    """(header, pixels (H, W, C) float32), read without OpenImageIO's cache."""
-    inp = oiio.ImageInput.open(str(path))
-    assert inp is not None, oiio.geterror()
-    spec = inp.spec()
-    pixels = inp.read_image(0, 0, 0, spec.nchannels, oiio.FLOAT)
-    inp.close()
-    return spec, pixels
+read_exr = read_image
 
 
 def mattes(shot):
