@@ -511,6 +511,18 @@ def train(config_file: Path, resume: bool) -> None:
         click.echo(f"Wrote {final} (metrics: {Path(config.out) / 'metrics.jsonl'})")
 
 
+@main.command("training-curve")
+@click.argument("metrics", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The PNG to write.")
+@click.option("--title", default="", help="Title above the plots.")
+def training_curve(metrics: tuple[Path, ...], out: Path, title: str) -> None:
+    """Plot loss terms and IoU from metrics.jsonl files (several: stages of one training, in order)."""
+    from .training.curve import plot_training_curve
+
+    plot_training_curve(metrics, out, title)
+    click.echo(f"Wrote {out}")
+
+
 @main.command()
 @click.argument("shot_file", metavar="SHOT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--farm", required=True, metavar="FARM",

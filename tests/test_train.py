@@ -184,3 +184,36 @@ def test_feature_cache_modes(clips, tmp_path, store):
     if store == "disk":
         assert FeatureCache(model, spec).get("frame-a", frame)[0].equal(first[0])
         assert len(list((tmp_path / "cache").rglob("*.pt"))) == 1
+
+
+def test_init_starts_a_new_run_from_a_checkpoint(clips, tmp_path):
+    first = train(tiny_config(clips, tmp_path / "first", steps=2))
+    config = tiny_config(clips, tmp_path / "second", steps=1)
+    config.init = str(first)
+    trainer = Trainer(config)
+    assert trainer.start_step == 0
+    pretrained, metadata = load_checkpoint(first)
+    for key, value in pretrained.network.state_dict().items():
+        torch.testing.assert_close(trainer.model.network.state_dict()[key], value, rtol=0, atol=0)
+    _, finetuned = load_checkpoint(trainer.run())
+    assert finetuned["training"]["init"] == {"checkpoint": str(first), "training": metadata["training"]}
+    config.model.network.width, config.out = 4, str(tmp_path / "third")
+    with pytest.raises(HypersegError, match="another model config"):
+        Trainer(config)
+    config.data.tucker_factors = "factors.pt"
+    with pytest.raises(ConfigError, match="init and data.tucker_factors"):
+        config.validate()
+
+
+def test_training_curve_command_lays_stages_end_to_end(tmp_path):
+    from hyperseg_vfx.training.curve import stage_records
+
+    for name, steps in (("a", (10, 20)), ("b", (10, 20, 30))):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"step": s, "loss": 1.0 / s, "iou": 0.5}) + "\n"
+                                                        for s in steps))
+    records, starts = stage_records([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
+    assert [r["step"] for r in records] == [10, 20, 30, 40, 50] and starts == [20]
+    result = CliRunner().invoke(main, ["training-curve", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"),
+                                       "--out", str(tmp_path / "curve.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"

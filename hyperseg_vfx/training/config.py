@@ -1,6 +1,7 @@
 """Training configuration: one YAML file with data, model, optimiser, schedule, loss, clicks, seed.
 
     out: runs/demo                 # run folder: last.pt, model.pt, metrics.jsonl, config.yaml
+    init: runs/pre/model.pt        # optional: start from this checkpoint's network and Tucker factors
     seed: 0
     threads: 2                     # torch.set_num_threads (0 leaves torch's default)
     device: auto                   # auto | cpu | cuda
@@ -86,7 +87,11 @@ class MetadataConfig:
 
 @dataclass
 class TrainConfig:
+    """init: a checkpoint of the same model config whose network weights and Tucker factors
+    start the run (fine-tuning, e.g. on other data); the optimiser and the step start afresh."""
+
     out: str = "runs/hyperseg"
+    init: str = ""
     seed: int = 0
     threads: int = 0
     device: str = "auto"
@@ -112,6 +117,8 @@ class TrainConfig:
             raise ConfigError(f"device: expected auto, cpu or cuda, got {self.device!r}")
         if len(self.optimizer.betas) != 2 or self.optimizer.lr <= 0:
             raise ConfigError("optimizer: lr must be positive and betas two numbers")
+        if self.init and self.data.tucker_factors:
+            raise ConfigError("init and data.tucker_factors both set: the init checkpoint brings its own factors")
         if self.loss.boundary_delta <= 0:
             raise ConfigError("loss.boundary_delta must be positive")
         self.model.validate()

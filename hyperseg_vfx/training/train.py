@@ -124,6 +124,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, resume: bool = False, progress: Progress | None = None):
         self.config = config
         self.progress = progress
+        self.init_training: dict | None = None  # the training metadata of config.init
         self.out = Path(config.out)
         self.dist, self.device = _init_distributed(config.device)
         if config.threads:
@@ -136,7 +137,7 @@ class Trainer:
         self.cache = FeatureCache(self.model, config.data.cache)
         forward = BatchForward(self.model)
         self.forward = forward if self.dist.world == 1 else nn.parallel.DistributedDataParallel(
-            forward, device_ids=[self.device.index] if self.device.type == "cuda" else None, broadcast_buffers=False
+            forward, device_ids=[self.device.index] if self.device.type == "cuda" else None
         )
         o = config.optimizer
         self.optimizer = torch.optim.Adam(self.model.network.parameters(), lr=o.lr, betas=tuple(o.betas),
@@ -168,6 +169,12 @@ class Trainer:
             return model, int(state["step"]), state["optimizer"]
         if last.is_file():
             raise HypersegError(f"{last} exists: pass --resume to continue that run, or choose another `out`")
+        if config.init:
+            model, metadata = load_checkpoint(config.init)
+            if model.config.to_dict() != config.model.to_dict():
+                raise HypersegError(f"init: {config.init} has another model config than this run's `model`")
+            self.init_training = metadata.get("training")
+            return model, 0, None
         model = HyperSeg(config.model)
         model.network.reset_parameters(config.seed)
         if config.data.tucker_factors:
@@ -242,6 +249,7 @@ class Trainer:
         training = {
             "steps": step, "batch_size": c.schedule.batch_size, "world_size": self.dist.world,
             "samples": len(self.samples), "data": c.data.train, "size": c.data.size, "seed": c.seed,
+            "init": {"checkpoint": c.init, "training": self.init_training} if c.init else None,
             "device": self.device.type, "wall_seconds": round(self.wall_seconds, 1), "package_version": __version__,
         }
         metadata = {
@@ -292,7 +300,7 @@ class Trainer:
             save_checkpoint(self.model, final, self._metadata(s.steps, final=True))
             from .curve import plot_training_curve
 
-            plot_training_curve(self.out / "metrics.jsonl", self.out / "training_curve.png", title=c.metadata.name)
+            plot_training_curve([self.out / "metrics.jsonl"], self.out / "training_curve.png", title=c.metadata.name)
         return final
 
 
