@@ -166,6 +166,7 @@ class Trainer:
                 raise HypersegError(f"--resume: {last} has no training state")
             if model.config.to_dict() != config.model.to_dict() or state["config"]["data"] != config.to_dict()["data"]:
                 raise HypersegError(f"--resume: {last} was trained with another model or data config")
+            self.init_training = ((metadata.get("training") or {}).get("init") or {}).get("training")
             return model, int(state["step"]), state["optimizer"]
         if last.is_file():
             raise HypersegError(f"{last} exists: pass --resume to continue that run, or choose another `out`")
