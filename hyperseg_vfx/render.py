@@ -19,6 +19,7 @@ leaves complete mattes or none, never a partial one under the final name.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -32,6 +33,8 @@ import numpy as np
 
 from .errors import HypersegError
 from .shot import Shot
+
+log = logging.getLogger(__name__)
 
 #: Feature-cache budget of the renderer's Segmenter. Rendering uses each frame once as the current
 #: frame (only the current frame's features are computed; X_{t-1} enters as context pixels), so a
@@ -105,6 +108,8 @@ def read_plate(path: str | os.PathLike, colorspace: str | None = None) -> Plate:
 
     key = frame_key(path)  # before reading: a rewrite while reading gets a new key next time
     frame = read_frame(path, colorspace)
+    if frame.nonfinite_pixels:
+        log.warning("%s: %d pixels held NaN or Inf; they were replaced by 0", path, frame.nonfinite_pixels)
     return Plate(frame.rgb, key[0], key, frame.pixel_aspect)
 
 

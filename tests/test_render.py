@@ -374,3 +374,15 @@ def test_cached_plate_reader_rereads_only_rewritten_plates(tmp_path, make_shot):
     os.utime(plate_path, ns=(time.time_ns(), time.time_ns() + 10**9))
     again = reader(plate_path)
     assert again is not first and not np.array_equal(again.rgb, first.rgb)
+
+
+def test_nan_and_inf_pixels_are_replaced_and_logged(tmp_path, make_shot, caplog):
+    shot = load_shot(make_shot(tmp_path, frames="1001"))
+    path = shot.input_path(1001)
+    _spec, pixels = read_image(path)
+    pixels[3, 5, 0], pixels[7, 9, 2] = np.nan, np.inf
+    write_image(path, pixels, fmt="float")
+    with caplog.at_level("WARNING", logger="hyperseg_vfx.render"):
+        plate = render.read_plate(path)
+    assert np.isfinite(plate.rgb).all()
+    assert f"{path}: 2 pixels held NaN or Inf" in caplog.text
