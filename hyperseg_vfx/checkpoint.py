@@ -129,5 +129,13 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
             "parameters": parameters,
         },
         "context": config["context"],
-        "metadata": payload["metadata"],
+        "metadata": _summarised(payload["metadata"]),
     }
+
+
+def _summarised(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata for display: a training run's optimiser state becomes one line."""
+    resume = metadata.get("resume")
+    if not isinstance(resume, dict):
+        return metadata
+    return metadata | {"resume": f"optimiser state for `train --resume` at step {resume.get('step')}"}

@@ -338,7 +338,7 @@ def _size(value: str) -> tuple[int, int]:
 @click.option("--force", is_flag=True, help="Write into a non-empty folder that is not a previous demo output.")
 def demo(out: Path, size: str, frame_count: int, checkpoint_path: Path | None, device: str, force: bool) -> None:
     """Generate a synthetic shot, render its mattes and a contact sheet."""
-    from .demo import UNTRAINED_WARNING, prepare_demo_folder, untrained_demo_model, write_synthetic_shot
+    from .demo import DEMO_MODEL_NOTICE, UNTRAINED_WARNING, prepare_demo_folder, untrained_demo_model, write_synthetic_shot
     from .preview import default_preview_path, write_contact_sheet
     from .render import DEFAULT_CHECKPOINT, RENDER_CACHE_BYTES, render_segmenter, render_shot
     from .segmenter import Segmenter
@@ -356,6 +356,8 @@ def demo(out: Path, size: str, frame_count: int, checkpoint_path: Path | None, d
     untrained = not segmenter.metadata.get("trained", True)
     if untrained:
         click.echo(UNTRAINED_WARNING, err=True)
+    elif segmenter.metadata.get("synthetic_demo"):
+        click.echo(f"Model {segmenter.model_name}: {DEMO_MODEL_NOTICE}", err=True)
     click.echo(f"Writing {frame_count} synthetic {width}x{height} plates to {folder / 'plates'} ...", err=True)
     shot_path = write_synthetic_shot(folder, name="demo", frames=range(1001, 1001 + frame_count), size=(width, height))
     shot = load_shot(shot_path)
@@ -373,6 +375,8 @@ def demo(out: Path, size: str, frame_count: int, checkpoint_path: Path | None, d
     click.echo(f"contact sheet: {sheet_path}")
     if untrained:
         click.echo(UNTRAINED_WARNING)
+    elif segmenter.metadata.get("synthetic_demo"):
+        click.echo(f"Model {segmenter.model_name}: {DEMO_MODEL_NOTICE}")
     if not report.ok:
         click.get_current_context().exit(1)
 

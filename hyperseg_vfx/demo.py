@@ -33,6 +33,12 @@ UNTRAINED_WARNING = (
 )
 
 
+DEMO_MODEL_NOTICE = (
+    "a synthetic-data demonstration model (small network, random VGG-19 backbone, about an hour of CPU "
+    "training): expect rough mattes; it is not the paper's model and not for production"
+)
+
+
 class DemoError(HypersegError):
     """The demo cannot write where it was asked to."""
 

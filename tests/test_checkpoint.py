@@ -135,3 +135,10 @@ def test_help_does_not_import_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "Usage: " in done.stdout
+
+
+def test_info_summarises_a_training_state(tiny_checkpoint, tmp_path):
+    state = {"step": 42, "optimizer": {"state": {0: {"exp_avg": torch.zeros(1000)}}, "param_groups": []}}
+    resumable = rewrite(tiny_checkpoint, tmp_path / "last.pt", lambda p: p["metadata"].update(resume=state))
+    text = CliRunner().invoke(main, ["checkpoint", "info", str(resumable)]).output
+    assert "optimiser state for `train --resume` at step 42" in text and "exp_avg" not in text
