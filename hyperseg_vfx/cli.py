@@ -329,7 +329,8 @@ def _size(value: str) -> tuple[int, int]:
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("hyperseg_demo"),
               show_default=True, help="Folder for the demo shot, its mattes and contact sheet.")
-@click.option("--size", default="640x360", show_default=True, help="Plate size WIDTHxHEIGHT.")
+@click.option("--size", default="192x144", show_default=True,
+              help="Plate size WIDTHxHEIGHT (the bundled demo model was trained at 192x144).")
 @click.option("--frames", "frame_count", type=click.IntRange(1), default=8, show_default=True,
               help="Number of frames (1001 on).")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -338,28 +339,30 @@ def _size(value: str) -> tuple[int, int]:
 @click.option("--force", is_flag=True, help="Write into a non-empty folder that is not a previous demo output.")
 def demo(out: Path, size: str, frame_count: int, checkpoint_path: Path | None, device: str, force: bool) -> None:
     """Generate a synthetic shot, render its mattes and a contact sheet."""
-    from .demo import DEMO_MODEL_NOTICE, UNTRAINED_WARNING, prepare_demo_folder, untrained_demo_model, write_synthetic_shot
+    from .demo import DEMO_MODEL_NOTICE, UNTRAINED_WARNING, prepare_demo_folder, untrained_demo_model, write_demo_shot
     from .preview import default_preview_path, write_contact_sheet
-    from .render import DEFAULT_CHECKPOINT, RENDER_CACHE_BYTES, render_segmenter, render_shot
+    from .render import DEFAULT_CHECKPOINT, render_shot
     from .segmenter import Segmenter
     from .shot import load_shot
 
     width, height = _size(size)
     folder = prepare_demo_folder(out, force)
     checkpoint_path = checkpoint_path or (DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT.is_file() else None)
+    cache_bytes = 256 * 1024**2  # the click robot segments each frame several times
     if checkpoint_path is not None:
-        segmenter = render_segmenter(checkpoint_path, device)
+        segmenter = Segmenter.from_checkpoint(checkpoint_path, device=device, cache_bytes=cache_bytes)
     else:
         click.echo("No default model installed: building an untrained one (random weights) ...", err=True)
-        segmenter = Segmenter(untrained_demo_model(), device=device, cache_bytes=RENDER_CACHE_BYTES,
+        segmenter = Segmenter(untrained_demo_model(), device=device, cache_bytes=cache_bytes,
                               metadata={"name": "untrained-random0", "trained": False})
     untrained = not segmenter.metadata.get("trained", True)
     if untrained:
         click.echo(UNTRAINED_WARNING, err=True)
     elif segmenter.metadata.get("synthetic_demo"):
         click.echo(f"Model {segmenter.model_name}: {DEMO_MODEL_NOTICE}", err=True)
-    click.echo(f"Writing {frame_count} synthetic {width}x{height} plates to {folder / 'plates'} ...", err=True)
-    shot_path = write_synthetic_shot(folder, name="demo", frames=range(1001, 1001 + frame_count), size=(width, height))
+    click.echo(f"Writing a {frame_count}-frame synthetic {width}x{height} clip to {folder / 'clip'} and placing "
+               "clicks where the matte is wrong (the evaluation's next-click robot) ...", err=True)
+    shot_path = write_demo_shot(folder, segmenter, frames=frame_count, size=(width, height))
     shot = load_shot(shot_path)
     output = _RenderOutput(len(shot.frames), "demo", openjd=False)
     try:

@@ -26,7 +26,7 @@ from .synthetic import synthetic_frame
 DEMO_MARKER = ".hyperseg-demo"
 
 #: The folders and files `demo` writes inside its output folder (and removes on a re-run).
-DEMO_CONTENTS = ("plates", "mattes", "demo.yaml")
+DEMO_CONTENTS = ("clip", "plates", "mattes", "demo.yaml")
 
 UNTRAINED_WARNING = (
     "UNTRAINED model: the matte is not meaningful yet; a trained demo model arrives with the training issue"
@@ -132,6 +132,52 @@ def write_synthetic_shot(
     if options:
         data["options"] = dict(options)
     shot_path = folder / f"{name}.yaml"
+    with atomic_output(shot_path) as tmp:
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
+    return shot_path
+
+
+def write_demo_shot(
+    folder: str | os.PathLike, segmenter, *, frames: int = 8, size: tuple[int, int] = (192, 144),
+    seed: int = 2024, clicks_per_frame: int = 6,
+) -> Path:
+    """The demo shot: a photographic synthetic clip (`hyperseg-vfx synth`, what the demo model was
+    trained on) with clicks placed the way an artist places them, where the matte is wrong.
+
+    On each frame the evaluation's next-click robot (fixed protocol) adds up to
+    `clicks_per_frame` clicks, each at the deepest point of the largest error of `segmenter`'s
+    matte so far. The i-th positive (negative) click of every frame forms one click track, keyed
+    on every frame and limited to the frames that have it. Writes `folder/clip/...` (plates and
+    true mattes, frames from 1001) and `folder/demo.yaml`; returns the shot file's path.
+    """
+    from .data.datasets import open_dataset
+    from .data.synth import generate_clips
+    from .evaluation.robot import FIXED, Clicker
+
+    folder = Path(folder)
+    width, height = size
+    (clip,) = generate_clips(folder / "clip", 1, frames, width, height, seed)
+    tracks: dict[tuple[bool, int], dict[int, list[float]]] = {}
+    for sample in open_dataset(f"clips:{folder / 'clip'}"):
+        loaded = sample.load()
+        robot, prediction = Clicker(loaded.mask, None, FIXED), np.zeros_like(loaded.mask)
+        while len(robot.clicks) < clicks_per_frame and (click := robot.click(prediction)) is not None:
+            matte = segmenter.segment(loaded.rgb, loaded.prev_rgb, robot.clicks, frame_key=sample.key)
+            prediction = matte.alpha > 0.5
+            index = sum(c.positive == click.positive for c in robot.clicks) - 1
+            tracks.setdefault((click.positive, index), {})[sample.frame] = [round(click.x, 3), round(click.y, 3)]
+    clicks = [
+        {"label": "positive" if positive else "negative", "keys": keys, "interpolation": "constant",
+         "frames": format_frame_spec(keys)}
+        for (positive, _index), keys in sorted(tracks.items(), key=lambda item: (not item[0][0], item[0][1]))
+    ]
+    data = {
+        "input": f"clip/{clip.name}/rgb/{clip.name}.####.png",
+        "frames": f"1001-{1000 + frames}",
+        "output": "mattes/demo_matte.####.exr",
+        "clicks": clicks,
+    }
+    shot_path = folder / "demo.yaml"
     with atomic_output(shot_path) as tmp:
         tmp.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
     return shot_path
