@@ -125,7 +125,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "ModelConfig":
-        return _build(cls, data or {}, "").validate()
+        return dataclass_from_dict(cls, data or {}, "").validate()
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ModelConfig":
@@ -141,8 +141,11 @@ class ModelConfig:
             raise ConfigError(f"{path}: {exc}") from exc
 
 
-def _build(cls: type, data: Any, prefix: str) -> Any:
-    """Instantiate dataclass `cls` from a nested dict, checking keys and types."""
+def dataclass_from_dict(cls: type, data: Any, prefix: str) -> Any:
+    """Instantiate dataclass `cls` from a nested dict, checking keys and types.
+
+    Errors (ConfigError) name the dotted field, prefixed by `prefix`. Shared by every YAML config.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -155,7 +158,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         where = f"{prefix}{name}"
         if dataclasses.is_dataclass(default):
-            values[name] = _build(type(default), value, where + ".")
+            values[name] = dataclass_from_dict(type(default), value, where + ".")
         elif isinstance(default, tuple):
             if not isinstance(value, (list, tuple)):
                 raise ConfigError(f"{where}: expected a list")

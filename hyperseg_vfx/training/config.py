@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from ..config import ConfigError, ModelConfig, _build
+from ..config import ConfigError, ModelConfig, dataclass_from_dict
 from .dos import DosConfig, dos_config
 from .losses import LossConfig
 
@@ -139,7 +139,7 @@ class TrainConfig:
         data = dict(data)
         model = ModelConfig.from_dict(data.pop("model", None))
         clicks = dos_config(data.pop("clicks", None))
-        config = _build(cls, data, "")
+        config = dataclass_from_dict(cls, data, "")
         config.model, config.clicks = model, clicks
         return config.validate()
 

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..clicks import Click
-from ..config import ConfigError, _build
+from ..config import ConfigError, dataclass_from_dict
 
 
 @dataclass
@@ -69,7 +69,7 @@ def dos_config(data: dict[str, Any] | None) -> DosConfig:
     if preset not in PRESETS:
         raise ConfigError(f"clicks.preset: unknown preset {preset!r} (known: {sorted(PRESETS)})")
     base = PRESETS[preset]
-    overrides = _build(DosConfig, data, "clicks.")
+    overrides = dataclass_from_dict(DosConfig, data, "clicks.")
     changed = {k: getattr(overrides, k) for k in data}
     return replace(base, **changed).validate()
 
