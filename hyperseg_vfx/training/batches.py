@@ -8,12 +8,15 @@ from the frozen-feature cache.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..clicks import Click
+from ..config import ContextConfig
 from ..data.datasets import Sample
 from ..modeling.context import context_channels
 from ..modeling.hyperseg import HyperSeg
@@ -25,16 +28,27 @@ from .features import FeatureCache, frame_identity, frame_tensor
 class TrainingItem:
     """One sample ready for the network.
 
-    features: per tap (T, r_k, h_k, w_k); context: (1, 10, H, W); truth, positive, negative:
-    (H, W) float32 in {0, 1}; valid: (H, W) float32 or None (void pixels are 0).
+    features: per tap (T, r_k, h_k, w_k); frame, prev: (1, 3, H, W); clicks: the sample's clicks;
+    context: (1, 10, H, W) built from frame, prev and clicks; truth, positive, negative: (H, W)
+    float32 in {0, 1}; valid: (H, W) float32 or None (void pixels are 0).
     """
 
     features: list[torch.Tensor]
+    frame: torch.Tensor
+    prev: torch.Tensor
+    clicks: tuple[Click, ...]
     context: torch.Tensor
     truth: torch.Tensor
     positive: torch.Tensor
     negative: torch.Tensor
     valid: torch.Tensor | None
+
+    def with_clicks(self, clicks: Sequence[Click], config: ContextConfig) -> "TrainingItem":
+        """This item with `clicks` instead of its own: new context channels and click masks."""
+        height, width = self.truth.shape
+        masks = torch.from_numpy(click_masks(list(clicks), height, width)).float().to(self.truth.device)
+        context = context_channels(self.frame, self.prev, clicks, config)
+        return replace(self, clicks=tuple(clicks), context=context, positive=masks[0], negative=masks[1])
 
 
 def training_size(height: int, width: int, size: int) -> tuple[int, int]:
@@ -72,10 +86,10 @@ def prepare_item(
     others = resize_mask(loaded.others, target) if loaded.others is not None else None
     drawn = sample_clicks(mask, rng, clicks, others)
     features = cache.get(frame_identity(sample.rgb_path, target), frame)
-    context = context_channels(frame, prev, drawn, model.config.context)
-    masks = torch.from_numpy(click_masks(drawn, *target)).float().to(device)
     valid = None
     if loaded.void is not None:
         valid = torch.from_numpy(~resize_mask(loaded.void, target)).float().to(device)
     truth = torch.from_numpy(mask).float().to(device)
-    return TrainingItem(features, context, truth, masks[0], masks[1], valid)
+    empty = torch.zeros_like(truth)
+    item = TrainingItem(features, frame, prev, (), frame, truth, empty, empty, valid)
+    return item.with_clicks(drawn, model.config.context)

@@ -11,6 +11,7 @@
     schedule: {steps: 1000, batch_size: 4, checkpoint_every: 100}
     loss: {boundary: true, boundary_weight: 1.0, boundary_delta: 10.0}
     clicks: {preset: paper, margin: 3}   # DOS preset plus overrides (training.dos)
+    robot_clicks: {probability: 0.8, max_clicks: 3}   # iterative clicks (training.robot_clicks)
     metadata: {name: ..., description: ..., synthetic_demo: false}
 
 `base: other.yaml` (relative to the file naming it) starts from another config and overrides it
@@ -32,6 +33,7 @@ import yaml
 from ..config import ConfigError, ModelConfig, dataclass_from_dict
 from .dos import DosConfig, dos_config
 from .losses import LossConfig
+from .robot_clicks import RobotClicksConfig
 
 
 @dataclass
@@ -101,6 +103,7 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     clicks: DosConfig = field(default_factory=DosConfig)
+    robot_clicks: RobotClicksConfig = field(default_factory=RobotClicksConfig)
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
 
     def validate(self) -> "TrainConfig":
@@ -123,6 +126,7 @@ class TrainConfig:
             raise ConfigError("loss.boundary_delta must be positive")
         self.model.validate()
         self.clicks.validate()
+        self.robot_clicks.validate()
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,7 +12,8 @@ Run folder (config.out):
   training_curve.png
 
 Step s draws its batch and clicks from numpy Generator(PCG64([seed, s, rank])), so a resumed run
-makes the same draws as an uninterrupted one. With WORLD_SIZE > 1 (torchrun) each process trains
+makes the same draws as an uninterrupted one. With robot_clicks on, the robot then adds clicks
+on the current network's errors (training.robot_clicks). With WORLD_SIZE > 1 (torchrun) each process trains
 on its own draws and DistributedDataParallel averages the gradients (gloo on CPU, NCCL on CUDA);
 only rank 0 writes files. On CUDA the forward pass runs under autocast (float16) with a
 GradScaler; the loss is computed in float32.
@@ -41,6 +42,7 @@ from .batches import TrainingItem, prepare_item
 from .config import TrainConfig, learning_rate
 from .features import FeatureCache
 from .losses import hyperseg_loss
+from .robot_clicks import add_robot_clicks
 from .tucker_fit import fit_on_dataset, load_factors
 
 VAL_STREAM = 2**31  # the Generator stream of validation clicks (never a training step)
@@ -193,7 +195,17 @@ class Trainer:
         c = self.config
         rng = np.random.Generator(np.random.PCG64([c.seed, step, self.dist.rank]))
         picks = rng.integers(len(self.samples), size=c.schedule.batch_size)
-        return self._items([self.samples[i] for i in picks], rng)
+        items = self._items([self.samples[i] for i in picks], rng)
+        if c.robot_clicks.probability > 0:
+            items = [add_robot_clicks(i, self._predict, c.robot_clicks, self.model.config.context, rng) for i in items]
+        return items
+
+    @torch.no_grad()
+    def _predict(self, item: TrainingItem) -> np.ndarray:
+        """Candidate 1 of the current network for `item`, (H, W) bool (the robot's view of it)."""
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            output = BatchForward(self.model)([item.features], [item.context])[0]
+        return (output[0, 0] > 0.5).cpu().numpy()
 
     def optimize(self, items: list[TrainingItem], lr: float) -> dict[str, float]:
         """One optimiser step on `items` at learning rate `lr`; returns its metrics (averaged over processes)."""
@@ -236,9 +248,7 @@ class Trainer:
         for index, sample in enumerate(self.val_samples):
             rng = np.random.Generator(np.random.PCG64([self.config.seed, VAL_STREAM, index]))
             item = self._items([sample], rng)[0]
-            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-                output = BatchForward(self.model)([item.features], [item.context])[0]
-            ious.append(_iou(output[0, 0] > 0.5, item.truth, item.valid))
+            ious.append(_iou(torch.from_numpy(self._predict(item)).to(item.truth.device), item.truth, item.valid))
         return float(np.mean(ious))
 
     def _log(self, record: dict) -> None:
