@@ -161,6 +161,35 @@ def bench(width: int, height: int, device: str, checkpoint_path: Path | None, re
 
 
 
+@main.command("bench-bridge")
+@click.option("--width", type=click.IntRange(16), default=1920, show_default=True)
+@click.option("--height", type=click.IntRange(16), default=1080, show_default=True)
+@DEVICE_OPTION
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Model the bridge serves (default: the bundled default model).")
+@click.option("--clicks", type=click.IntRange(1), default=10, show_default=True, help="Click updates timed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_bridge(width: int, height: int, device: str, checkpoint_path: Path | None, clicks: int, as_json: bool) -> None:
+    """Time click updates through a real bridge: round trip against the network time."""
+    from .bridge.bench import run_bridge_benchmark
+
+    if not as_json:
+        click.echo(f"Starting a bridge and timing {clicks} click updates at {width}x{height} ...", err=True)
+    result = run_bridge_benchmark(width, height, checkpoint_path, device, clicks)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    ms = lambda name, key="median": f"{result[name][key] * 1000:.1f} ms"  # noqa: E731
+    click.echo(
+        f"{width}x{height} on {result['device']}, model {result['model']}, {clicks} click updates (median; p90)\n"
+        f"  round trip:  {ms('round_trip_s')}; {ms('round_trip_s', 'p90')}\n"
+        f"  network:     {ms('network_s')}; {ms('network_s', 'p90')}\n"
+        f"  overhead:    {ms('overhead_s')}; {ms('overhead_s', 'p90')} (round trip - network)\n"
+        f"    EXR write: {ms('write_s')}; server other {ms('server_other_s')}; HTTP and JSON {ms('http_s')}\n"
+        f"  first click (features computed): {result['first_click_s']:.2f} s"
+    )
+
+
 class _RenderOutput:
     """How `render` and `demo` show progress: a bar on a terminal's stderr, else one plain line
     per frame on stdout (farm logs); OpenJD progress lines on stdout when asked."""

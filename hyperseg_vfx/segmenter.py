@@ -52,7 +52,7 @@ class Matte:
 
     def coverage(self) -> float:
         """Fraction of the frame inside the matte (alpha > 0.5)."""
-        return float((self.alpha > 0.5).mean())
+        return np.count_nonzero(self.alpha > 0.5) / self.alpha.size
 
 
 class SegmentError(HypersegError, ValueError):

@@ -4,6 +4,7 @@ mattes, jobs render and cancel, submit hands over to the farm (or says it cannot
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -11,8 +12,10 @@ import time
 import numpy as np
 import pytest
 from bridge_server import BridgeError
+from click.testing import CliRunner
 from image_files import read_image
 
+from hyperseg_vfx.cli import main
 from hyperseg_vfx.render import render_shot
 from hyperseg_vfx.shot import load_shot
 
@@ -152,3 +155,17 @@ def test_health(bridge):
 def test_submit_hands_the_shot_to_the_farm(bridge, reference):
     result = bridge.client.submit(reference.path, "openjd", out_dir=str(bridge.root / "bundle"), dry_run=True)
     assert result["farm"] == "openjd" and result["submitted"] is False and result["message"]
+
+
+def test_bench_bridge_times_click_updates_through_a_real_server(tiny_checkpoint):
+    result = CliRunner().invoke(main, ["bench-bridge", "--width", "96", "--height", "64", "--clicks", "3",
+                                       "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output.strip().splitlines()[-1])
+    assert (data["width"], data["height"], data["device"], data["clicks"]) == (96, 64, "cpu", 3)
+    for name in ("round_trip_s", "network_s", "overhead_s", "write_s", "server_other_s", "http_s"):
+        stats = data[name]
+        assert stats["min"] <= stats["median"] <= stats["p90"] <= stats["max"], name
+    assert data["network_s"]["min"] > 0 and data["write_s"]["min"] > 0 and data["http_s"]["min"] > 0
+    assert data["overhead_s"]["max"] <= data["round_trip_s"]["max"]
+    assert data["overhead_s"]["min"] >= data["write_s"]["min"]  # the write is part of the overhead

@@ -68,7 +68,8 @@ class Bridge:
         frame = request.frame
         matte = segment_shot_frame(shot, self.interactive, frame, read=self.plates)
         segmented = time.perf_counter()
-        output = write_shot_matte(shot, frame, matte, self.interactive)
+        plate = self.plates(shot.input_path(frame), shot.colorspace)  # cached: no header re-read
+        output = write_shot_matte(shot, frame, matte, self.interactive, pixel_aspect=plate.pixel_aspect)
         end = time.perf_counter()
         timings = matte.timings
         return {
