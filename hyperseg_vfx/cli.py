@@ -529,9 +529,9 @@ def train(config_file: Path, resume: bool) -> None:
     trainer = Trainer(config, resume=resume)
     if trainer.dist.main:
         click.echo(f"Training {config.metadata.name}: {len(trainer.samples)} samples, steps {trainer.start_step}.."
-                   f"{config.schedule.steps}, {trainer.dist.world} process(es) on {trainer.device}; run folder {config.out}",
+                   f"{config.schedule.end_step}, {trainer.dist.world} process(es) on {trainer.device}; run folder {config.out}",
                    err=True)
-        bar = click.progressbar(length=config.schedule.steps, label="train", file=sys.stderr, show_pos=True,
+        bar = click.progressbar(length=config.schedule.end_step, label="train", file=sys.stderr, show_pos=True,
                                 item_show_func=lambda record: record)
         bar.__enter__()
         bar.update(trainer.start_step)

@@ -217,3 +217,26 @@ def test_training_curve_command_lays_stages_end_to_end(tmp_path):
                                        "--out", str(tmp_path / "curve.png")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stop_after_ends_early_on_the_full_schedule_and_resume_goes_on(clips, tmp_path):
+    from hyperseg_vfx.training.config import learning_rate
+
+    config = tiny_config(clips, tmp_path / "run", steps=4, decay="cosine", stop_after=2)
+    final = train(config)
+    records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    assert records[1]["lr"] == pytest.approx(learning_rate(config, 1))  # the 4-step cosine, not a 2-step one
+    assert learning_rate(config, 1) > learning_rate(config, 3)
+    _, metadata = load_checkpoint(final)
+    assert metadata["trained"] is True and metadata["training"]["steps"] == 2
+    longer = tiny_config(clips, tmp_path / "run", steps=4, decay="cosine", stop_after=3)
+    assert Trainer(longer, resume=True).start_step == 2
+    train(longer, resume=True)
+    training = load_checkpoint(final)[1]["training"]
+    assert training["steps"] == 3
+    assert training["wall_seconds"] > metadata["training"]["wall_seconds"] > 0  # resumed time adds up
+    with pytest.raises(HypersegError, match="past the end"):
+        Trainer(tiny_config(clips, tmp_path / "run", steps=4, decay="cosine", stop_after=2), resume=True).run()
+    with pytest.raises(ConfigError, match="schedule.stop_after"):
+        tiny_config(clips, tmp_path / "other", steps=4, stop_after=5)

@@ -66,9 +66,12 @@ class OptimizerConfig:
 @dataclass
 class ScheduleConfig:
     """steps: optimiser steps; batch_size: samples per step and process; learning rate: linear
-    warm-up over warmup_steps, then `decay` (cosine down to min_lr_ratio * lr, or constant)."""
+    warm-up over warmup_steps, then `decay` (cosine down to min_lr_ratio * lr, or constant).
+    stop_after: end the run after this many steps (0: at `steps`) with the learning rates of the
+    full `steps` schedule, e.g. to ship the step chosen on held-out data from a longer run."""
 
     steps: int = 1000
+    stop_after: int = 0
     batch_size: int = 4
     warmup_steps: int = 0
     decay: str = "cosine"
@@ -76,6 +79,11 @@ class ScheduleConfig:
     checkpoint_every: int = 100
     log_every: int = 10
     val_every: int = 100
+
+    @property
+    def end_step(self) -> int:
+        """The step the run ends at: stop_after, or steps when it is 0."""
+        return self.stop_after or self.steps
 
 
 @dataclass
@@ -114,6 +122,8 @@ class TrainConfig:
         s = self.schedule
         if s.steps < 1 or s.batch_size < 1 or min(s.checkpoint_every, s.log_every, s.val_every) < 1:
             raise ConfigError("schedule: steps, batch_size, checkpoint_every, log_every, val_every must be >= 1")
+        if not 0 <= s.stop_after <= s.steps:
+            raise ConfigError(f"schedule.stop_after: expected 0 (off) to steps ({s.steps}), got {s.stop_after}")
         if s.decay not in ("cosine", "constant"):
             raise ConfigError(f"schedule.decay: expected cosine or constant, got {s.decay!r}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -133,6 +133,7 @@ class Trainer:
             torch.set_num_threads(config.threads)
         self.samples = open_dataset(config.data.train)
         self.val_samples = self._val_samples()
+        self.wall_seconds = 0.0  # training time so far (a resumed run starts from its checkpoint's)
         self.model, self.start_step, optimizer_state = self._build_model(resume)
         self.model.to(self.device)
         self.model.backbone.requires_grad_(False)
@@ -148,7 +149,6 @@ class Trainer:
             self.optimizer.load_state_dict(optimizer_state)
         self.amp = self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.wall_seconds = 0.0
 
     def _val_samples(self) -> list[Sample]:
         if not self.config.data.val:
@@ -168,7 +168,9 @@ class Trainer:
                 raise HypersegError(f"--resume: {last} has no training state")
             if model.config.to_dict() != config.model.to_dict() or state["config"]["data"] != config.to_dict()["data"]:
                 raise HypersegError(f"--resume: {last} was trained with another model or data config")
-            self.init_training = ((metadata.get("training") or {}).get("init") or {}).get("training")
+            training = metadata.get("training") or {}
+            self.init_training = (training.get("init") or {}).get("training")
+            self.wall_seconds = float(training.get("wall_seconds", 0.0))
             return model, int(state["step"]), state["optimizer"]
         if last.is_file():
             raise HypersegError(f"{last} exists: pass --resume to continue that run, or choose another `out`")
@@ -285,14 +287,17 @@ class Trainer:
         c, s = self.config, self.config.schedule
         if self.dist.main:
             self._prepare_run_folder()
+        end = s.end_step
+        if self.start_step > end:
+            raise HypersegError(f"--resume: {self.out / 'last.pt'} is at step {self.start_step}, past the end of this run ({end})")
         meter = _Meter()
-        for step in range(self.start_step, s.steps):
+        for step in range(self.start_step, end):
             started = time.perf_counter()
             metrics = self.optimize(self.draw(step), learning_rate(c, step))
             self.wall_seconds += time.perf_counter() - started
             meter.add(metrics)
             done = step + 1
-            last = done == s.steps
+            last = done == end
             record = None
             if done % s.log_every == 0 or last:
                 record = {"step": done} | meter.means() | {"wall_seconds": round(self.wall_seconds, 2)}
@@ -305,10 +310,10 @@ class Trainer:
                 if done % s.checkpoint_every == 0 or last:
                     save_checkpoint(self.model, self.out / "last.pt", self._metadata(done, final=False))
             if self.progress:
-                self.progress(done, s.steps, record or {})
+                self.progress(done, end, record or {})
         final = self.out / "model.pt"
         if self.dist.main:
-            save_checkpoint(self.model, final, self._metadata(s.steps, final=True))
+            save_checkpoint(self.model, final, self._metadata(end, final=True))
             from .curve import plot_training_curve
 
             plot_training_curve([self.out / "metrics.jsonl"], self.out / "training_curve.png", title=c.metadata.name)
