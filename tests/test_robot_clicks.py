@@ -88,7 +88,8 @@ def test_off_by_probability_leaves_the_item_but_draws_the_same_numbers():
 
 def test_config_validation_names_the_field(clips, tmp_path):  # noqa: F811
     data = tiny_config(clips, tmp_path / "run").to_dict()
-    for bad, field in (({"probability": 1.5}, "robot_clicks.probability"), ({"max_clicks": 0}, "robot_clicks.max_clicks")):
+    for bad, field in (({"probability": 1.5}, "robot_clicks.probability"), ({"max_clicks": 0}, "robot_clicks.max_clicks"),
+                       ({"negative_only": -0.1}, "robot_clicks.negative_only")):
         with pytest.raises(ConfigError, match=field):
             TrainConfig.from_dict(data | {"robot_clicks": bad})
     with pytest.raises(ConfigError, match="robot_clicks"):
@@ -109,3 +110,21 @@ def test_training_draws_are_reproducible_and_add_clicks_on_the_network_errors(cl
             assert click.positive == truth  # positive on missed object, negative on spill
     assert sum(len(a.clicks) - len(b.clicks) for a, b in zip(first, plain)) > 0
     assert np.isfinite(trainer.optimize(first, lr=1e-2)["loss"])
+
+
+def test_negative_only_clicks_the_spill_even_when_the_miss_is_deeper():
+    item = square_item()
+    truth = item.truth.numpy() > 0.5
+
+    def miss_most_spill_a_little(current: TrainingItem) -> np.ndarray:
+        pred = np.zeros_like(truth)
+        pred[10:14, 10:30] = True  # a sliver of the object found: a deep miss below it
+        pred[8:10, 10:30] = True  # and a 2-px spill above the object
+        return pred
+
+    both = add_robot_clicks(item, miss_most_spill_a_little, RobotClicksConfig(1.0, 1, 0.0), CONTEXT,
+                            np.random.default_rng(0))
+    negative = add_robot_clicks(item, miss_most_spill_a_little, RobotClicksConfig(1.0, 1, 1.0), CONTEXT,
+                                np.random.default_rng(0))
+    assert both.clicks[0].positive and 14 <= both.clicks[0].y <= 30
+    assert not negative.clicks[0].positive and 8 <= negative.clicks[0].y < 10

@@ -30,14 +30,19 @@ Predict = Callable[[TrainingItem], np.ndarray]
 @dataclass
 class RobotClicksConfig:
     """probability: share of samples that get robot clicks (0 = off, plain DOS training);
-    max_clicks: each such sample gets a uniform 1..max_clicks of them."""
+    max_clicks: each such sample gets a uniform 1..max_clicks of them; negative_only: share of
+    those samples whose robot may click only false positives, as the `fixed` protocol's robot
+    once its 5 positive clicks are spent (negative clicks on thin spills along the boundary)."""
 
     probability: float = 0.0
     max_clicks: int = 3
+    negative_only: float = 0.0
 
     def validate(self) -> "RobotClicksConfig":
         if not 0.0 <= self.probability <= 1.0:
             raise ConfigError(f"robot_clicks.probability: expected a number in [0, 1], got {self.probability}")
+        if not 0.0 <= self.negative_only <= 1.0:
+            raise ConfigError(f"robot_clicks.negative_only: expected a number in [0, 1], got {self.negative_only}")
         if self.max_clicks < 1:
             raise ConfigError(f"robot_clicks.max_clicks: expected at least 1, got {self.max_clicks}")
         return self
@@ -48,17 +53,19 @@ def add_robot_clicks(item: TrainingItem, predict: Predict, config: RobotClicksCo
                      rng: np.random.Generator) -> TrainingItem:
     """`item` with the robot's clicks on `predict`'s errors added (or unchanged, by the draw).
 
-    Two draws from `rng` per item whatever happens, so later draws do not depend on the model.
+    The draws from `rng` depend on the config only (two per item, three with negative_only), so
+    later draws never depend on the model.
     """
     chosen = rng.random() < config.probability
     count = int(rng.integers(1, config.max_clicks + 1))
+    negative_only = config.negative_only > 0 and rng.random() < config.negative_only
     if not chosen:
         return item
     truth = item.truth.cpu().numpy() > 0.5
     void = None if item.valid is None else item.valid.cpu().numpy() == 0
     clicked = click_masks(list(item.clicks), *truth.shape).any(axis=0)
     for _ in range(count):
-        click = next_click(predict(item), truth, void, clicked)
+        click = next_click(predict(item), truth, void, clicked, allow_positive=not negative_only)
         if click is None:
             break
         clicked[int(click.y), int(click.x)] = True
