@@ -95,7 +95,11 @@ def run_bridge_benchmark(width: int, height: int, checkpoint: Path | None, devic
             updates = [_click(port, root, width, height, shift) for shift in range(clicks + 1)]
         finally:
             process.send_signal(signal.SIGTERM)
-            process.wait(60)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
     first, updates = updates[0], updates[1:]
     if first["features_cached"] or not all(u["features_cached"] for u in updates):
         raise BridgeBenchError("feature caching did not behave as expected (first miss, then hits)")
@@ -115,7 +119,10 @@ def _click(port: int, root: Path, width: int, height: int, shift: int) -> dict[s
                    {"label": "negative", "keys": {"1001": [width * 0.05, height * 0.05]}}],
     }
     start = time.perf_counter()
-    answer = _request(port, "POST", "/v1/segment", body)
+    try:
+        answer = _request(port, "POST", "/v1/segment", body)
+    except OSError as exc:
+        raise BridgeBenchError(f"the bridge stopped answering: {exc}") from None
     round_trip = time.perf_counter() - start
     t = answer["timings"]
     return {
