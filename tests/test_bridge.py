@@ -169,3 +169,12 @@ def test_bench_bridge_times_click_updates_through_a_real_server(tiny_checkpoint)
     assert data["network_s"]["min"] > 0 and data["write_s"]["min"] > 0 and data["http_s"]["min"] > 0
     assert data["overhead_s"]["max"] <= data["round_trip_s"]["max"]
     assert data["overhead_s"]["min"] >= data["write_s"]["min"]  # the write is part of the overhead
+
+
+def test_bench_bridge_reports_a_bridge_that_does_not_start(tmp_path):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    result = CliRunner().invoke(main, ["bench-bridge", "--width", "96", "--height", "64", "--clicks", "1",
+                                       "--checkpoint", str(broken), "--device", "cpu"])
+    assert result.exit_code == 2, result.output
+    assert "the bridge did not start" in result.output and "broken.pt" in result.output
