@@ -19,7 +19,7 @@ from hyperseg_vfx.evaluation.robot import FIXED
 from hyperseg_vfx.render import DEFAULT_CHECKPOINT
 from hyperseg_vfx.segmenter import Segmenter
 
-MIN_MEAN_IOU = 0.6  # the shipped model: 0.70 on these samples; its network re-initialised: 0.02
+MIN_MEAN_IOU = 0.6  # the shipped model: 0.76 on these samples; its network re-initialised: 0.02
 
 pytestmark = pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no bundled model in this checkout")
 

@@ -240,3 +240,14 @@ def test_stop_after_ends_early_on_the_full_schedule_and_resume_goes_on(clips, tm
         Trainer(tiny_config(clips, tmp_path / "run", steps=4, decay="cosine", stop_after=2), resume=True).run()
     with pytest.raises(ConfigError, match="schedule.stop_after"):
         tiny_config(clips, tmp_path / "other", steps=4, stop_after=5)
+
+
+def test_demo_stages_chain_each_from_the_previous_stage_model():
+    stages = [TrainConfig.from_yaml(CONFIGS / f"{name}.yaml") for name in ("demo", "demo_finetune", "demo_robot", "demo_negative")]
+    for previous, stage in zip(stages, stages[1:]):
+        assert stage.init == f"{previous.out}/model.pt"
+        assert stage.model.to_dict() == stages[0].model.to_dict()
+        assert stage.metadata.synthetic_demo
+    robot, negative = stages[2].robot_clicks, stages[3].robot_clicks
+    assert robot.probability > 0 and robot.negative_only == 0 and negative.negative_only > 0
+    assert stages[3].schedule.end_step < stages[3].schedule.steps  # the shipped step, on the full schedule
