@@ -7,6 +7,17 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """Training sets torch's thread count for its process (`threads:` in the config); restore it,
+    so a later test's in-process render sums in the same order as a bridge subprocess does."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """An untrained checkpoint of the paper's architecture with a random:0 backbone (Tucker
