@@ -20,13 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nuke_plugin"))
 
 from hyperseg_nuke.bridge_client import BridgeClient, BridgeError  # noqa: E402
 
+from hyperseg_vfx.bridge.bench import free_port  # noqa: E402,F401  (re-exported for the tests)
+
 STARTUP_TIMEOUT = 120.0
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def port_is_free(host: str, port: int) -> bool:

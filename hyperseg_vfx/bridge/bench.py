@@ -37,9 +37,10 @@ class BridgeBenchError(HypersegError):
     """The benchmark's bridge did not start or answered with an error."""
 
 
-def _free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on at `host` right now (the OS picks it)."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -83,7 +84,7 @@ def run_bridge_benchmark(width: int, height: int, checkpoint: Path | None, devic
         root = Path(folder)
         for frame in (1000, 1001):
             write_synthetic_plate(root / f"plate.{frame}.exr", width, height, seed=1, index=frame - 1000)
-        port, log = _free_port(), root / "serve.log"
+        port, log = free_port(), root / "serve.log"
         command = [sys.executable, "-m", "hyperseg_vfx.cli", "serve", "--port", str(port), "--device", device,
                    "--allow-root", str(root)]
         if checkpoint is not None:
