@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hyperseg_vfx.config import ConfigError, ContextConfig
-from hyperseg_vfx.training.batches import TrainingItem
+from hyperseg_vfx.training.batches import TrainingItem, click_inputs
 from hyperseg_vfx.training.config import TrainConfig
 from hyperseg_vfx.training.robot_clicks import RobotClicksConfig, add_robot_clicks
 from hyperseg_vfx.training.train import Trainer
@@ -26,8 +26,8 @@ def square_item(void: bool = False) -> TrainingItem:
     if void:
         valid = torch.ones(40, 40)
         valid[:, :20] = 0
-    empty = torch.zeros(40, 40)
-    return TrainingItem([], frame, frame, (), frame, truth, empty, empty, valid).with_clicks([], CONTEXT)
+    context, positive, negative = click_inputs(frame, frame, [], CONTEXT)
+    return TrainingItem([], frame, frame, (), context, truth, positive, negative, valid)
 
 
 def test_robot_clicks_the_deepest_point_of_the_error_and_updates_context_and_masks():

@@ -45,10 +45,17 @@ class TrainingItem:
 
     def with_clicks(self, clicks: Sequence[Click], config: ContextConfig) -> "TrainingItem":
         """This item with `clicks` instead of its own: new context channels and click masks."""
-        height, width = self.truth.shape
-        masks = torch.from_numpy(click_masks(list(clicks), height, width)).float().to(self.truth.device)
-        context = context_channels(self.frame, self.prev, clicks, config)
-        return replace(self, clicks=tuple(clicks), context=context, positive=masks[0], negative=masks[1])
+        context, positive, negative = click_inputs(self.frame, self.prev, clicks, config)
+        return replace(self, clicks=tuple(clicks), context=context, positive=positive, negative=negative)
+
+
+def click_inputs(frame: torch.Tensor, prev: torch.Tensor, clicks: Sequence[Click],
+                 config: ContextConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What the clicks give a sample: context (1, 10, H, W) and the click masks S_p, S_n (H, W)
+    float32, on the frame's device."""
+    height, width = frame.shape[-2:]
+    masks = torch.from_numpy(click_masks(list(clicks), height, width)).float().to(frame.device)
+    return context_channels(frame, prev, clicks, config), masks[0], masks[1]
 
 
 def training_size(height: int, width: int, size: int) -> tuple[int, int]:
@@ -90,6 +97,5 @@ def prepare_item(
     if loaded.void is not None:
         valid = torch.from_numpy(~resize_mask(loaded.void, target)).float().to(device)
     truth = torch.from_numpy(mask).float().to(device)
-    empty = torch.zeros_like(truth)
-    item = TrainingItem(features, frame, prev, (), frame, truth, empty, empty, valid)
-    return item.with_clicks(drawn, model.config.context)
+    context, positive, negative = click_inputs(frame, prev, drawn, model.config.context)
+    return TrainingItem(features, frame, prev, tuple(drawn), context, truth, positive, negative, valid)
