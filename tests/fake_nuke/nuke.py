@@ -346,17 +346,18 @@ class Node:
 
     def firstFrame(self) -> int:
         _main_thread_only("Node.firstFrame()")
-        if self._class == "Read":
-            return self._knobs["first"]._value
-        source = self.upstream()
-        return source.firstFrame() if source is not None else root()["first_frame"].value()
+        return self._range_end("first", Node.firstFrame)
 
     def lastFrame(self) -> int:
         _main_thread_only("Node.lastFrame()")
+        return self._range_end("last", Node.lastFrame)
+
+    def _range_end(self, end: str, of_upstream) -> int:
+        """A Read's own `first`/`last` knob, else the upstream node's, else the root's range."""
         if self._class == "Read":
-            return self._knobs["last"]._value
+            return self._knobs[end]._value
         source = self.upstream()
-        return source.lastFrame() if source is not None else root()["last_frame"].value()
+        return of_upstream(source) if source is not None else root()[f"{end}_frame"].value()
 
     def pixels(self, frame_number: int) -> np.ndarray:
         """The node's image at a frame, (H, W, C) float32, top row first."""
