@@ -242,6 +242,24 @@ def test_stop_after_ends_early_on_the_full_schedule_and_resume_goes_on(clips, tm
         tiny_config(clips, tmp_path / "other", steps=4, stop_after=5)
 
 
+def test_keep_every_keeps_the_models_that_stop_after_reproduces(clips, tmp_path):
+    final = train(tiny_config(clips, tmp_path / "long", steps=4, decay="cosine", keep_every=2))
+    kept = sorted((tmp_path / "long/steps").iterdir())
+    assert [p.name for p in kept] == ["model_step000002.pt", "model_step000004.pt"]
+    step2, metadata = load_checkpoint(kept[0])
+    assert metadata["trained"] is True and metadata["training"]["steps"] == 2 and "resume" not in metadata
+    assert _same_weights(load_checkpoint(kept[1])[0], load_checkpoint(final)[0])
+    shipped = train(tiny_config(clips, tmp_path / "short", steps=4, decay="cosine", stop_after=2))
+    assert _same_weights(step2, load_checkpoint(shipped)[0])  # the step chosen ships bit for bit
+    assert not (tmp_path / "short/steps").exists()  # off by default
+    with pytest.raises(ConfigError, match="schedule.keep_every"):
+        tiny_config(clips, tmp_path / "other", keep_every=-1)
+
+
+def _same_weights(a: HyperSeg, b: HyperSeg) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
 def test_demo_stages_chain_each_from_the_previous_stage_model():
     stages = [TrainConfig.from_yaml(CONFIGS / f"{name}.yaml") for name in ("demo", "demo_finetune", "demo_robot", "demo_negative")]
     for previous, stage in zip(stages, stages[1:]):

@@ -68,7 +68,9 @@ class ScheduleConfig:
     """steps: optimiser steps; batch_size: samples per step and process; learning rate: linear
     warm-up over warmup_steps, then `decay` (cosine down to min_lr_ratio * lr, or constant).
     stop_after: end the run after this many steps (0: at `steps`) with the learning rates of the
-    full `steps` schedule, e.g. to ship the step chosen on held-out data from a longer run."""
+    full `steps` schedule, e.g. to ship the step chosen on held-out data from a longer run.
+    keep_every: also keep the model after every keep_every-th step (steps/model_step<N>.pt in
+    the run folder; 0: off), the candidates that step is chosen from."""
 
     steps: int = 1000
     stop_after: int = 0
@@ -77,6 +79,7 @@ class ScheduleConfig:
     decay: str = "cosine"
     min_lr_ratio: float = 0.05
     checkpoint_every: int = 100
+    keep_every: int = 0
     log_every: int = 10
     val_every: int = 100
 
@@ -122,6 +125,8 @@ class TrainConfig:
         s = self.schedule
         if s.steps < 1 or s.batch_size < 1 or min(s.checkpoint_every, s.log_every, s.val_every) < 1:
             raise ConfigError("schedule: steps, batch_size, checkpoint_every, log_every, val_every must be >= 1")
+        if s.keep_every < 0:
+            raise ConfigError(f"schedule.keep_every: expected 0 (off) or a positive step count, got {s.keep_every}")
         if not 0 <= s.stop_after <= s.steps:
             raise ConfigError(f"schedule.stop_after: expected 0 (off) to steps ({s.steps}), got {s.stop_after}")
         if s.decay not in ("cosine", "constant"):

@@ -7,6 +7,9 @@ Run folder (config.out):
   last.pt         checkpoint every `checkpoint_every` steps and at the end, with the optimiser
                   state and step under metadata["resume"] (what --resume continues from)
   model.pt        the trained model at the end (no optimiser state): the file to ship
+  steps/model_step<N>.pt  with schedule.keep_every: the model (as model.pt) after every
+                  keep_every-th step, to choose the step to ship on dev data
+                  (`evaluate --checkpoint` takes several) and reproduce it with stop_after
   metrics.jsonl   one JSON object per logged step (loss terms, train IoU, lr, time) and per
                   validation (val_iou)
   training_curve.png
@@ -309,6 +312,8 @@ class Trainer:
                     self._log(record)
                 if done % s.checkpoint_every == 0 or last:
                     save_checkpoint(self.model, self.out / "last.pt", self._metadata(done, final=False))
+                if s.keep_every and done % s.keep_every == 0:
+                    save_checkpoint(self.model, self.out / "steps" / f"model_step{done:06d}.pt", self._metadata(done, final=True))
             if self.progress:
                 self.progress(done, end, record or {})
         final = self.out / "model.pt"
