@@ -8,8 +8,8 @@ import torch
 from scipy.special import pseudo_huber as scipy_pseudo_huber
 
 from hyperseg_vfx.training.losses import (
-    LossConfig, boundary_loss, diversity_weights, hyperseg_loss, interactive_context_loss, jaccard_loss,
-    largest_outer_contour, pseudo_huber,
+    LossConfig, boundary_loss, cross_entropy_loss, diversity_weights, hyperseg_loss, interactive_context_loss,
+    jaccard_loss, largest_outer_contour, pseudo_huber,
 )
 
 TRUTH = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
@@ -114,3 +114,37 @@ def test_loss_gradient_reaches_every_candidate():
     terms = hyperseg_loss(candidates, TRUTH, positive, torch.zeros(2, 2), LossConfig())
     terms.total.backward()
     assert (candidates.grad.abs().sum(dim=(1, 2)) > 0).all()  # diversity and boundary terms touch all
+
+
+def test_cross_entropy_is_the_mean_binary_cross_entropy_over_valid_pixels():
+    candidate = torch.tensor([[0.9, 0.2], [0.5, 0.99]])
+    by_hand = -(np.log(0.9) + np.log(0.8) + np.log(0.5) + np.log(0.99)) / 4
+    assert cross_entropy_loss(TRUTH, candidate).item() == pytest.approx(by_hand, rel=1e-5)
+    valid = torch.tensor([[1.0, 1.0], [0.0, 1.0]])  # the 0.5 pixel is void
+    by_hand_valid = -(np.log(0.9) + np.log(0.8) + np.log(0.99)) / 3
+    assert cross_entropy_loss(TRUTH, candidate, valid).item() == pytest.approx(by_hand_valid, rel=1e-5)
+
+
+def test_cross_entropy_term_is_off_by_default_and_weights_the_winning_candidate():
+    positive = negative = torch.zeros(2, 2)
+    candidates = CANDIDATES.clamp(0.01, 0.99)
+    paper = hyperseg_loss(candidates, TRUTH, positive, negative, LossConfig(boundary=False))
+    added = hyperseg_loss(candidates, TRUTH, positive, negative, LossConfig(boundary=False, cross_entropy_weight=0.5))
+    assert paper.cross_entropy.item() == 0.0
+    torch.testing.assert_close(added.cross_entropy, 0.5 * cross_entropy_loss(TRUTH, candidates[added.best]))
+    torch.testing.assert_close(added.total, paper.total + added.cross_entropy)
+
+
+def test_cross_entropy_keeps_a_gradient_where_the_jaccard_saturates():
+    """A confidently missed pixel (logit -6, alpha 0.0025): through the sigmoid, the Jaccard's
+    gradient on its logit is scaled by alpha (1 - alpha); the cross-entropy's is alpha - 1."""
+    truth = torch.ones(2, 2)
+    logits = torch.tensor([[[4.0, 4.0], [4.0, -6.0]]], requires_grad=True)
+    positive = negative = torch.zeros(2, 2)
+    jaccard = hyperseg_loss(torch.sigmoid(logits), truth, positive, negative, LossConfig(boundary=False))
+    (jaccard_grad,) = torch.autograd.grad(jaccard.total, logits)
+    cross_entropy = cross_entropy_loss(truth, torch.sigmoid(logits)[0])
+    (cross_entropy_grad,) = torch.autograd.grad(cross_entropy, logits)
+    alpha = torch.sigmoid(torch.tensor(-6.0)).item()
+    assert abs(jaccard_grad[0, 1, 1].item()) < 0.005
+    assert cross_entropy_grad[0, 1, 1].item() == pytest.approx((alpha - 1) / 4, rel=1e-4)

@@ -139,6 +139,8 @@ class TrainConfig:
             raise ConfigError("init and data.tucker_factors both set: the init checkpoint brings its own factors")
         if self.loss.boundary_delta <= 0:
             raise ConfigError("loss.boundary_delta must be positive")
+        if self.loss.cross_entropy_weight < 0:
+            raise ConfigError("loss.cross_entropy_weight must be 0 (off) or positive")
         self.model.validate()
         self.clicks.validate()
         self.robot_clicks.validate()

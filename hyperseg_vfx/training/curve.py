@@ -12,8 +12,8 @@ from typing import Sequence
 
 from ..atomic import atomic_output
 
-LOSS_TERMS = (("loss", "total (eq. 3)"), ("jaccard_ic", "min_m Jaccard + IC"),
-              ("diversity", "ranked diversity"), ("boundary", "boundary pseudo-Huber"))
+LOSS_TERMS = (("loss", "total"), ("jaccard_ic", "min_m Jaccard + IC"), ("diversity", "ranked diversity"),
+              ("boundary", "boundary pseudo-Huber"), ("cross_entropy", "cross-entropy (not the paper's)"))
 IOU_TERMS = (("iou", "train IoU, candidate 1"), ("val_iou", "held-out IoU, candidate 1"))
 
 

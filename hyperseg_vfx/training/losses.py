@@ -13,7 +13,11 @@ S_p, S_n (H, W) in {0, 1}:
                       delta^2 (sqrt(1 + ((Y(p) - f_m(p)) / delta)^2) - 1)               (eq. 2)
 
 Pixels marked void (DAVIS 255) take no part in any term. The boundary term can be weighted or
-switched off (the 'no boundary loss' ablation). A batch's loss is the mean of its samples'
+switched off (the 'no boundary loss' ablation). One term that is NOT the paper's can be added
+(cross_entropy_weight > 0, off by default): the per-pixel binary cross-entropy of the winning
+candidate f_b, mean over valid pixels. Its gradient on the network's logit is f_b - Y, which
+does not vanish on confidently wrong pixels, where the Jaccard's gradient is scaled by the
+saturated sigmoid's f (1 - f). A batch's loss is the mean of its samples'
 (the paper's sum over the data set, up to a constant that Adam does not see).
 """
 
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
 
@@ -30,12 +35,14 @@ from scipy import ndimage
 class LossConfig:
     """boundary: include eq. 1 (the 'no boundary loss' ablation sets it False); boundary_weight
     multiplies it (1 = the paper); boundary_delta is the pseudo-Huber delta (large: severe, close
-    to r^2 / 2 for |r| <= 1); diversity_scale is the 1e-2 of lambda_m."""
+    to r^2 / 2 for |r| <= 1); diversity_scale is the 1e-2 of lambda_m; cross_entropy_weight:
+    weight of the added cross-entropy term (not the paper's; 0 = off)."""
 
     boundary: bool = True
     boundary_weight: float = 1.0
     boundary_delta: float = 10.0
     diversity_scale: float = 1e-2
+    cross_entropy_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class LossTerms:
     jaccard_ic: torch.Tensor  # min_m of Jaccard + interactive context
     diversity: torch.Tensor
     boundary: torch.Tensor
+    cross_entropy: torch.Tensor  # 0 unless cross_entropy_weight > 0
     best: int  # the candidate that achieved the minimum (0-based)
 
 
@@ -113,6 +121,14 @@ def boundary_loss(truth: torch.Tensor, candidates: torch.Tensor, delta: float, v
     return (pseudo_huber(truth - candidates, delta) * weights).sum(dim=(-2, -1))
 
 
+def cross_entropy_loss(truth: torch.Tensor, candidate: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean binary cross-entropy of one candidate (H, W) against truth (H, W) over valid pixels -> 0-d."""
+    per_pixel = F.binary_cross_entropy(candidate, truth, reduction="none")
+    if valid is None:
+        return per_pixel.mean()
+    return (per_pixel * valid).sum() / valid.sum().clamp_min(1.0)
+
+
 def hyperseg_loss(
     candidates: torch.Tensor,
     truth: torch.Tensor,
@@ -137,5 +153,9 @@ def hyperseg_loss(
         boundary = config.boundary_weight * boundary_loss(truth, candidates, config.boundary_delta, valid).sum()
     else:
         boundary = candidates.new_zeros(())
-    total = matching[best] + diversity + boundary
-    return LossTerms(total, matching[best], diversity, boundary, best)
+    if config.cross_entropy_weight > 0:
+        cross_entropy = config.cross_entropy_weight * cross_entropy_loss(truth, candidates[best], valid)
+    else:
+        cross_entropy = candidates.new_zeros(())
+    total = matching[best] + diversity + boundary + cross_entropy
+    return LossTerms(total, matching[best], diversity, boundary, cross_entropy, best)

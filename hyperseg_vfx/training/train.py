@@ -234,6 +234,7 @@ class Trainer:
             "jaccard_ic": sum(t.jaccard_ic.item() for t in terms) / n,
             "diversity": sum(t.diversity.item() for t in terms) / n,
             "boundary": sum(t.boundary.item() for t in terms) / n,
+            "cross_entropy": sum(t.cross_entropy.item() for t in terms) / n,
             "iou": sum(_iou(o[0, 0].detach() > 0.5, i.truth, i.valid) for o, i in zip(outputs, items)) / n,
             "best_iou": sum(_iou(o[0, t.best].detach() > 0.5, i.truth, i.valid) for o, i, t in zip(outputs, items, terms)) / n,
         }
