@@ -34,7 +34,7 @@ UNTRAINED_WARNING = (
 
 
 DEMO_MODEL_NOTICE = (
-    "a synthetic-data demonstration model (small network, random VGG-19 backbone, under two hours of CPU "
+    "a synthetic-data demonstration model (small network, random VGG-19 backbone, about three hours of CPU "
     "training): expect rough mattes; it is not the paper's model and not for production"
 )
 

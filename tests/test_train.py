@@ -264,11 +264,13 @@ def _same_weights(a: HyperSeg, b: HyperSeg) -> bool:
 
 
 def test_demo_stages_chain_each_from_the_previous_stage_model():
-    stages = [TrainConfig.from_yaml(CONFIGS / f"{name}.yaml") for name in ("demo", "demo_finetune", "demo_robot", "demo_negative")]
+    names = ("demo", "demo_finetune", "demo_robot", "demo_negative", "demo_crossentropy", "demo_crossentropy2")
+    stages = [TrainConfig.from_yaml(CONFIGS / f"{name}.yaml") for name in names]
     for previous, stage in zip(stages, stages[1:]):
         assert stage.init == f"{previous.out}/model.pt"
         assert stage.model.to_dict() == stages[0].model.to_dict()
         assert stage.metadata.synthetic_demo
     robot, negative = stages[2].robot_clicks, stages[3].robot_clicks
     assert robot.probability > 0 and robot.negative_only == 0 and negative.negative_only > 0
-    assert stages[3].schedule.end_step < stages[3].schedule.steps  # the shipped step, on the full schedule
+    assert all(stage.schedule.end_step < stage.schedule.steps for stage in stages[3:])  # chosen steps
+    assert [stage.loss.cross_entropy_weight > 0 for stage in stages] == [False] * 4 + [True] * 2
