@@ -9,7 +9,7 @@
     model: {...}                   # a ModelConfig (hyperseg_vfx.config), defaults = the paper
     optimizer: {lr: 1.0e-3}
     schedule: {steps: 1000, batch_size: 4, checkpoint_every: 100}
-    loss: {boundary: true, boundary_weight: 1.0, boundary_delta: 10.0}
+    loss: {boundary: true, boundary_weight: 1.0, boundary_delta: 10.0}   # + cross_entropy_weight (not the paper's)
     clicks: {preset: paper, margin: 3}   # DOS preset plus overrides (training.dos)
     robot_clicks: {probability: 0.8, max_clicks: 3}   # iterative clicks (training.robot_clicks)
     metadata: {name: ..., description: ..., synthetic_demo: false}
