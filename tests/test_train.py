@@ -152,6 +152,9 @@ def test_config_errors_name_the_field_and_base_loops(tmp_path):
     (tmp_path / "e.yaml").write_text("data: {train: 'clips:x'}\nloss: {cross_entropy_weight: -1}\n")
     with pytest.raises(ConfigError, match="loss.cross_entropy_weight"):
         TrainConfig.from_yaml(tmp_path / "e.yaml")
+    (tmp_path / "f.yaml").write_text("data: {train: 'clips:x'}\nloss: {cross_entropy_edge_band: 0}\n")
+    with pytest.raises(ConfigError, match="cross_entropy_edge_band"):
+        TrainConfig.from_yaml(tmp_path / "f.yaml")
 
 
 def test_fit_tucker_command_writes_factors_that_training_installs(clips, tmp_path):
