@@ -8,7 +8,7 @@ import torch
 from scipy.special import pseudo_huber as scipy_pseudo_huber
 
 from hyperseg_vfx.training.losses import (
-    LossConfig, boundary_loss, cross_entropy_loss, diversity_weights, edge_band, hyperseg_loss, interactive_context_loss,
+    LossConfig, boundary_loss, cross_entropy_loss, diversity_weights, hyperseg_loss, interactive_context_loss,
     jaccard_loss, largest_outer_contour, pseudo_huber,
 )
 
@@ -148,33 +148,3 @@ def test_cross_entropy_keeps_a_gradient_where_the_jaccard_saturates():
     alpha = torch.sigmoid(torch.tensor(-6.0)).item()
     assert abs(jaccard_grad[0, 1, 1].item()) < 0.005
     assert cross_entropy_grad[0, 1, 1].item() == pytest.approx((alpha - 1) / 4, rel=1e-4)
-
-
-def test_edge_band_holds_the_pixels_within_the_radius_of_the_truth_edge():
-    truth = torch.zeros(8, 8)
-    truth[2:6, 2:6] = 1.0  # a 4x4 square; its edge runs between rows/columns 1|2 and 5|6
-    band = edge_band(truth, 1).numpy()
-    inside, outside = truth.numpy() == 1, truth.numpy() == 0
-    expected = np.zeros((8, 8), dtype=bool)
-    expected[1:7, 1:7] = True  # the ring one pixel either side of the edge
-    expected[3:5, 3:5] = False  # the square's core, two pixels from the edge
-    np.testing.assert_array_equal(band, expected)
-    assert band[inside].sum() == 12 and band[outside].sum() == 20
-    assert not edge_band(torch.ones(8, 8), 2).any()  # the frame's border is not an edge
-
-
-def test_cross_entropy_edge_weight_weighs_the_band_pixels_by_one_plus_the_weight():
-    truth = torch.zeros(6, 6)
-    truth[:, 3:] = 1.0  # a vertical edge between columns 2 and 3
-    candidate = torch.full((6, 6), 0.5)
-    candidate[:, 0] = 0.1  # far from the edge: -log(0.9) each
-    per_pixel = torch.where(candidate == 0.5, np.log(2.0), -np.log(0.9))
-    band = torch.zeros(6, 6, dtype=torch.bool)
-    band[:, 2:4] = True  # radius 1: the columns either side of the edge
-    by_hand = (per_pixel * torch.where(band, 4.0, 1.0)).sum().item() / 36
-    assert cross_entropy_loss(truth, candidate, edge_weight=3.0, edge_radius=1).item() == pytest.approx(by_hand, rel=1e-5)
-    assert cross_entropy_loss(truth, candidate, edge_weight=0.0).item() == pytest.approx(per_pixel.mean().item(), rel=1e-5)
-    config = LossConfig(boundary=False, cross_entropy_weight=2.0, cross_entropy_edge_weight=3.0, cross_entropy_edge_band=1)
-    no_clicks = torch.zeros(6, 6)
-    terms = hyperseg_loss(candidate[None].repeat(2, 1, 1), truth, no_clicks, no_clicks, config)
-    assert terms.cross_entropy.item() == pytest.approx(2.0 * by_hand, rel=1e-5)

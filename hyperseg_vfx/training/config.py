@@ -9,7 +9,7 @@
     model: {...}                   # a ModelConfig (hyperseg_vfx.config), defaults = the paper
     optimizer: {lr: 1.0e-3}
     schedule: {steps: 1000, batch_size: 4, checkpoint_every: 100}
-    loss: {boundary: true, boundary_weight: 1.0, boundary_delta: 10.0}   # + cross_entropy_* (not the paper's)
+    loss: {boundary: true, boundary_weight: 1.0, boundary_delta: 10.0}   # + cross_entropy_weight (not the paper's)
     clicks: {preset: paper, margin: 3}   # DOS preset plus overrides (training.dos)
     robot_clicks: {probability: 0.8, max_clicks: 3}   # iterative clicks (training.robot_clicks)
     metadata: {name: ..., description: ..., synthetic_demo: false}
@@ -141,8 +141,6 @@ class TrainConfig:
             raise ConfigError("loss.boundary_delta must be positive")
         if self.loss.cross_entropy_weight < 0:
             raise ConfigError("loss.cross_entropy_weight must be 0 (off) or positive")
-        if self.loss.cross_entropy_edge_weight < 0 or self.loss.cross_entropy_edge_band < 1:
-            raise ConfigError("loss: cross_entropy_edge_weight must be 0 (off) or positive, cross_entropy_edge_band at least 1 px")
         self.model.validate()
         self.clicks.validate()
         self.robot_clicks.validate()

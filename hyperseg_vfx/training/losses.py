@@ -17,9 +17,7 @@ switched off (the 'no boundary loss' ablation). One term that is NOT the paper's
 (cross_entropy_weight > 0, off by default): the per-pixel binary cross-entropy of the winning
 candidate f_b, mean over valid pixels. Its gradient on the network's logit is f_b - Y, which
 does not vanish on confidently wrong pixels, where the Jaccard's gradient is scaled by the
-saturated sigmoid's f (1 - f). Its pixels within cross_entropy_edge_band px of the truth's edge
-can weigh 1 + cross_entropy_edge_weight instead of 1 (a weight map in the manner of U-Net's,
-Ronneberger et al. 2015), which puts the gradient where the 1-px boundary IoU is decided. A batch's loss is the mean of its samples'
+saturated sigmoid's f (1 - f). A batch's loss is the mean of its samples'
 (the paper's sum over the data set, up to a constant that Adam does not see).
 """
 
@@ -38,17 +36,13 @@ class LossConfig:
     """boundary: include eq. 1 (the 'no boundary loss' ablation sets it False); boundary_weight
     multiplies it (1 = the paper); boundary_delta is the pseudo-Huber delta (large: severe, close
     to r^2 / 2 for |r| <= 1); diversity_scale is the 1e-2 of lambda_m; cross_entropy_weight:
-    weight of the added cross-entropy term (not the paper's; 0 = off); cross_entropy_edge_weight:
-    extra weight of that term's pixels within cross_entropy_edge_band px of the truth's edge
-    (0 = every pixel weighs 1)."""
+    weight of the added cross-entropy term (not the paper's; 0 = off)."""
 
     boundary: bool = True
     boundary_weight: float = 1.0
     boundary_delta: float = 10.0
     diversity_scale: float = 1e-2
     cross_entropy_weight: float = 0.0
-    cross_entropy_edge_weight: float = 0.0
-    cross_entropy_edge_band: int = 2
 
 
 @dataclass(frozen=True)
@@ -127,35 +121,9 @@ def boundary_loss(truth: torch.Tensor, candidates: torch.Tensor, delta: float, v
     return (pseudo_huber(truth - candidates, delta) * weights).sum(dim=(-2, -1))
 
 
-def edge_band(truth: torch.Tensor, radius: int) -> torch.Tensor:
-    """Pixels within `radius` px (chessboard distance) of the edge of a (H, W) {0, 1} mask -> (H, W) bool.
-
-    A pixel is in the band when its (2 radius + 1)^2 window holds both foreground and background
-    (the dilation differs from the erosion); the frame's border is not an edge.
-    """
-    window = dict(kernel_size=2 * radius + 1, stride=1, padding=radius)
-    mask = truth[None, None]
-    dilated = F.max_pool2d(mask, **window)
-    eroded = -F.max_pool2d(-mask, **window)
-    return (dilated != eroded)[0, 0]
-
-
-def cross_entropy_loss(
-    truth: torch.Tensor,
-    candidate: torch.Tensor,
-    valid: torch.Tensor | None = None,
-    edge_weight: float = 0.0,
-    edge_radius: int = 2,
-) -> torch.Tensor:
-    """Binary cross-entropy of one candidate (H, W) against truth (H, W) -> 0-d.
-
-    Summed with weight 1 + edge_weight on the pixels of edge_band(truth, edge_radius) and 1
-    elsewhere, over valid pixels, and divided by the number of valid pixels (so edge_weight 0 is
-    the plain mean).
-    """
+def cross_entropy_loss(truth: torch.Tensor, candidate: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean binary cross-entropy of one candidate (H, W) against truth (H, W) over valid pixels -> 0-d."""
     per_pixel = F.binary_cross_entropy(candidate, truth, reduction="none")
-    if edge_weight > 0:
-        per_pixel = per_pixel * (1.0 + edge_weight * edge_band(truth, edge_radius).to(per_pixel))
     if valid is None:
         return per_pixel.mean()
     return (per_pixel * valid).sum() / valid.sum().clamp_min(1.0)
@@ -186,9 +154,7 @@ def hyperseg_loss(
     else:
         boundary = candidates.new_zeros(())
     if config.cross_entropy_weight > 0:
-        cross_entropy = config.cross_entropy_weight * cross_entropy_loss(
-            truth, candidates[best], valid, config.cross_entropy_edge_weight, config.cross_entropy_edge_band
-        )
+        cross_entropy = config.cross_entropy_weight * cross_entropy_loss(truth, candidates[best], valid)
     else:
         cross_entropy = candidates.new_zeros(())
     total = matching[best] + diversity + boundary + cross_entropy

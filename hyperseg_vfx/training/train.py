@@ -43,7 +43,6 @@ from ..errors import HypersegError
 from ..modeling.hyperseg import HyperSeg
 from .batches import TrainingItem, prepare_item
 from .config import TrainConfig, learning_rate
-from .deepen import deepen
 from .features import FeatureCache
 from .losses import hyperseg_loss
 from .robot_clicks import add_robot_clicks
@@ -180,10 +179,8 @@ class Trainer:
             raise HypersegError(f"{last} exists: pass --resume to continue that run, or choose another `out`")
         if config.init:
             model, metadata = load_checkpoint(config.init)
-            try:
-                model = deepen(model, config.model)
-            except HypersegError as exc:
-                raise HypersegError(f"init: {config.init}: {exc}") from None
+            if model.config.to_dict() != config.model.to_dict():
+                raise HypersegError(f"init: {config.init} has another model config than this run's `model`")
             self.init_training = metadata.get("training")
             return model, 0, None
         model = HyperSeg(config.model)
