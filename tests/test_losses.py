@@ -148,3 +148,23 @@ def test_cross_entropy_keeps_a_gradient_where_the_jaccard_saturates():
     alpha = torch.sigmoid(torch.tensor(-6.0)).item()
     assert abs(jaccard_grad[0, 1, 1].item()) < 0.005
     assert cross_entropy_grad[0, 1, 1].item() == pytest.approx((alpha - 1) / 4, rel=1e-4)
+
+
+def test_cross_entropy_gradient_stays_finite_through_a_saturated_network_under_float16_autocast():
+    """Training on CUDA runs the network under float16 autocast (here on the CPU's float16
+    autocast): a confidently wrong pixel must still give a finite gradient."""
+    from hyperseg_vfx.config import NetworkConfig
+    from hyperseg_vfx.modeling.network import HyperSegNet
+
+    net = HyperSegNet(NetworkConfig(width=4, dilations=(1,), candidates=2), feature_channels=3)
+    with torch.no_grad():
+        net.head.bias.fill_(12.0)  # every candidate says foreground with alpha 1 - 6e-6
+    features, context = torch.rand(1, 3, 6, 6), torch.rand(1, 10, 6, 6)
+    with torch.autocast("cpu", dtype=torch.float16):
+        candidates = net(features, context)[0]
+    truth = torch.ones(6, 6)
+    truth[:, :2] = 0.0  # a third of the pixels are confident spills
+    no_clicks = torch.zeros(6, 6)
+    terms = hyperseg_loss(candidates, truth, no_clicks, no_clicks, LossConfig(boundary=False, cross_entropy_weight=1.0))
+    terms.total.backward()
+    assert torch.isfinite(net.head.bias.grad).all() and net.head.bias.grad[terms.best] > 0

@@ -55,12 +55,18 @@ class HyperSegNet(nn.Module):
         return self.forward_projected(self.project_features(features), context)
 
     def forward_projected(self, projected: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """projected = project_features(features) (N, width, H, W); context (N, 10, H, W)."""
+        """projected = project_features(features) (N, width, H, W); context (N, 10, H, W).
+
+        With gradients (training) the sigmoid runs in float32 even under float16 autocast: a
+        float16 sigmoid is exactly 1 above a logit of about 8, and the cross-entropy's gradient
+        on such a wrong pixel, (f - y) / max(f (1 - f), 1e-12), overflows float16 and turns
+        into NaN through the sigmoid's backward.
+        """
         if torch.is_grad_enabled() or not self.config.context_skips:
             hidden = F.relu(self._first_layer(projected, context))
             for layer in self.layers:
                 hidden = F.relu(layer(self._with_context(hidden, context)))
-            return torch.sigmoid(self.head(self._with_context(hidden, context)))
+            return torch.sigmoid(self.head(self._with_context(hidden, context)).float())
         return self._forward_buffered(projected, context)
 
     def _first_layer(self, projected: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
