@@ -14,6 +14,7 @@ random weights), which keeps checkpoints a few MB.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
             "parameters": parameters,
         },
         "context": config["context"],
+        "refine": dataclasses.asdict(ModelConfig.from_dict(config).refine),
         "metadata": _summarised(payload["metadata"]),
     }
 

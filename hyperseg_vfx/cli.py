@@ -6,6 +6,7 @@ instant. Errors that are the user's to fix (HypersegError) print one line and ex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -112,10 +113,42 @@ def checkpoint_info(path: Path, as_json: bool) -> None:
         f"context skips {'on' if net['context_skips'] else 'off'}, {net['parameters']:,} parameters",
         f"click maps:      radius {info['context']['click_radius']} px, truncation {info['context']['distance_truncation']} px "
         f"at short side {info['context']['reference_short_side']}",
+        f"refinement:      {_refinement_line(info['refine'])}",
     ]
     extra = {k: v for k, v in meta.items() if k not in ("name", "description")}
     lines += [f"{k + ':':<17}{v}" for k, v in extra.items()]
     click.echo("\n".join(lines))
+
+
+def _refinement_line(refine: dict) -> str:
+    if not refine["radius"]:
+        return "none (the network's candidates as they are)"
+    return (f"guided filter, radius {refine['radius']:g} px at short side {refine['reference_short_side']}, "
+            f"eps {refine['eps']:g}")
+
+
+@checkpoint.command("set-refine")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--radius", type=float, required=True,
+              help="Guided-filter radius in px at --reference-short-side (0: no refinement).")
+@click.option("--eps", type=float, default=1e-3, show_default=True,
+              help="Regulariser in squared [0, 1] RGB units; smaller snaps harder to colour edges.")
+@click.option("--reference-short-side", type=int, default=1080, show_default=True,
+              help="Short side (px) of the frames the radius is given for; it scales with the frame.")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def checkpoint_set_refine(source: Path, out: Path, radius: float, eps: float, reference_short_side: int, force: bool) -> None:
+    """Copy a checkpoint with another edge refinement (the network's weights are unchanged)."""
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .config import RefineConfig
+
+    if out.exists() and not force:
+        raise HypersegError(f"{out} already exists (use --force to overwrite it)")
+    model, metadata = load_checkpoint(source)
+    model.config.refine = RefineConfig(radius, eps, reference_short_side)
+    model.config.validate()
+    save_checkpoint(model, out, metadata)
+    click.echo(f"Wrote {out}: {source} with refinement {_refinement_line(dataclasses.asdict(model.config.refine))}")
 
 
 @main.command()
@@ -184,7 +217,8 @@ def bench_bridge(width: int, height: int, device: str, checkpoint_path: Path | N
         f"{width}x{height} on {result['device']}, model {result['model']}, {clicks} click updates (median; p90)\n"
         f"  round trip:  {ms('round_trip_s')}; {ms('round_trip_s', 'p90')}\n"
         f"  network:     {ms('network_s')}; {ms('network_s', 'p90')}\n"
-        f"  overhead:    {ms('overhead_s')}; {ms('overhead_s', 'p90')} (round trip - network)\n"
+        f"  refinement:  {ms('refine_s')}; {ms('refine_s', 'p90')}\n"
+        f"  overhead:    {ms('overhead_s')}; {ms('overhead_s', 'p90')} (round trip - network - refinement)\n"
         f"    EXR write: {ms('write_s')}; server other {ms('server_other_s')}; HTTP and JSON {ms('http_s')}\n"
         f"  first click (features computed): {result['first_click_s']:.2f} s"
     )

@@ -83,11 +83,27 @@ class NetworkConfig:
 
 
 @dataclass
+class RefineConfig:
+    """Edge-aware refinement of the candidates (modeling/refine.py; not in the paper).
+
+    A colour guided filter with the frame as guide. radius: window radius in pixels of a frame
+    whose short side is `reference_short_side` (it scales with the frame, like the click
+    maps); 0 turns refinement off, the paper's model. eps: the filter's regulariser in squared
+    RGB units of [0, 1] frames; smaller values snap the matte harder onto colour edges.
+    """
+
+    radius: float = 0.0
+    eps: float = 1e-3
+    reference_short_side: int = 1080
+
+
+@dataclass
 class ModelConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     tucker: TuckerConfig = field(default_factory=TuckerConfig)
     context: ContextConfig = field(default_factory=ContextConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
 
     @property
     def tap_channels(self) -> tuple[int, ...]:
@@ -118,6 +134,8 @@ class ModelConfig:
             raise ConfigError("context.click_radius and context.distance_truncation must be positive")
         if self.network.width < 1 or self.network.candidates < 1 or not self.network.dilations:
             raise ConfigError("network.width, network.candidates and network.dilations must be positive")
+        if self.refine.radius < 0 or self.refine.eps <= 0 or self.refine.reference_short_side < 1:
+            raise ConfigError("refine.radius must be >= 0, refine.eps and refine.reference_short_side positive")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -38,7 +38,7 @@ class Matte:
 
     candidates: (M, H, W) float32 in [0, 1], ranked (candidate 1 is the model's best).
     features_cached: whether the frame's features came from the cache (network only).
-    timings: seconds per stage (features, context+network, total, ...).
+    timings: seconds per stage (features, network, refine, total, ...).
     """
 
     candidates: np.ndarray
@@ -127,8 +127,7 @@ class Segmenter:
                 with times.stage("features", self.device):
                     projected = self.model.project_frame(x, times).to(self.feature_dtype)
                 self.cache.put(key, projected)
-            with times.stage("network", self.device):
-                candidates = self.model(x, x_prev, clicks, projected=projected)
+            candidates = self.model(x, x_prev, clicks, projected=projected, times=times)
         if target != (height, width):
             candidates = _resize(candidates.float(), (height, width)).clamp_(0, 1)
         result = candidates[0].float().cpu().numpy()

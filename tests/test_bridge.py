@@ -163,7 +163,7 @@ def test_bench_bridge_times_click_updates_through_a_real_server(tiny_checkpoint)
     assert result.exit_code == 0, result.output
     data = json.loads(result.output.strip().splitlines()[-1])
     assert (data["width"], data["height"], data["device"], data["clicks"]) == (96, 64, "cpu", 3)
-    for name in ("round_trip_s", "network_s", "overhead_s", "write_s", "server_other_s", "http_s"):
+    for name in ("round_trip_s", "network_s", "refine_s", "overhead_s", "write_s", "server_other_s", "http_s"):
         stats = data[name]
         assert stats["min"] <= stats["median"] <= stats["p90"] <= stats["max"], name
     assert data["network_s"]["min"] > 0 and data["write_s"]["min"] > 0 and data["http_s"]["min"] > 0

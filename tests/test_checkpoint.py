@@ -14,6 +14,7 @@ from hyperseg_vfx.checkpoint import FORMAT_VERSION, CheckpointError, load_checkp
 from hyperseg_vfx.cli import main
 from hyperseg_vfx.clicks import Click
 from hyperseg_vfx.modeling.backbone import WeightsNotFoundError
+from hyperseg_vfx.modeling.refine import refine_candidates
 from hyperseg_vfx.synthetic import synthetic_frame
 
 
@@ -113,6 +114,36 @@ def test_checkpoint_init_and_info_commands(tmp_path):
     assert refused.exit_code == 2 and "already exists" in refused.output and out.read_bytes() == before
     bad = runner.invoke(main, ["checkpoint", "info", str(tmp_path / "missing.pt")])
     assert bad.exit_code == 2 and "missing.pt: checkpoint file not found" in bad.output
+
+
+def test_set_refine_copies_a_checkpoint_with_edge_refinement(tiny_checkpoint, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "refined.pt"
+    args = ["checkpoint", "set-refine", str(tiny_checkpoint), str(out), "--radius", "8", "--eps", "0.002",
+            "--reference-short-side", "144"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "refinement:      none" in runner.invoke(main, ["checkpoint", "info", str(tiny_checkpoint)]).output
+    text = runner.invoke(main, ["checkpoint", "info", str(out)]).output
+    assert "refinement:      guided filter, radius 8 px at short side 144, eps 0.002" in text
+    original, metadata = load_checkpoint(tiny_checkpoint)
+    refined, refined_metadata = load_checkpoint(out)
+    assert refined_metadata == metadata
+    for name, tensor in original.network.state_dict().items():
+        assert torch.equal(tensor, refined.network.state_dict()[name])
+    plate = synthetic_frame(96, 72, seed=2)
+    frame = torch.from_numpy(plate.rgb).permute(2, 0, 1).unsqueeze(0)
+    clicks = [Click(*plate.center, True)]
+    with torch.inference_mode():
+        plain, snapped = original(frame, frame, clicks), refined(frame, frame, clicks)
+    expected = refine_candidates(plain, frame, refined.config.refine)
+    torch.testing.assert_close(snapped, expected)
+    assert not torch.equal(snapped, plain)
+    before = out.read_bytes()
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 2 and "already exists" in refused.output and out.read_bytes() == before
+    bad = runner.invoke(main, [*args[:3], str(tmp_path / "bad.pt"), "--radius", "-1"])
+    assert bad.exit_code == 2 and "refine.radius" in bad.output and not (tmp_path / "bad.pt").exists()
 
 
 def test_bench_json_has_the_documented_keys(tiny_checkpoint):

@@ -40,6 +40,25 @@ def test_click_update_reuses_cached_features_and_matches_a_cold_run(segmenter, t
     np.testing.assert_array_equal(update.candidates, cold.candidates)
 
 
+def test_a_refining_model_refines_every_segment_at_the_frames_own_scale(tiny_checkpoint):
+    from hyperseg_vfx.checkpoint import load_checkpoint
+    from hyperseg_vfx.config import RefineConfig
+    from hyperseg_vfx.modeling.refine import refine_candidates
+
+    model, _ = load_checkpoint(tiny_checkpoint)
+    model.config.refine = RefineConfig(radius=4, eps=1e-3, reference_short_side=96)
+    refining = Segmenter(model, device="cpu")
+    plain = Segmenter.from_checkpoint(tiny_checkpoint, device="cpu")
+    plate = synthetic_frame(160, 96, seed=5)
+    clicks = [Click(*plate.center, True)]
+    refined, unrefined = (s.segment(plate.rgb, None, clicks) for s in (refining, plain))
+    assert "refine" in refined.timings and "refine" in unrefined.timings
+    frame = torch.from_numpy(plate.rgb).permute(2, 0, 1)[None]
+    expected = refine_candidates(torch.from_numpy(unrefined.candidates)[None], frame, model.config.refine)
+    np.testing.assert_allclose(refined.candidates, expected[0].numpy(), atol=1e-5)
+    assert not np.allclose(refined.candidates, unrefined.candidates, atol=1e-3)
+
+
 def test_pixels_are_the_cache_key_when_the_caller_gives_none(segmenter):
     plate = synthetic_frame(96, 64, seed=4)
     clicks = [Click(*plate.center, True)]

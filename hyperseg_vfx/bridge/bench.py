@@ -7,7 +7,8 @@ sends `clicks` click updates on the same frame, each with the positive click mov
 each update the client's round trip is split into
 
     network_s     the network, as the bridge measured it (timings.network_s)
-    overhead_s    round trip - network_s: HTTP, request checks, plate cache, matte coverage, the
+    refine_s      the model's edge refinement (timings.refine_s; 0 when it has none)
+    overhead_s    round trip - network_s - refine_s: HTTP, request checks, plate cache, matte coverage, the
                   EXR write (write_s, also reported) and the client's JSON handling.
 
 The client is plain http.client with one connection per request, like the Nuke plugin's.
@@ -108,7 +109,7 @@ def run_bridge_benchmark(width: int, height: int, checkpoint: Path | None, devic
         "width": width, "height": height, "device": health["device"], "model": health["model"],
         "clicks": clicks, "first_click_s": first["round_trip_s"],
         **{name: _summary([u[name] for u in updates])
-           for name in ("round_trip_s", "network_s", "overhead_s", "write_s", "server_other_s", "http_s")},
+           for name in ("round_trip_s", "network_s", "refine_s", "overhead_s", "write_s", "server_other_s", "http_s")},
     }
 
 
@@ -126,8 +127,9 @@ def _click(port: int, root: Path, width: int, height: int, shift: int) -> dict[s
         raise BridgeBenchError(f"the bridge stopped answering: {exc}") from None
     round_trip = time.perf_counter() - start
     t = answer["timings"]
+    model_s = t["network_s"] + t["refine_s"]
     return {
         "features_cached": t["features_cached"], "round_trip_s": round_trip, "network_s": t["network_s"],
-        "overhead_s": round_trip - t["network_s"], "write_s": t["write_s"],
-        "server_other_s": t["request_s"] - t["network_s"] - t["write_s"], "http_s": round_trip - t["request_s"],
+        "refine_s": t["refine_s"], "overhead_s": round_trip - model_s, "write_s": t["write_s"],
+        "server_other_s": t["request_s"] - model_s - t["write_s"], "http_s": round_trip - t["request_s"],
     }

@@ -128,11 +128,13 @@ class Health(BaseModel):
 
 class SegmentTimings(BaseModel):
     """Seconds. features_s is None when the frame's features came from the cache; network_s is
-    the model's network alone, request_s everything the server did for the request."""
+    the model's network alone, refine_s its edge refinement (0 when the model has none),
+    request_s everything the server did for the request."""
 
     features_cached: bool
     features_s: float | None
     network_s: float
+    refine_s: float
     model_s: float
     queue_s: float
     write_s: float

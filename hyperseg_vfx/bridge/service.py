@@ -77,7 +77,7 @@ class Bridge:
             "previous": previous_input(shot, frame), "coverage": matte.coverage(), "model": self.segmenter.model_name,
             "timings": {
                 "features_cached": matte.features_cached, "features_s": timings.get("features"),
-                "network_s": timings["network"], "model_s": timings["total"], "queue_s": timings["queue"],
+                "network_s": timings["network"], "refine_s": timings["refine"], "model_s": timings["total"], "queue_s": timings["queue"],
                 "write_s": end - segmented, "request_s": end - start,
             },
         }

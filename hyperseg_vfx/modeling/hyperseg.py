@@ -31,6 +31,7 @@ from ..config import CONTEXT_CHANNELS, ModelConfig
 from .backbone import TAP_STRIDE, VGG19Taps
 from .context import context_channels
 from .network import HyperSegNet
+from .refine import refine_candidates
 from .tessellation import TileGrid
 
 
@@ -182,16 +183,23 @@ class HyperSeg(nn.Module):
         prev_frame: torch.Tensor,
         clicks: Sequence[Click],
         projected: torch.Tensor | None = None,
+        times: StageTimes | None = None,
     ) -> torch.Tensor:
         """frame, prev_frame (1, 3, H, W) in [0, 1]; clicks in frame pixels -> (1, M, H, W) in [0, 1].
 
-        projected: this frame's project_frame result when the caller has it cached.
+        projected: this frame's project_frame result when the caller has it cached. The
+        network's candidates go through the configured refinement (none by default). times:
+        collects the "network" and "refine" stages.
         """
+        times = StageTimes() if times is None else times
         if projected is None:
-            projected = self.project_frame(frame)
-        context = context_channels(frame, prev_frame, clicks, self.config.context)
-        context = context.contiguous(memory_format=torch.channels_last)
-        return self.network.forward_projected(projected.to(context.dtype), context)
+            projected = self.project_frame(frame, times)
+        with times.stage("network", frame.device):
+            context = context_channels(frame, prev_frame, clicks, self.config.context)
+            context = context.contiguous(memory_format=torch.channels_last)
+            candidates = self.network.forward_projected(projected.to(context.dtype), context)
+        with times.stage("refine", frame.device):
+            return refine_candidates(candidates, frame, self.config.refine)
 
     def flops(self, height: int, width: int) -> dict[str, float]:
         """Floating-point operations (2 per multiply-add) of each stage for an H x W frame.

@@ -1,0 +1,107 @@
+"""Edge-aware refinement of the candidates: a colour guided filter with the frame as guide.
+
+He, Sun and Tang, "Guided Image Filtering" (TPAMI 2013), algorithm 1 with a colour guide I
+(3 channels) and the M candidates as inputs p. In every (2r+1)^2 window the output is an affine
+function of the guide's RGB, q = a^T I + b, fitted to p by ridge regression with regulariser
+eps. Where the window straddles a colour edge, the matte's transition therefore moves onto that
+edge; in flat regions the matte is only box-smoothed. Windows are clipped at the frame border
+(the means divide by the number of pixels inside), as in the paper's reference code.
+
+This is not in the HyperSeg paper, which argues for one network without post-processing. It is
+a stage of the model's inference, configured per checkpoint (RefineConfig; radius 0 = off), so
+the renderer, the bridge, the farm and the evaluator all apply it alike.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..config import RefineConfig
+
+
+_COARSE_RADIUS = 8  # window radius at which the coefficients are computed, in coarse pixels
+
+
+def refine_radius(config: RefineConfig, height: int, width: int) -> int:
+    """The filter radius in pixels for an H x W frame (0: no refinement)."""
+    return round(config.radius * min(height, width) / config.reference_short_side)
+
+
+def refine_candidates(candidates: torch.Tensor, frame: torch.Tensor, config: RefineConfig) -> torch.Tensor:
+    """candidates (1, M, H, W) in [0, 1], frame (1, 3, H, W) RGB -> refined (1, M, H, W) in [0, 1].
+
+    Computed in float32 whatever the caller's dtype (the covariances need it); returned in the
+    candidates' dtype. Returns `candidates` itself when the radius rounds to 0 at this size.
+    Radii above 8 px compute the coefficients on a grid radius // 8 times coarser.
+    """
+    radius = refine_radius(config, candidates.shape[2], candidates.shape[3])
+    if radius < 1:
+        return candidates
+    subsample = max(1, radius // _COARSE_RADIUS)
+    refined = guided_filter(frame.float(), candidates.float(), radius, config.eps, subsample)
+    return refined.clamp_(0, 1).to(candidates.dtype)
+
+
+def guided_filter(guide: torch.Tensor, source: torch.Tensor, radius: int, eps: float, subsample: int = 1) -> torch.Tensor:
+    """guide (1, 3, H, W), source (1, M, H, W), float32 -> filtered source (1, M, H, W).
+
+    Per window: a = (Sigma + eps U)^-1 cov(I, p), b = mean(p) - a^T mean(I) (Sigma: the guide's
+    3x3 colour covariance). The output averages a and b over the windows covering each pixel:
+    q = mean(a)^T I + mean(b). subsample > 1 is the fast guided filter (He and Sun 2015): a and
+    b are computed on frames average-pooled by `subsample` with the radius divided by it, and
+    their window means are upsampled bilinearly; q still uses the full-resolution guide.
+    """
+    height, width = guide.shape[2:]
+    coarse_guide, coarse_source = guide, source
+    if subsample > 1:
+        coarse_guide, coarse_source = (F.avg_pool2d(t, subsample, ceil_mode=True) for t in (guide, source))
+    mean_a, mean_b = _coefficient_means(coarse_guide[0], coarse_source[0], max(1, round(radius / subsample)), eps)
+    if subsample > 1:
+        mean_a, mean_b = (F.interpolate(t[None], size=(height, width), mode="bilinear", align_corners=False)[0]
+                          for t in (mean_a, mean_b))
+    return (torch.einsum("cmhw,chw->mhw", mean_a.view(3, -1, height, width), guide[0]) + mean_b).unsqueeze(0)
+
+
+def _coefficient_means(guide: torch.Tensor, source: torch.Tensor, radius: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """guide (3, h, w), source (M, h, w) -> window means of a, (3 * M, h, w), and of b, (M, h, w)."""
+    channels = guide.shape[0]
+    mean_guide = box_mean(guide, radius)  # (3, h, w)
+    mean_source = box_mean(source, radius)  # (M, h, w)
+    products = guide[:, None] * torch.cat([guide, source])[None]  # (3, 3 + M, h, w)
+    moments = box_mean(products.flatten(0, 1), radius).view(products.shape)
+    means = torch.cat([mean_guide, mean_source])
+    covariance = moments - mean_guide[:, None] * means[None]  # (3, 3 + M, h, w)
+    sigma = covariance[:, :channels].permute(2, 3, 0, 1)  # (h, w, 3, 3)
+    sigma = sigma + eps * torch.eye(channels, dtype=sigma.dtype, device=sigma.device)
+    cross = covariance[:, channels:].permute(2, 3, 0, 1)  # (h, w, 3, M)
+    a = torch.linalg.solve(sigma, cross)  # (h, w, 3, M)
+    b = mean_source - torch.einsum("hwcm,chw->mhw", a, mean_guide)
+    return box_mean(a.permute(2, 3, 0, 1).flatten(0, 1), radius), box_mean(b, radius)
+
+
+def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean of each (C, H, W) channel over the (2r+1)^2 window around every pixel, clipped at
+    the border. Running sums along each axis: the cost does not depend on the radius."""
+    _, height, width = image.shape
+    sums = _window_sums(_window_sums(image, 1, radius), 2, radius)
+    rows = _window_counts(height, radius, image.device)
+    cols = _window_counts(width, radius, image.device)
+    return sums / (rows[:, None] * cols[None, :])
+
+
+def _window_sums(image: torch.Tensor, dim: int, radius: int) -> torch.Tensor:
+    """Sums over [i - r, i + r] along `dim`, clipped at the ends (difference of running sums)."""
+    size = image.shape[dim]
+    padding = [0, 0] * (image.dim() - 1 - dim) + [1, 0]
+    running = F.pad(image.cumsum(dim), padding)  # index k holds the sum of the first k entries
+    index = torch.arange(size, device=image.device)
+    upper = (index + radius + 1).clamp(max=size)
+    lower = (index - radius).clamp(min=0)
+    return running.index_select(dim, upper) - running.index_select(dim, lower)
+
+
+def _window_counts(size: int, radius: int, device: torch.device) -> torch.Tensor:
+    """How many entries each clipped window [i - r, i + r] of an axis of `size` holds, float32."""
+    index = torch.arange(size, device=device)
+    return ((index + radius + 1).clamp(max=size) - (index - radius).clamp(min=0)).float()
