@@ -12,10 +12,11 @@ from click.testing import CliRunner
 
 from hyperseg_vfx.checkpoint import load_checkpoint
 from hyperseg_vfx.cli import main
-from hyperseg_vfx.config import ConfigError
+from hyperseg_vfx.config import ConfigError, RefineConfig
 from hyperseg_vfx.data.synth import generate_clips
 from hyperseg_vfx.errors import HypersegError
 from hyperseg_vfx.modeling.hyperseg import HyperSeg
+from hyperseg_vfx.modeling.refine import refine_candidates
 from hyperseg_vfx.training.config import TrainConfig
 from hyperseg_vfx.training.features import FeatureCache
 from hyperseg_vfx.training.train import Trainer, train
@@ -189,6 +190,22 @@ def test_feature_cache_modes(clips, tmp_path, store):
         assert len(list((tmp_path / "cache").rglob("*.pt"))) == 1
 
 
+def test_training_with_a_refinement_learns_through_the_guided_filter(clips, tmp_path):
+    config = tiny_config(clips, tmp_path / "run")
+    config.model.refine = RefineConfig(radius=3, eps=1e-3, reference_short_side=32)
+    trainer = Trainer(config)
+    items = trainer.draw(0)
+    network = trainer.model.network
+    raw = network.forward_projected(
+        trainer.model.project_compressed(items[0].features, 32, 48), items[0].context)
+    refined = trainer.forward([items[0].features], [items[0].context])[0]
+    torch.testing.assert_close(refined, refine_candidates(raw, items[0].context[:, :3], config.model.refine))
+    assert not torch.allclose(refined, raw, atol=1e-3)
+    losses = [trainer.optimize(items, lr=1e-2)["loss"] for _ in range(20)]
+    assert all(torch.isfinite(p.grad).all() for p in network.parameters())
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
 def test_init_starts_a_new_run_from_a_checkpoint(clips, tmp_path):
     first = train(tiny_config(clips, tmp_path / "first", steps=2))
     config = tiny_config(clips, tmp_path / "second", steps=1)
@@ -200,6 +217,10 @@ def test_init_starts_a_new_run_from_a_checkpoint(clips, tmp_path):
         torch.testing.assert_close(trainer.model.network.state_dict()[key], value, rtol=0, atol=0)
     _, finetuned = load_checkpoint(trainer.run())
     assert finetuned["training"]["init"] == {"checkpoint": str(first), "training": metadata["training"]}
+    config.model.refine, config.out = RefineConfig(radius=2, reference_short_side=32), str(tmp_path / "refining")
+    refining = Trainer(config)  # a refinement has no weights: the init's network goes on under it
+    assert refining.model.config.refine.radius == 2
+    assert load_checkpoint(refining.run())[0].config.refine.radius == 2
     config.model.network.width, config.out = 4, str(tmp_path / "third")
     with pytest.raises(HypersegError, match="another model config"):
         Trainer(config)

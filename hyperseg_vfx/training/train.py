@@ -41,6 +41,7 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data.datasets import Sample, open_dataset
 from ..errors import HypersegError
 from ..modeling.hyperseg import HyperSeg
+from ..modeling.refine import refine_candidates
 from .batches import TrainingItem, prepare_item
 from .config import TrainConfig, learning_rate
 from .features import FeatureCache
@@ -53,7 +54,9 @@ Progress = Callable[[int, int, dict], None]
 
 
 class BatchForward(nn.Module):
-    """The trainable path: cached compressed taps -> layer 1 -> network, for a list of samples.
+    """The trainable path: cached compressed taps -> layer 1 -> network -> the model's refinement
+    (model.refine; none by default), for a list of samples. The losses thus see what inference
+    returns, and with a refinement the network learns what the guided filter makes of its output.
 
     One call per step, so DistributedDataParallel sees one forward per backward.
     """
@@ -67,7 +70,8 @@ class BatchForward(nn.Module):
         outputs = []
         for taps, context in zip(features, contexts):
             projected = self.model.project_compressed(taps, context.shape[2], context.shape[3])
-            outputs.append(self.model.network.forward_projected(projected.to(context.dtype), context))
+            candidates = self.model.network.forward_projected(projected.to(context.dtype), context)
+            outputs.append(refine_candidates(candidates, context[:, :3], self.model.config.refine))
         return outputs
 
 
@@ -179,8 +183,9 @@ class Trainer:
             raise HypersegError(f"{last} exists: pass --resume to continue that run, or choose another `out`")
         if config.init:
             model, metadata = load_checkpoint(config.init)
-            if model.config.to_dict() != config.model.to_dict():
+            if _weighted_parts(model.config) != _weighted_parts(config.model):
                 raise HypersegError(f"init: {config.init} has another model config than this run's `model`")
+            model.config.refine = config.model.refine  # no weights: this run's refinement applies
             self.init_training = metadata.get("training")
             return model, 0, None
         model = HyperSeg(config.model)
@@ -329,3 +334,8 @@ class Trainer:
 def train(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> Path:
     """Run (or resume) the training of `config`; returns the final model file."""
     return Trainer(config, resume, progress).run()
+
+
+def _weighted_parts(config) -> dict:
+    """A model config without its refinement, which has no weights: what `init` must match."""
+    return {k: v for k, v in config.to_dict().items() if k != "refine"}
