@@ -48,7 +48,7 @@ class BridgeProcess:
     the first allowed folder."""
 
     def __init__(self, checkpoint, allow_roots, log: Path, *, host: str = "127.0.0.1",
-                 token: str | None = None, extra=()):
+                 token: str | None = None, extra=(), sigint_ignored: bool = False):
         self.root = Path(allow_roots[0])
         self.host, self.port = host, free_port(host)
         self.url = f"http://{host}:{self.port}"
@@ -56,10 +56,12 @@ class BridgeProcess:
         self.log = Path(log)
         self.client = BridgeClient(self.url, token=token, timeout=120)
         self.process: subprocess.Popen | None = None
+        # As a background job of a non-interactive shell starts: SIGINT ignored.
+        self.preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
 
     def start(self) -> "BridgeProcess":
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=self.preexec)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
             try:

@@ -168,3 +168,13 @@ def test_non_loopback_bind_needs_the_token(tiny_checkpoint, tmp_path):
         assert (error.value.status, error.value.code) == (401, "unauthorized")
         assert server.client.health()["status"] == "ok"
         assert server.stop(signal.SIGINT) == 128 + signal.SIGINT
+
+
+def test_sigint_stops_a_bridge_that_started_with_sigint_ignored(tiny_checkpoint, tmp_path):
+    # A script's background job (`hyperseg-vfx serve &`) inherits SIGINT ignored; `kill -INT`
+    # must still stop it cleanly, with the status a SIGINT stop has.
+    server = BridgeProcess(tiny_checkpoint, [tmp_path], tmp_path / "bridge.log", sigint_ignored=True)
+    with server:
+        assert server.client.health()["status"] == "ok"
+        assert server.stop(signal.SIGINT) == 128 + signal.SIGINT, server.output()
+    assert "Application shutdown complete" in server.output()

@@ -31,6 +31,10 @@ def serve(settings: BridgeSettings) -> None:
              ", ".join(map(str, bridge.guard.roots)), "token required" if settings.token else "no token")
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
                             timeout_graceful_shutdown=None, server_header=False)
+    # A background job of a script starts with SIGINT ignored. uvicorn catches SIGINT anyway and,
+    # after its graceful shutdown, re-raises it under the handler it found: ignored, the process
+    # would exit 0. Python's own handler makes a SIGINT stop end with status 130 in every case.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         uvicorn.Server(config).run()
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down on: exit as a shell would
