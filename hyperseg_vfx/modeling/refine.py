@@ -83,25 +83,17 @@ def _coefficient_means(guide: torch.Tensor, source: torch.Tensor, radius: int, e
 def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean of each (C, H, W) channel over the (2r+1)^2 window around every pixel, clipped at
     the border. Running sums along each axis: the cost does not depend on the radius."""
-    _, height, width = image.shape
-    sums = _window_sums(_window_sums(image, 1, radius), 2, radius)
-    rows = _window_counts(height, radius, image.device)
-    cols = _window_counts(width, radius, image.device)
-    return sums / (rows[:, None] * cols[None, :])
+    return _window_means(_window_means(image, 1, radius), 2, radius)
 
 
-def _window_sums(image: torch.Tensor, dim: int, radius: int) -> torch.Tensor:
-    """Sums over [i - r, i + r] along `dim`, clipped at the ends (difference of running sums)."""
+def _window_means(image: torch.Tensor, dim: int, radius: int) -> torch.Tensor:
+    """Means over [i - r, i + r] along `dim`, clipped at the ends (difference of running sums
+    divided by the clipped window's length)."""
     size = image.shape[dim]
     padding = [0, 0] * (image.dim() - 1 - dim) + [1, 0]
     running = F.pad(image.cumsum(dim), padding)  # index k holds the sum of the first k entries
     index = torch.arange(size, device=image.device)
     upper = (index + radius + 1).clamp(max=size)
     lower = (index - radius).clamp(min=0)
-    return running.index_select(dim, upper) - running.index_select(dim, lower)
-
-
-def _window_counts(size: int, radius: int, device: torch.device) -> torch.Tensor:
-    """How many entries each clipped window [i - r, i + r] of an axis of `size` holds, float32."""
-    index = torch.arange(size, device=device)
-    return ((index + radius + 1).clamp(max=size) - (index - radius).clamp(min=0)).float()
+    lengths = (upper - lower).to(image.dtype).view([size if d == dim else 1 for d in range(image.dim())])
+    return (running.index_select(dim, upper) - running.index_select(dim, lower)) / lengths

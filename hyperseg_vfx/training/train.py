@@ -41,7 +41,6 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data.datasets import Sample, open_dataset
 from ..errors import HypersegError
 from ..modeling.hyperseg import HyperSeg
-from ..modeling.refine import refine_candidates
 from .batches import TrainingItem, prepare_item
 from .config import TrainConfig, learning_rate
 from .features import FeatureCache
@@ -54,9 +53,9 @@ Progress = Callable[[int, int, dict], None]
 
 
 class BatchForward(nn.Module):
-    """The trainable path: cached compressed taps -> layer 1 -> network -> the model's refinement
-    (model.refine; none by default), for a list of samples. The losses thus see what inference
-    returns, and with a refinement the network learns what the guided filter makes of its output.
+    """The trainable path: cached compressed taps -> layer 1 -> HyperSeg.segment_projected (the
+    network, then the model's refinement), for a list of samples. With a refinement the network
+    learns what the guided filter makes of its output.
 
     One call per step, so DistributedDataParallel sees one forward per backward.
     """
@@ -70,8 +69,7 @@ class BatchForward(nn.Module):
         outputs = []
         for taps, context in zip(features, contexts):
             projected = self.model.project_compressed(taps, context.shape[2], context.shape[3])
-            candidates = self.model.network.forward_projected(projected.to(context.dtype), context)
-            outputs.append(refine_candidates(candidates, context[:, :3], self.model.config.refine))
+            outputs.append(self.model.segment_projected(projected, context))
         return outputs
 
 
