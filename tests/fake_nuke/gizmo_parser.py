@@ -197,8 +197,34 @@ def parse_node(cls: str, body: str) -> NodeSpec:
 
 def parse_gizmo(text: str) -> Gizmo:
     """The Gizmo of a .gizmo file, its inner nodes wired by the stack commands."""
+    top, nodes, _ = _parse_nodes(text)
+    if top is None:
+        raise GizmoSyntaxError("no Gizmo { ... } header")
+    return Gizmo(top, nodes)
+
+
+def parse_script(text: str) -> tuple[NodeSpec | None, list[NodeSpec]]:
+    """(Root node or None, the other nodes in file order, wired) of a saved .nk script."""
+    top, nodes, root = _parse_nodes(text)
+    if top is not None:
+        raise GizmoSyntaxError("a Gizmo header in a script")
+    return root, nodes
+
+
+def layers(text: str) -> dict[str, list[str]]:
+    """The `add_layer {name name.c1 name.c2 ...}` declarations of a script or gizmo."""
+    found = {}
+    for words in split_commands(text):
+        if words[0].text == "add_layer" and len(words) == 2:
+            names = [w.text for w in split_commands(words[1].text)[0]]
+            found[names[0]] = names[1:]
+    return found
+
+
+def _parse_nodes(text: str):
     commands = split_commands(text)
     top: NodeSpec | None = None
+    root: NodeSpec | None = None
     nodes: list[NodeSpec] = []
     stack: list[str | None] = []
     variables: dict[str, str | None] = {}
@@ -218,6 +244,9 @@ def parse_gizmo(text: str) -> Gizmo:
                     raise GizmoSyntaxError("two Gizmo headers")
                 top = spec
                 continue
+            if head == "Root":
+                root = spec
+                continue
             count = int(spec.knobs.get("inputs", 0 if head in NO_INPUT_CLASSES else 1))
             if len(stack) < count:
                 raise GizmoSyntaxError(f"{head} {spec.name}: {count} inputs but {len(stack)} on the stack")
@@ -226,6 +255,4 @@ def parse_gizmo(text: str) -> Gizmo:
             stack.append(spec.name)
         else:
             raise GizmoSyntaxError(f"cannot read command {' '.join(w.text for w in words)!r}")
-    if top is None:
-        raise GizmoSyntaxError("no Gizmo { ... } header")
-    return Gizmo(top, nodes)
+    return top, nodes, root

@@ -11,9 +11,39 @@ than the main thread raises RuntimeError. Worker threads get ProgressTask and
 executeInMainThread, whose calls wait in a queue until the test runs them (run_pending / pump),
 as Nuke's event loop would.
 
+Stricter where real Nuke is stricter (each behaviour with its source):
+
+- Saving keeps only a gizmo's top-level knob values; loading rebuilds its inner nodes from the
+  .gizmo file (Foundry, Nuke User Guide, "Creating and sourcing gizmos": a gizmo is a Group
+  whose contents come from the .gizmo on the plugin path). So state set with setValue on an inner
+  node is gone after scriptOpen, nodePaste (which pastes the same text) and a `nuke -x` render.
+  scriptSave / scriptOpen / nodeCopy / nodePaste write and read real .nk text (tests/fake_nuke/
+  gizmo_parser reads it); onCreate callbacks (nuke.addOnCreate) run on create, load and paste
+  (Foundry Python Developers Guide, "Callbacks": onCreate "runs when a node is created, including
+  when loading a script or pasting").
+- Knob strings are TCL: `[value parent.x]`, `[value node.x]`, `[python expr]` / `[python {expr}]`
+  are expanded, and single backslashes are stripped, when Nuke evaluates them: a Read's file,
+  knob.evaluate(), nuke.tcl("subst", s) (Foundry, "Expressions" / EvalString_Knob "evaluates its
+  value as a TCL expression"; shotgunsoftware/tk-nuke PR #131: "Q:\\Project" round-trips as
+  "Q:Project"). value() returns the raw text.
+- Numeric and boolean knobs take expressions `{{parent.x}}`, `{{!parent.x}}`, `{{parent.x-1}}`;
+  an Enumeration knob's number in an expression is its index (Psyop/Cryptomatte,
+  nuke/Cryptomatte.gizmo: `disable {{!parent.unpremultiply}}`; Foundry, nuke.expr docs).
+- A Read of an EXR with a layer of more than four channels fails, and add_layer refuses more
+  than four (Foundry, Nuke User Guide, "Channels": "Never use more than four channels per layer.
+  Nuke only has a four channel interface.").
+- nuke.execute is refused inside a knobChanged callback and outside the main thread (Foundry,
+  Python Developers Guide, "Threading": execute must run in the main thread; knobChanged must
+  not render). executeInMainThread has no event loop when GUI is False (`nuke -t` / `-x`).
+- Gizmo nodes render: Input, Read (EXR channels by layer: R,G,B,A -> rgba.*), Copy (from0 ->
+  to0 from input 1, a missing channel is black), Switch (`which`, clamped), Dot, Output and
+  disabled nodes (their input 0), so a Write after the HyperSeg node renders its alpha.
+
 Test helpers (not in Nuke): reset(), run_pending(), pump(until, timeout), messages,
 progress_tasks (TaskRecord: what each ProgressTask showed, cancel()), executed (Write renders),
-XY_Knob.animations() curves' `interpolation`, and Read nodes' `reloads`.
+XY_Knob.animations() curves' `interpolation`, Read nodes' `reloads`, artist_sets(node, knob,
+value) (an edit in the panel or Viewer: the value, then the knobChanged callbacks), and
+Knob.visible().
 """
 
 from __future__ import annotations
@@ -28,7 +58,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fake_nuke.gizmo_parser import NodeSpec, UserKnob, parse_gizmo
+from fake_nuke.gizmo_parser import NodeSpec, UserKnob, layers, parse_gizmo, parse_script, split_commands
 
 MAIN_THREAD = threading.main_thread()
 
@@ -47,13 +77,18 @@ def _main_thread_only(what: str) -> None:
 
 
 class Knob:
-    """A knob holding one value; convert() types what Python or a script sets."""
+    """A knob holding one value; convert() types what Python or a script sets. A numeric knob
+    may hold an expression instead (`{{parent.x}}` in a script, setExpression), evaluated by
+    value()."""
 
     default: Any = ""
 
     def __init__(self, name: str):
         self._name = name
         self._value = self.default
+        self._expression: str | None = None
+        self._visible = True
+        self.node: "Node | None" = None
 
     def Class(self) -> str:
         return type(self).__name__
@@ -63,27 +98,81 @@ class Knob:
 
     def value(self):
         _main_thread_only(f"{self._name}.value()")
+        if self._expression is not None:
+            return self.convert(_expression(self._expression, self.node))
         return self._value
+
+    def getValue(self):
+        return self.value()
 
     def setValue(self, value) -> bool:
         _main_thread_only(f"{self._name}.setValue()")
         self._value = self.convert(value)
+        self._expression = None
         return True
 
+    def setExpression(self, expression: str) -> bool:
+        _main_thread_only(f"{self._name}.setExpression()")
+        self._expression = expression
+        return True
+
+    def hasExpression(self) -> bool:
+        return self._expression is not None
+
     def fromScript(self, text: str) -> None:
-        """Set the value as written in a .nk / .gizmo file."""
-        self._value = self.convert(text)
+        """Set the value as written in a .nk / .gizmo file (`{expr}`: an expression, the
+        parser having removed the outer braces of `{{expr}}`)."""
+        if text.startswith("{") and text.endswith("}") and not isinstance(self, String_Knob):
+            self._expression = text[1:-1]
+        else:
+            self._value = self.convert(text)
+
+    def toScript(self) -> str:
+        """The value as a .nk file writes it."""
+        if self._expression is not None:
+            return "{{" + self._expression + "}}"
+        value = self._value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return _quote(str(value))
+
+    def is_default(self, default) -> bool:
+        return self._expression is None and self._value == default
+
+    def setVisible(self, visible: bool) -> None:
+        self._visible = bool(visible)
+
+    def visible(self) -> bool:
+        """Test helper: whether the knob (an XY knob: its Viewer handle) shows."""
+        return self._visible
+
+    def setFlag(self, flag: int) -> None:
+        if flag == INVISIBLE:
+            self._visible = False
+
+    def clearFlag(self, flag: int) -> None:
+        if flag == INVISIBLE:
+            self._visible = True
 
     def convert(self, value):
         return str(value)
 
 
 class String_Knob(Knob):
-    pass
+    """Text; value() is the raw text, evaluate() the text with TCL expanded (backslashes
+    stripped)."""
+
+    def evaluate(self) -> str:
+        _main_thread_only(f"{self._name}.evaluate()")
+        return _tcl(self._value, self.node)
 
 
 class File_Knob(String_Knob):
-    pass
+    """A file name; evaluate() also puts the current frame into `####` / `%04d` (as Nuke's
+    File_Knob.evaluate does)."""
+
+    def evaluate(self) -> str:
+        return _frame_file(super().evaluate(), frame())
 
 
 class Text_Knob(String_Knob):
@@ -120,7 +209,19 @@ class Boolean_Knob(Knob):
 
 
 class Enumeration_Knob(Knob):
-    """value(): the chosen item; setValue takes an item or its index."""
+    """value(): the chosen item; getValue(): its index (a float, as in Nuke); setValue takes an
+    item or its index. A saved value that is a number is read as an index (Foundry,
+    Enumeration_Knob): items that are numbers save ambiguously."""
+
+    def getValue(self) -> float:
+        return float(self._items.index(self.value()))
+
+    def number(self) -> float:
+        return self.getValue()
+
+    def fromScript(self, text: str) -> None:
+        """A number in a script is the item's index (so a menu of number labels saves ambiguously)."""
+        self._value = self.convert(int(text) if text.isdigit() else text)
 
     def __init__(self, name: str, items: list[str]):
         super().__init__(name)
@@ -199,6 +300,37 @@ class XY_Knob(Knob):
         x, y = value
         return [float(x), float(y)]
 
+    CURVE_FLAGS = {"linear": "L", "constant": "K"}
+
+    def toScript(self) -> str:
+        """`{x y}`, or `{{curve L x1001 40 x1005 48} {curve ...}}` for animated channels."""
+        parts = []
+        for i in (0, 1):
+            curve = self._curves[i]
+            if curve is None:
+                parts.append(repr(self._value[i]))
+                continue
+            flag = self.CURVE_FLAGS.get(curve.interpolation, "")
+            keys = " ".join(f"x{t:g} {v!r}" for t, v in sorted(curve.keys.items()))
+            parts.append("{curve " + (flag + " " if flag else "") + keys + "}")
+        return "{" + " ".join(parts) + "}"
+
+    def fromScript(self, text: str) -> None:
+        words = split_commands(text)[0]
+        for i, word in enumerate(words):
+            if word.kind != "braced":
+                self._value[i] = float(word.text)
+                continue
+            tokens = word.text.split()[1:]
+            flags = {v: k for k, v in self.CURVE_FLAGS.items()}
+            curve = Curve(flags[tokens.pop(0)] if tokens and tokens[0] in flags else "smooth")
+            for t, v in zip(tokens[::2], tokens[1::2]):
+                curve.keys[float(t[1:])] = float(v)
+            self._curves[i] = curve
+
+    def is_default(self, default) -> bool:
+        return self._curves == [None, None] and self._value == [0.0, 0.0]
+
     def value(self, index: int | None = None):
         return self.getValueAt(frame(), index)
 
@@ -270,14 +402,21 @@ CLASS_KNOBS: dict[str, dict[str, tuple]] = {
              "frame": (String_Knob, ""), "on_error": (String_Knob, "error")},
     "Write": {"file": (File_Knob, ""), "file_type": (String_Knob, ""), "datatype": (String_Knob, "16 bit half"),
               "metadata": (String_Knob, "default metadata"), "channels": (String_Knob, "rgb"),
-              "raw": (Boolean_Knob, False)},
+              "raw": (Boolean_Knob, False), "colorspace": (String_Knob, "default (linear)")},
     "Copy": {"from0": (String_Knob, "rgba.alpha"), "to0": (String_Knob, "rgba.alpha")},
+    "Switch": {"which": (Double_Knob, 0.0)},
     "Input": {"number": (Int_Knob, 0)},
     "Output": {},
     "Dot": {},
     "Gizmo": {"help": (String_Knob, ""), "tile_color": (String_Knob, "")},
-    "Root": {"first_frame": (Int_Knob, 1), "last_frame": (Int_Knob, 100), "proxy": (Boolean_Knob, False)},
+    "Root": {"first_frame": (Int_Knob, 1), "last_frame": (Int_Knob, 100), "proxy": (Boolean_Knob, False),
+             "colorManagement": (String_Knob, "Nuke"), "OCIO_config": (String_Knob, "nuke-default"),
+             "workingSpaceLUT": (String_Knob, "linear")},
 }
+#: EXR channel names -> Nuke channels.
+EXR_RGBA = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha"}
+#: Knob flag: hidden in the panel (and an XY knob's Viewer handle).
+INVISIBLE = 0x400
 
 
 class Node:
@@ -287,6 +426,7 @@ class Node:
         self._class, self._parent = cls, parent
         self._knobs: dict[str, Knob] = {}
         self._inputs: list[Node | None] = []
+        self._defaults: dict[str, Any] = {}
         for knob_name, (kind, default) in {**COMMON_KNOBS, **CLASS_KNOBS.get(cls, {})}.items():
             self._add(kind(knob_name))
             self._knobs[knob_name]._value = default
@@ -296,9 +436,12 @@ class Node:
             self._add(PyScript_Knob("reload", action=self._reload))
 
     def _add(self, knob: Knob) -> None:
-        if isinstance(knob, PyScript_Knob):
-            knob.node = self
+        knob.node = self
         self._knobs[knob.name()] = knob
+
+    def _remember_defaults(self) -> None:
+        """The knob values a saved script leaves out (those of a new node)."""
+        self._defaults = {name: _copy_value(knob._value) for name, knob in self._knobs.items()}
 
     def _reload(self) -> None:
         self.reloads += 1
@@ -310,9 +453,22 @@ class Node:
         _main_thread_only("Node.name()")
         return self._knobs["name"]._value
 
+    def setName(self, name: str) -> None:
+        _main_thread_only("Node.setName()")
+        self._knobs["name"].setValue(name)
+
+    def fullName(self) -> str:
+        if self._parent is None or isinstance(self._parent, Root):
+            return self.name()
+        return self._parent.fullName() + "." + self.name()
+
     def knob(self, name: str) -> Knob | None:
         _main_thread_only(f"Node.knob({name!r})")
         return self._knobs.get(name)
+
+    def knobs(self) -> dict[str, Knob]:
+        _main_thread_only("Node.knobs()")
+        return dict(self._knobs)
 
     def __getitem__(self, name: str) -> Knob:
         knob = self.knob(name)
@@ -323,6 +479,9 @@ class Node:
     def input(self, index: int) -> "Node | None":
         _main_thread_only("Node.input()")
         return self._inputs[index] if index < len(self._inputs) else None
+
+    def inputs(self) -> int:
+        return len(self._inputs)
 
     def setInput(self, index: int, node: "Node | None") -> bool:
         _main_thread_only("Node.setInput()")
@@ -340,7 +499,7 @@ class Node:
     def format(self) -> Format:
         _main_thread_only("Node.format()")
         if self._class == "Read":
-            return _file_format(_frame_file(self._knobs["file"]._value, self._knobs["first"]._value))
+            return _file_format(_frame_file(self["file"].evaluate_pattern(), self._knobs["first"].value()))
         source = self.upstream()
         return source.format() if source is not None else root().format()
 
@@ -355,20 +514,54 @@ class Node:
     def _range_end(self, end: str, of_upstream) -> int:
         """A Read's own `first`/`last` knob, else the upstream node's, else the root's range."""
         if self._class == "Read":
-            return self._knobs[end]._value
+            return self._knobs[end].value()
         source = self.upstream()
         return of_upstream(source) if source is not None else root()[f"{end}_frame"].value()
 
-    def pixels(self, frame_number: int) -> np.ndarray:
-        """The node's image at a frame, (H, W, C) float32, top row first."""
+    def channels_at(self, frame_number: int) -> dict[str, np.ndarray]:
+        """The node's image at a frame: Nuke channel name (`rgba.alpha`, `hyperseg.c2`) ->
+        (H, W) float32, top row first."""
         if self._class == "Read":
-            return _read_image(_frame_file(self._knobs["file"]._value, frame_number), self.name())
-        if self._class in ("Input", "Dot", "Output") or self._knobs["disable"]._value:
+            return self._read(frame_number)
+        if self._class in ("Input", "Dot", "Output") or self["disable"].value():
             source = self.upstream()
             if source is None:
                 raise RuntimeError(f"{self.name()}: nothing connected")
-            return source.pixels(frame_number)
-        raise NotImplementedError(f"the fake renders Read, Input, Dot and disabled nodes, not {self._class}")
+            return source.channels_at(frame_number)
+        if self._class == "Copy":
+            b, a = self.input(0), self.input(1)
+            if b is None:
+                raise RuntimeError(f"{self.name()}: input B not connected")
+            image = dict(b.channels_at(frame_number))
+            picked = a.channels_at(frame_number) if a is not None else {}
+            shape = next(iter(image.values())).shape
+            image[self["to0"].value()] = picked.get(self["from0"].value(), np.zeros(shape, np.float32))
+            return image
+        if self._class == "Switch":
+            which = min(max(int(self["which"].value()), 0), len(self._inputs) - 1)
+            chosen = self._inputs[which]
+            if chosen is None:
+                raise RuntimeError(f"{self.name()}: input {which} not connected")
+            return chosen.channels_at(frame_number)
+        raise NotImplementedError(f"the fake renders Read, Copy, Switch, Input, Dot and disabled nodes, "
+                                  f"not {self._class}")
+
+    def _read(self, frame_number: int) -> dict[str, np.ndarray]:
+        first, last = self["first"].value(), self["last"].value()
+        path = _frame_file(self["file"].evaluate_pattern(), min(max(frame_number, first), last))
+        try:
+            return _read_channels(path, self.name())
+        except RuntimeError:
+            if self["on_error"].value() != "black":
+                raise
+            fmt = root().format()
+            return {name: np.zeros((fmt.height(), fmt.width()), np.float32) for name in EXR_RGBA.values()}
+
+    def pixels(self, frame_number: int) -> np.ndarray:
+        """The node's rgba image at a frame, (H, W, 4) float32, top row first."""
+        image = self.channels_at(frame_number)
+        shape = next(iter(image.values())).shape
+        return np.stack([image.get(name, np.zeros(shape, np.float32)) for name in EXR_RGBA.values()], axis=-1)
 
 
 class Group(Node):
@@ -377,6 +570,7 @@ class Group(Node):
     def __init__(self, cls: str, name: str, parent: "Group | None"):
         super().__init__(cls, name, parent)
         self._children: list[Node] = []
+        self.gizmo_file: Path | None = None
 
     def nodes(self) -> list[Node]:
         return list(self._children)
@@ -402,8 +596,14 @@ class Group(Node):
     def __exit__(self, *exc) -> None:
         self.end()
 
-    def pixels(self, frame_number: int) -> np.ndarray:
-        raise NotImplementedError("the fake does not render through groups")
+    def channels_at(self, frame_number: int) -> dict[str, np.ndarray]:
+        """A gizmo shows its Output node's image."""
+        if self["disable"].value():
+            return super().channels_at(frame_number)
+        output = next((n for n in self._children if n.Class() == "Output"), None)
+        if output is None:
+            raise RuntimeError(f"{self.name()}: no Output node")
+        return output.channels_at(frame_number)
 
 
 class Root(Group):
@@ -411,6 +611,7 @@ class Root(Group):
         super().__init__("Root", "root", None)
         self._add(File_Knob("name"))
         self._format = Format(1920, 1080)
+        self._remember_defaults()
 
     def name(self) -> str:
         return "Root"
@@ -418,6 +619,127 @@ class Root(Group):
     def format(self) -> Format:
         return self._format
 
+
+# -- TCL and expressions ----------------------------------------------------------------------------
+
+
+def _copy_value(value):
+    return list(value) if isinstance(value, list) else value
+
+
+def _quote(text: str) -> str:
+    """A string as a .nk file writes it: bare when plain, else quoted with TCL escapes."""
+    if text and re.fullmatch(r"[\w.:/#%@+-]+", text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("[", "\\[").replace("$", "\\$") + '"'
+
+
+def _knob_by_path(path: str, context: Node | None) -> Knob:
+    """`parent.x`, `root.x`, `Node.x`, `x` seen from node `context`."""
+    *node_names, knob_name = path.split(".")
+    node = context if context is not None else root()
+    for name in node_names:
+        if name == "parent":
+            node = node._parent if node._parent is not None else root()
+        elif name == "root":
+            node = root()
+        else:
+            group = node._parent if node._parent is not None else root()
+            found = group.node(name) if isinstance(group, Group) else None
+            if found is None:
+                raise RuntimeError(f"{path}: no node {name!r}")
+            node = found
+    knob = node._knobs.get(knob_name)
+    if knob is None:
+        raise RuntimeError(f"{path}: no knob {knob_name!r} on {node.name()}")
+    return knob
+
+
+def _number(knob: Knob) -> float:
+    if isinstance(knob, Enumeration_Knob):
+        return knob.getValue()
+    value = knob.value()
+    if isinstance(value, list):
+        raise RuntimeError(f"{knob.name()}: an XY knob in an expression needs .x or .y")
+    return float(value)
+
+
+def _expression(text: str, context: Node | None) -> float:
+    """A Nuke expression (numbers only): knob paths, frame, + - * / ( ), comparisons, ! && ||."""
+    def name(match):
+        word = match.group(0)
+        if word in ("frame", "t", "x"):
+            return repr(float(frame()))
+        if word in ("and", "or", "not"):
+            return word
+        return repr(_number(_knob_by_path(word, context)))
+
+    python = re.sub(r"[A-Za-z_][\w.]*", name, text.replace("&&", " and ").replace("||", " or "))
+    python = re.sub(r"!(?!=)", " not ", python)
+    if re.search(r"[^\d\s.+\-*/()<>=!a-z]", python):
+        raise RuntimeError(f"cannot evaluate expression {text!r}")
+    return float(eval(python, {"__builtins__": {}}))  # noqa: S307 - digits and operators only
+
+
+def _tcl(text: str, context: Node | None) -> str:
+    """TCL substitution of a knob string: [commands] run, backslash escapes resolved (a single
+    backslash before an ordinary character disappears, as in tk-nuke PR #131)."""
+    out, i = [], 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            if i + 1 < len(text):
+                out.append({"n": "\n", "t": "\t"}.get(text[i + 1], text[i + 1]))
+            i += 2
+        elif char == "[":
+            depth, j = 0, i
+            while j < len(text):
+                depth += {"[": 1, "]": -1}.get(text[j], 0)
+                if depth == 0:
+                    break
+                j += 1
+            if depth:
+                raise RuntimeError(f"unbalanced [ in {text!r}")
+            out.append(_tcl_command(text[i + 1:j], context))
+            i = j + 1
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _tcl_command(command: str, context: Node | None) -> str:
+    """`value KNOB`, `python EXPR` / `python {EXPR}` (Python evaluated with `nuke` imported)."""
+    verb, _, rest = command.strip().partition(" ")
+    rest = rest.strip()
+    if verb == "value":
+        knob = _knob_by_path(_tcl(rest, context), context)
+        value = knob.value()
+        return str(int(value)) if isinstance(value, bool) else str(value)
+    if verb == "python":
+        source = rest[1:-1] if rest.startswith("{") and rest.endswith("}") else rest
+        _this_nodes.append(context)
+        try:
+            return str(eval(source, {"nuke": _module()}))  # noqa: S307 - the test's own script text
+        finally:
+            _this_nodes.pop()
+    raise RuntimeError(f"TCL: the fake knows [value ...] and [python ...], not [{command}]")
+
+
+def tcl(command: str, *args: str) -> str:
+    """nuke.tcl("subst", text): the text with TCL substituted (thisNode the context)."""
+    _main_thread_only("nuke.tcl()")
+    if command != "subst" or len(args) != 1:
+        raise RuntimeError(f"the fake's nuke.tcl runs `subst TEXT` only, not {command} {args}")
+    return _tcl(args[0], thisNode())
+
+
+def _evaluate_pattern(self) -> str:
+    """A file knob's TCL-expanded text with its frame token kept (what a Read or Write uses)."""
+    return _tcl(self._value, self.node)
+
+
+File_Knob.evaluate_pattern = _evaluate_pattern
 
 
 # -- files ------------------------------------------------------------------------------------------
@@ -443,29 +765,49 @@ def _file_format(path: str) -> Format:
     return Format(spec.full_width, spec.full_height)
 
 
-def _read_image(path: str, node_name: str) -> np.ndarray:
+def _nuke_channel(exr_name: str) -> str:
+    if exr_name in EXR_RGBA:
+        return EXR_RGBA[exr_name]
+    return exr_name if "." in exr_name else "other." + exr_name
+
+
+def _read_channels(path: str, node_name: str) -> dict[str, np.ndarray]:
+    """An EXR's channels as Nuke names them; RuntimeError for a layer of more than 4 channels."""
     import OpenImageIO as oiio
 
     if not os.path.isfile(path):
         raise RuntimeError(f"{node_name}: Read error: {path}: No such file or directory")
     inp = oiio.ImageInput.open(path)
+    if inp is None:
+        raise RuntimeError(f"{node_name}: Read error: {path}: {oiio.geterror()}")
     spec = inp.spec()
-    pixels = inp.read_image(0, 0, 0, spec.nchannels, oiio.FLOAT)
+    pixels = np.asarray(inp.read_image(0, 0, 0, spec.nchannels, oiio.FLOAT), dtype=np.float32)
     inp.close()
-    return np.asarray(pixels, dtype=np.float32)
+    names = [_nuke_channel(n) for n in spec.channelnames]
+    by_layer: dict[str, int] = {}
+    for name in names:
+        by_layer[name.split(".")[0]] = by_layer.get(name.split(".")[0], 0) + 1
+    for layer, count in by_layer.items():
+        if count > 4:
+            raise RuntimeError(f"{node_name}: {path}: layer {layer!r} has {count} channels; Nuke layers hold "
+                               "at most 4")
+    return {name: pixels[..., i] for i, name in enumerate(names)}
 
 
-def _write_exr(path: str, pixels: np.ndarray, write: Node) -> None:
+def _write_exr(path: str, image: dict[str, np.ndarray], write: Node) -> None:
     """A Write's EXR: float (or half) as its datatype knob says, its channels, no conversion;
     with `no metadata`, no time stamp either (the same pixels give the same bytes)."""
     import OpenImageIO as oiio
 
     if not os.path.isdir(os.path.dirname(path)):
         raise RuntimeError(f"{write.name()}: cannot open {path} for writing: No such file or directory")
-    channels = {"rgb": 3, "rgba": 4}[write["channels"].value()]
-    data = np.ascontiguousarray(pixels[..., :channels])
+    count = {"rgb": 3, "rgba": 4}[write["channels"].value()]
+    shape = next(iter(image.values())).shape
+    planes = [image.get(name, np.zeros(shape, np.float32)) for name in list(EXR_RGBA.values())[:count]]
+    data = np.ascontiguousarray(np.stack(planes, axis=-1))
     kind = oiio.FLOAT if write["datatype"].value() == "32 bit float" else oiio.HALF
-    spec = oiio.ImageSpec(data.shape[1], data.shape[0], channels, kind)
+    spec = oiio.ImageSpec(data.shape[1], data.shape[0], count, kind)
+    spec.channelnames = tuple(EXR_RGBA)[:count]
     if write["metadata"].value() == "no metadata":
         spec.attribute("DateTime", "")
     out = oiio.ImageOutput.create("openexr")
@@ -495,16 +837,26 @@ def _module():
 
 
 def reset() -> None:
-    """A fresh session: an empty untitled script at frame 1, no plugin paths, menus or messages."""
+    """A fresh session: an empty untitled script at frame 1, no plugin paths, menus, callbacks or
+    messages, the GUI up."""
+    global GUI
+    GUI = True
     _state.clear()
-    _state.update(root=Root(), frame=1, plugin_path=[], menus={}, counters={})
+    _state.update(root=Root(), frame=1, plugin_path=[], menus={}, on_create=[], knob_changed=[],
+                  clipboard="", in_knob_changed=0)
     _context[:] = [_state["root"]]
     _this_nodes.clear()
+    _this_knobs.clear()
     with _pending_lock:
         _pending.clear()
     messages.clear()
     progress_tasks.clear()
     executed.clear()
+
+
+#: False in `nuke -t` / `nuke -x` sessions (no event loop, no panels).
+GUI = True
+_this_knobs: list[Knob] = []
 
 
 def root() -> Root:
@@ -524,6 +876,11 @@ def thisNode() -> Node:
     return _this_nodes[-1] if _this_nodes else root()
 
 
+def thisKnob() -> Knob | None:
+    _main_thread_only("nuke.thisKnob()")
+    return _this_knobs[-1] if _this_knobs else None
+
+
 def thisGroup() -> Group:
     _main_thread_only("nuke.thisGroup()")
     return _context[-1]
@@ -534,24 +891,46 @@ def toNode(name: str) -> Node | None:
     return thisGroup().node(name)
 
 
-def allNodes(cls: str | None = None, group: Group | None = None) -> list[Node]:
+def allNodes(cls: str | None = None, group: Group | None = None, recurseGroups: bool = False) -> list[Node]:
     _main_thread_only("nuke.allNodes()")
-    return [n for n in (group or thisGroup()).nodes() if cls is None or n.Class() == cls]
+    found = []
+    for node in (group or thisGroup()).nodes():
+        if cls is None or node.Class() == cls:
+            found.append(node)
+        if recurseGroups and isinstance(node, Group) and node.gizmo_file is None:
+            found.extend(allNodes(cls, node, True))
+    return found
 
 
-def _unique_name(prefix: str) -> str:
-    counters = _state["counters"]
-    counters[prefix] = counters.get(prefix, 0) + 1
-    return f"{prefix}{counters[prefix]}"
+def script_directory() -> str:
+    """The saved script's folder ("" when unsaved)."""
+    name = root()["name"].value()
+    return os.path.dirname(name).replace("\\", "/") if name else ""
+
+
+def _unique_name(prefix: str, group: Group) -> str:
+    """`prefix` + the first number not taken in `group` (as Nuke names new and pasted nodes)."""
+    prefix = prefix.rstrip("0123456789") or prefix
+    taken = {n._knobs["name"]._value for n in group._children}
+    number = 1
+    while f"{prefix}{number}" in taken:
+        number += 1
+    return f"{prefix}{number}"
 
 
 def createNode(cls: str, knobs: str = "", inpanel: bool = True) -> Node:
     """A node of class `cls` in the current group: a built-in one, or the gizmo `cls`.gizmo
-    found on the plugin path."""
+    found on the plugin path; the onCreate callbacks run."""
     _main_thread_only("nuke.createNode()")
-    group = thisGroup()
+    node = _make_node(cls, None, thisGroup())
+    _run_on_create(node)
+    return node
+
+
+def _make_node(cls: str, name: str | None, group: Group) -> Node:
     gizmo = _find_gizmo(cls)
-    node = _build_gizmo(cls, gizmo, group) if gizmo else _builtin(cls, _unique_name(cls), group)
+    name = name if name and group.node(name) is None else _unique_name(name or cls, group)
+    node = _build_gizmo(cls, gizmo, group, name) if gizmo else _builtin(cls, name, group)
     group._children.append(node)
     return node
 
@@ -559,7 +938,9 @@ def createNode(cls: str, knobs: str = "", inpanel: bool = True) -> Node:
 def _builtin(cls: str, name: str, parent: Group | None) -> Node:
     if cls not in CLASS_KNOBS:
         raise RuntimeError(f"{cls}: unknown command (the fake knows {', '.join(CLASS_KNOBS)} and gizmos)")
-    return Node(cls, name, parent)
+    node = Node(cls, name, parent)
+    node._remember_defaults()
+    return node
 
 
 def _find_gizmo(cls: str) -> Path | None:
@@ -573,12 +954,14 @@ def _find_gizmo(cls: str) -> Path | None:
 def _user_knob(spec: UserKnob) -> Knob:
     kind = globals()[KNOB_TYPES[spec.type_id]]
     if kind is Enumeration_Knob:
-        return Enumeration_Knob(spec.name, spec.items)
-    if kind is PyScript_Knob:
-        return PyScript_Knob(spec.name, spec.value or "")
-    knob = kind(spec.name)
-    if spec.value is not None:
-        knob.fromScript(spec.value)
+        knob = Enumeration_Knob(spec.name, spec.items)
+    elif kind is PyScript_Knob:
+        knob = PyScript_Knob(spec.name, spec.value or "")
+    else:
+        knob = kind(spec.name)
+        if spec.value is not None:
+            knob.fromScript(spec.value)
+    knob._visible = "+HIDDEN" not in spec.flags and "+INVISIBLE" not in spec.flags
     return knob
 
 
@@ -589,15 +972,21 @@ def _set_knobs(node: Node, spec: NodeSpec) -> None:
         node._knobs[name].fromScript(text)
 
 
-def _build_gizmo(cls: str, path: Path, parent: Group) -> Group:
-    """A gizmo node as Nuke builds it from its file: user knobs, inner nodes, their wiring."""
-    gizmo = parse_gizmo(path.read_text())
-    node = Group("Gizmo", _unique_name(cls), parent)
-    node._class = cls
+def _build_gizmo(cls: str, path: Path, parent: Group, name: str) -> Group:
+    """A gizmo node as Nuke builds it from its file: user knobs, inner nodes, their wiring.
+    Layers the file declares (add_layer) hold at most 4 channels."""
+    text = path.read_text()
+    for layer, channels in layers(text).items():
+        if len(channels) > 4:
+            raise RuntimeError(f"{path}: add_layer {layer}: {len(channels)} channels; a layer holds at most 4")
+    gizmo = parse_gizmo(text)
+    node = Group("Gizmo", name, parent)
+    node._class, node.gizmo_file = cls, path
     for spec in gizmo.top.user_knobs:
         if spec.name:
             node._add(_user_knob(spec))
     _set_knobs(node, gizmo.top)
+    node._remember_defaults()
     inputs = 0
     for spec in gizmo.nodes:
         inner = _builtin(spec.cls, spec.name, node)
@@ -606,8 +995,8 @@ def _build_gizmo(cls: str, path: Path, parent: Group) -> Group:
             inner._knobs["number"]._value, inputs = inputs, inputs + 1
         node._children.append(inner)
     for spec in gizmo.nodes:
-        for index, name in enumerate(spec.inputs):
-            node.node(spec.name).setInput(index, node.node(name) if name else None)
+        for index, input_name in enumerate(spec.inputs):
+            node.node(spec.name).setInput(index, node.node(input_name) if input_name else None)
     node._inputs = [None] * inputs
     return node
 
@@ -629,19 +1018,170 @@ nodes = _NodeFactory()
 
 
 def execute(write, first: int, last: int, incr: int = 1) -> None:
-    """Render a Write's frames: the pixels of the Read upstream of it, to its file pattern."""
+    """Render a Write's frames: the image upstream of it, to its file pattern (TCL expanded)."""
     _main_thread_only("nuke.execute()")
+    if _state["in_knob_changed"]:
+        raise RuntimeError("nuke.execute() inside a knobChanged callback: Nuke forbids rendering there")
     node = toNode(write) if isinstance(write, str) else write
     if node is None or node.Class() != "Write":
         raise RuntimeError(f"{write}: not a Write node")
     if node["disable"].value():
         raise RuntimeError(f"{node.name()}: the Write is disabled")
-    pattern = node["file"].value()
+    pattern = node["file"].evaluate_pattern()
     if not pattern:
         raise RuntimeError(f"{node.name()}: no file name")
     for number in range(first, last + 1, incr):
-        _write_exr(_frame_file(pattern, number), node.upstream().pixels(number), node)
+        _write_exr(_frame_file(pattern, number), node.upstream().channels_at(number), node)
     executed.append((node.name(), first, last))
+
+
+# -- callbacks ----------------------------------------------------------------------------------
+
+
+def addOnCreate(call: Callable, args: tuple = (), kwargs: dict | None = None, nodeClass: str = "*") -> None:
+    _state["on_create"].append((call, tuple(args), dict(kwargs or {}), nodeClass))
+
+
+def addKnobChanged(call: Callable, args: tuple = (), kwargs: dict | None = None, nodeClass: str = "*") -> None:
+    _state["knob_changed"].append((call, tuple(args), dict(kwargs or {}), nodeClass))
+
+
+def _run_callbacks(kind: str, node: Node, knob: Knob | None = None) -> None:
+    for call, args, kwargs, cls in list(_state[kind]):
+        if cls not in ("*", node.Class()):
+            continue
+        _this_nodes.append(node)
+        _this_knobs.append(knob)
+        try:
+            call(*args, **kwargs)
+        finally:
+            _this_nodes.pop()
+            _this_knobs.pop()
+
+
+def _run_on_create(node: Node) -> None:
+    _run_callbacks("on_create", node)
+
+
+def artist_sets(node: Node, knob_name: str, value) -> None:
+    """Test helper: the artist edits a knob in the panel or drags its handle in the Viewer: the
+    value is set, then the knobChanged callbacks run (with nuke.execute refused inside them)."""
+    knob = node[knob_name]
+    knob.setValue(value)
+    _state["in_knob_changed"] += 1
+    try:
+        _run_callbacks("knob_changed", node, knob)
+    finally:
+        _state["in_knob_changed"] -= 1
+
+
+# -- scripts: save, open, copy, paste -------------------------------------------------------------
+
+
+def _node_script(node: Node, variables: dict[int, str]) -> str:
+    """A node as a .nk file writes it: its inputs pushed, its non-default knob values (a gizmo:
+    only its top-level knobs, never its inner nodes), `set` so that later nodes can push it."""
+    lines = []
+    for source in reversed(node._inputs):
+        lines.append(f"push ${variables[id(source)]}" if source is not None and id(source) in variables
+                     else "push 0")
+    lines.append(node.Class() + " {")
+    lines.append(f" inputs {len(node._inputs)}")
+    for name, knob in node._knobs.items():
+        if isinstance(knob, (PyScript_Knob, Tab_Knob, Text_Knob)) or name == "inputs":
+            continue
+        if name in node._defaults and knob.is_default(node._defaults[name]):
+            continue
+        lines.append(f" {name} {knob.toScript()}")
+    lines.append("}")
+    variables[id(node)] = f"N{len(variables)}"
+    lines.append(f"set {variables[id(node)]} [stack 0]")
+    return "\n".join(lines)
+
+
+def _script_text(nodes: list[Node], with_root: bool) -> str:
+    parts = ["version 14.0 v1"]
+    if with_root:
+        root_knobs = [f" {name} {knob.toScript()}" for name, knob in root()._knobs.items()
+                      if not isinstance(knob, PyScript_Knob) and name in root()._defaults
+                      and not knob.is_default(root()._defaults[name])]
+        parts.append("Root {\n inputs 0\n" + "\n".join(root_knobs) + "\n}")
+    variables: dict[int, str] = {}
+    parts.extend(_node_script(node, variables) for node in nodes)
+    return "\n".join(parts) + "\n"
+
+
+def scriptSave(filename: str | None = None) -> bool:
+    """Save the script (to `filename`, else its name)."""
+    _main_thread_only("nuke.scriptSave()")
+    path = filename or root()["name"].value()
+    if not path:
+        raise RuntimeError("the script has no name: use scriptSaveAs")
+    root()["name"].setValue(path)
+    Path(path).write_text(_script_text(root().nodes(), with_root=True))
+    return True
+
+
+def scriptSaveAs(filename: str, overwrite: int = -1) -> None:
+    scriptSave(filename)
+
+
+def _load(text: str, group: Group) -> list[Node]:
+    """Create the nodes of script text in `group` (gizmos rebuilt from their .gizmo files),
+    then run their onCreate callbacks. Names already taken get the next free number."""
+    root_spec, specs = parse_script(text)
+    if root_spec is not None:
+        for name, value in root_spec.knobs.items():
+            if name != "inputs":
+                root()._knobs[name].fromScript(value)
+    made: dict[str, Node] = {}
+    for spec in specs:
+        node = _make_node(spec.cls, spec.name, group)
+        _set_knobs(node, NodeSpec(spec.cls, {k: v for k, v in spec.knobs.items() if k not in ("name", "inputs")}))
+        made[spec.name] = node
+    for spec in specs:
+        for index, input_name in enumerate(spec.inputs):
+            made[spec.name].setInput(index, made.get(input_name) if input_name else None)
+    for node in made.values():
+        _run_on_create(node)
+    return list(made.values())
+
+
+def scriptOpen(filename: str) -> None:
+    """Open a saved script into this (empty) session."""
+    _main_thread_only("nuke.scriptOpen()")
+    if root().nodes():
+        raise RuntimeError("the fake opens scripts into an empty session only (call reset first)")
+    _load(Path(filename).read_text(), root())
+    root()["name"].setValue(str(filename))
+
+
+def selectedNodes() -> list[Node]:
+    return [n for n in thisGroup().nodes() if n["selected"].value()]
+
+
+def nodeCopy(destination: str) -> bool:
+    """Copy the selected nodes as script text (to the clipboard for "%clipboard%")."""
+    _main_thread_only("nuke.nodeCopy()")
+    text = _script_text(selectedNodes(), with_root=False)
+    if destination == "%clipboard%":
+        _state["clipboard"] = text
+    else:
+        Path(destination).write_text(text)
+    return True
+
+
+def nodePaste(source: str) -> Node | None:
+    """Paste script text (the clipboard for "%clipboard%") into the current group; the pasted
+    nodes end up selected, the last one returned."""
+    _main_thread_only("nuke.nodePaste()")
+    text = _state["clipboard"] if source == "%clipboard%" else Path(source).read_text()
+    for node in thisGroup().nodes():
+        node["selected"].setValue(False)
+    pasted = _load(text, thisGroup())
+    for node in pasted:
+        node["selected"].setValue(True)
+    return pasted[-1] if pasted else None
 
 
 def message(text: str) -> None:
@@ -718,7 +1258,12 @@ class ProgressTask:
 
 
 def executeInMainThread(call: Callable, args: tuple = (), kwargs: dict | None = None) -> None:
-    """Queue call(*args) for the main thread (run by run_pending / pump)."""
+    """Queue call(*args) for the main thread (run by run_pending / pump). Without the GUI there
+    is no event loop: the call would never run, so the fake refuses it."""
+    if not GUI:
+        raise RuntimeError("executeInMainThread in a session without GUI: no event loop will run it")
+    if threading.current_thread() is MAIN_THREAD:
+        raise RuntimeError("executeInMainThread called from the main thread (Nuke may deadlock)")
     with _pending_lock:
         _pending.append((call, tuple(args), dict(kwargs or {})))
 
