@@ -80,12 +80,12 @@ def test_segment_frame_writes_the_rendered_matte(nuke, bridge, make_shot, make_s
     status = node["status"].value()
     assert status.startswith("frame 1003: ") and "cached" not in status, (status, nuke.messages)
     read = node.node("MatteRead")
-    assert read["file"].value() == str(folder / "mattes" / "comp_HyperSeg1_matte.####.exr")
+    assert node["matte_file"].value() == str(folder / "mattes" / "comp_HyperSeg1_matte.####.exr")
+    assert read["file"].evaluate_pattern() == node["matte_file"].value()
     assert (read["first"].value(), read["last"].value(), read.reloads) == (1001, 1006, 1)
     np.testing.assert_array_equal(alpha(matte_file(folder, 1003)), reference_alpha(folder, make_segmenter, 1003))
-    # frames t and t-1 went through the internal Write, which is disabled again
-    assert nuke.executed == [("SourceWrite", 1003, 1003), ("SourceWrite", 1002, 1002)]
-    assert node.node("SourceWrite")["disable"].value() is True
+    # a plain EXR Read: the bridge read its own files, nothing was rendered
+    assert nuke.executed == [] and node.node("SourceWrite")["disable"].value() is True
     assert nuke.progress_tasks[-1].closed and not nuke.messages
 
     # the button, as the artist presses it: same frame, same pixels -> the bridge's cached features
@@ -127,7 +127,7 @@ def test_segment_range_shows_progress_and_cancels(nuke, bridge, make_shot):
     from hyperseg_nuke import callbacks
 
     folder = bridge.root / "nuke_cancel"
-    _, node = click_comp(nuke, folder, make_shot, "1001-1024", through_dot=True)
+    _, node = click_comp(nuke, folder, make_shot, "1001-1024", through_switch=True)
     node["bridge_url"].setValue(bridge.url)
     thread = callbacks.segment_range(node)
     # not a Read: the Source range was rendered by the internal Write before the job
@@ -244,4 +244,4 @@ def test_refused_path_is_a_clear_message(nuke, bridge, make_shot, tmp_path):
     finish(nuke, callbacks.segment_frame(node))
     assert "outside the bridge's allowed folders" in node["status"].value()
     assert "--allow-root" in nuke.messages[-1]
-    assert node.node("MatteRead")["file"].value() == ""  # nothing to show
+    assert node["matte_file"].value() == "" and not node["has_matte"].value()  # nothing to show

@@ -47,20 +47,30 @@ def test_structure(gizmo, plugin):
     _, matte, source = plugin
     assert gizmo.top.knobs["inputs"] == "1"
     classes = {spec.name: spec.cls for spec in gizmo.nodes}
-    assert classes == {"Source": "Input", "MatteRead": "Read", "MatteCopy": "Copy", "Output1": "Output",
-                       source.WRITE: "Write"}
-    assert {source.WRITE, matte.READ, matte.COPY} <= set(classes)
-    # Output = Source (B) with the matte's alpha (A) copied in
-    assert gizmo.node("Output1").inputs == ["MatteCopy"]
-    copy = gizmo.node("MatteCopy")
-    assert copy.inputs == ["Source", "MatteRead"] and (copy.knobs["from0"], copy.knobs["to0"]) == ("rgba.alpha",) * 2
+    copies = {f"{matte.COPY}{m}": "Copy" for m in range(1, 7)}
+    assert classes == {"Source": "Input", "MatteRead": "Read", "CandidateSwitch": "Switch", "Output1": "Output",
+                       source.WRITE: "Write", **copies}
+    # Output = the candidate chosen by the menu's index: Source (B) with candidate m's channel of
+    # the matte (A) copied into the alpha; every inner knob that holds state reads a top-level knob
+    assert gizmo.node("Output1").inputs == ["CandidateSwitch"]
+    switch = gizmo.node("CandidateSwitch")
+    assert switch.inputs == list(copies) and switch.knobs["which"] == "{parent.candidate}"
+    for m in range(1, 7):
+        copy = gizmo.node(f"{matte.COPY}{m}")
+        assert copy.inputs == ["Source", "MatteRead"]
+        assert (copy.knobs["from0"], copy.knobs["to0"]) == (matte.candidate_channel(m), "rgba.alpha")
+        assert copy.knobs["disable"] == "{!parent.has_matte}"
     read = gizmo.node("MatteRead")
     assert read.inputs == [] and read.knobs["raw"] == "true" and read.knobs["on_error"] == "black"
-    # the Source renderer: float linear EXR, no conversion, no metadata, off outside a render
+    assert read.knobs["file"] == "[value parent.matte_file]"
+    assert {k: read.knobs[k] for k in ("first", "last", "origfirst", "origlast")} == {
+        "first": "{parent.matte_first}", "last": "{parent.matte_last}", "origfirst": "{parent.matte_first}",
+        "origlast": "{parent.matte_last}"}
+    # the Source renderer: half-float EXR in the working space, no metadata, off outside a render
     write = gizmo.node(source.WRITE)
     assert write.inputs == ["Source"]
     assert {k: write.knobs[k] for k in ("file_type", "datatype", "raw", "metadata", "channels", "disable")} == {
-        "file_type": "exr", "datatype": "32 bit float", "raw": "true", "metadata": "no metadata",
+        "file_type": "exr", "datatype": "16 bit half", "raw": "true", "metadata": "no metadata",
         "channels": "rgb", "disable": "true"}
 
 
@@ -76,7 +86,10 @@ def test_every_knob_the_plugin_uses_exists_with_its_type(gizmo, plugin):
     assert all(names.index(f"{p}{i}") > clicks_tab for p in ("pos", "neg") for i in range(1, 9))
     assert all(names.index(n) < clicks_tab for n in ("bridge_url", "checkpoint", "matte_output", "status"))
     assert gizmo.top.user_knob("matte").items == ["soft", "binary"]
-    assert gizmo.top.user_knob("candidate").items == [str(m) for m in range(1, 7)]
+    assert gizmo.top.user_knob("candidate").items == list(knobs.CANDIDATES)  # words: saved unambiguously
+    hidden = {k.name for k in gizmo.top.user_knobs if "+HIDDEN" in k.flags}
+    assert hidden == {"matte_file", "matte_first", "matte_last", "has_matte", "node_id"} | {
+        f"{p}{i}" for p in ("pos", "neg") for i in range(1, 9)}  # handles show once their click is on
     assert gizmo.top.user_knob("farm").items == ["default", "openjd", "deadline-cloud", "opencue", "deadline10"]
     assert (gizmo.top.knobs["proxy_scale"], gizmo.top.knobs["autostart"]) == ("1", "true")
 
@@ -86,7 +99,7 @@ def test_every_button_calls_a_function_that_exists(gizmo, nuke):
     assert {k.label for k in buttons} >= {"Segment frame", "Segment range", "Submit to farm", "Open preview",
                                            "add positive click", "add negative click"}
     for knob in buttons:
-        tree = ast.parse(knob.value, feature_version=(3, 9))
+        tree = ast.parse(knob.value, feature_version=(3, 7))
         (imported,), call = tree.body[0].names, tree.body[1].value
         module = importlib.import_module(imported.name)
         assert call.func.value.id == imported.asname and ast.unparse(call.args[0]) == "nuke.thisNode()"
@@ -105,5 +118,5 @@ def test_the_fake_builds_the_node_from_the_gizmo(nuke, plugin):
     assert node["farm"].value() == "default" and node["proxy_scale"].value() == 1.0
     with node:
         assert nuke.toNode("MatteRead") is node.node("MatteRead")
-        assert nuke.toNode("MatteCopy").input(1) is node.node("MatteRead")
+        assert nuke.toNode("MatteCopy1").input(1) is node.node("MatteRead")
     assert nuke.toNode("MatteRead") is None  # outside the group again

@@ -1,6 +1,6 @@
 """The Nuke plugin's parts, without a bridge: click conversion and export, the shot file, paths
 and settings, the node's knobs and inner nodes in the fake Nuke, job following, error messages,
-init.py / menu.py, and the rule that everything under nuke_plugin/ is standard-library Python 3.9."""
+init.py / menu.py, and the rule that everything under nuke_plugin/ is standard-library Python 3.7."""
 
 from __future__ import annotations
 
@@ -34,12 +34,12 @@ def still(x: float, y: float):
 # -- standard library, Python 3.9 -----------------------------------------------------------------
 
 
-def test_plugin_is_standard_library_python_39():
+def test_plugin_is_standard_library_python_37():
     allowed = set(sys.stdlib_module_names) | {"nuke", "nukescripts", "hyperseg_nuke"}
     files = sorted(PLUGIN_DIR.rglob("*.py"))
     assert {f.name for f in files} >= {"init.py", "menu.py", "callbacks.py", "bridge_client.py"}
     for path in files:
-        tree = ast.parse(path.read_text(), str(path), feature_version=(3, 9))
+        tree = ast.parse(path.read_text(), str(path), feature_version=(3, 7))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
@@ -240,7 +240,8 @@ def test_knobs_read_animated_clicks_at_any_frame(nuke, plugin, make_shot, tmp_pa
     assert by_name["neg4"].keyframes == () and by_name["neg4"].position(1003) == (5.0, 6.0)
     values = knobs.read_settings(node)
     assert (values.matte, values.candidate, values.scale, values.autostart) == ("soft", 1, 1.0, True)
-    node["candidate"].setValue("3")
+    node["candidate"].setValue("third")
+    assert knobs.read_settings(node).candidate == 3
     assert knobs.read_settings(node).options() == {"scale": 1.0, "matte": "soft", "candidates": True}
 
 
@@ -270,11 +271,13 @@ def test_source_plates_are_used_only_when_the_read_is_plain(nuke, plugin, make_s
 
     read, node = make_comp(nuke, tmp_path, make_shot)
     info = source.source_info(node)
-    assert info == (96, 64, 1001, 1006, str(tmp_path / "plates" / "plate.####.exr"))
-    read["colorspace"].setValue("sRGB")
-    assert source.source_info(node).plates is None
-    read["raw"].setValue(True)
-    assert source.source_info(node).plates is not None
+    assert info == (96, 64, 1001, 1006, str(tmp_path / "plates" / "plate.####.exr"), "linear")
+    read["colorspace"].setValue("ACES - ACEScg")  # the bridge converts from the Read's colour space
+    assert source.source_info(node)[4:] == (info.plates, "ACES - ACEScg")
+    assert source.source_info(node, "sRGB").colorspace == "sRGB"  # the node's knob wins
+    nuke.root()["workingSpaceLUT"].setValue("ACEScg")
+    read["raw"].setValue(True)  # raw: the file's values are taken as the working space
+    assert source.source_info(node)[4:] == (info.plates, "ACEScg")
     read["frame"].setValue("frame+10")
     assert source.source_info(node).plates is None
     node.setInput(0, None)
@@ -301,16 +304,21 @@ def test_render_frame_keeps_an_unchanged_file(nuke, plugin, make_shot, tmp_path)
     assert node.node("SourceWrite")["disable"].value() is True and nuke.thisGroup() is nuke.root()
 
 
-def test_show_matte_points_the_read_and_picks_the_candidate(nuke, plugin):
+def test_show_matte_keeps_the_state_in_top_level_knobs(nuke, plugin):
     from hyperseg_nuke import matte
 
     load_plugin(nuke)
     node = nuke.createNode("HyperSeg")
-    matte.show_matte(node, "/m/x.####.exr", 1001, 1010, 3)
+    matte.show_matte(node, "C:\\shots\\m\\x.####.exr", 1001, 1010)
     read = node.node("MatteRead")
-    assert (read["file"].value(), read["first"].value(), read["last"].value(), read.reloads) == \
-        ("/m/x.####.exr", 1001, 1010, 1)
-    assert node.node("MatteCopy")["from0"].value() == "hyperseg.c3"
+    assert (node["matte_file"].value(), node["matte_first"].value(), node["matte_last"].value()) == \
+        ("C:/shots/m/x.####.exr", 1001, 1010)
+    assert (read["file"].evaluate_pattern(), read["first"].value(), read["last"].value(), read.reloads) == \
+        ("C:/shots/m/x.####.exr", 1001, 1010, 1)
+    node["candidate"].setValue("third")
+    assert node.node("CandidateSwitch")["which"].value() == 2.0
+    assert [matte.candidate_channel(m) for m in range(1, 7)] == [
+        "rgba.alpha", "hyperseg.c2", "hyperseg.c3", "hyperseg.c4", "hyperseg2.c5", "hyperseg2.c6"]
 
 
 def test_errors_in_the_main_thread_reach_the_status_and_a_message(nuke, plugin, make_shot, tmp_path):

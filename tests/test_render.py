@@ -128,7 +128,7 @@ def test_written_matte_is_segment_shot_frame_with_metadata(tmp_path, make_shot, 
     matte = render.segment_shot_frame(shot, segmenter, 1001)
     spec, pixels = read_exr(shot.output_path(1001))
     assert spec.format == oiio.HALF
-    assert spec.channelnames == ("A",) + tuple(f"hyperseg.c{i}" for i in range(1, 7))
+    assert spec.channelnames == ("A",) + tuple(f"hyperseg.c{i}" for i in range(1, 5)) + ("hyperseg2.c5", "hyperseg2.c6")
     half = matte.candidates.astype(np.float16).astype(np.float32)
     assert np.array_equal(pixels[..., 0], half[0])
     assert np.array_equal(np.moveaxis(pixels[..., 1:], -1, 0), half)

@@ -33,7 +33,7 @@ class ClickTrack(Request):
 
 class Options(Request):
     """scale: fraction (0, 1] of the plate size the model runs at; matte: soft (probability) or
-    binary; candidates: also write the alternative masks as channels hyperseg.c1..cM."""
+    binary; candidates: also write the alternative masks as channels hyperseg.c1..c4, hyperseg2.c5.. (4 per layer)."""
 
     scale: float = ShotOptions().scale
     matte: Literal["soft", "binary"] = ShotOptions().matte

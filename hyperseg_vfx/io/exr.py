@@ -1,7 +1,10 @@
 """Writing mattes as OpenEXR files that compositing packages read directly.
 
 A matte is a half-float EXR with the matte in channel `A` and, optionally, the model's
-alternative masks in a `hyperseg` layer (`hyperseg.c1` ... `hyperseg.cM`). Provenance (source
+alternative masks as channels `c1` ... `cM` in layers of at most four channels: `hyperseg`
+(c1..c4), `hyperseg2` (c5..c8), ... (candidate_channel). Nuke "only has a four channel
+interface" (Foundry: "Never use more than four channels per layer"), so a fifth channel in one
+layer could not be shown or shuffled there. Provenance (source
 plate, model, click hash) travels as string attributes prefixed `hyperseg/`. The file is written
 to a temporary name and renamed into place, so a crash never leaves a partial matte.
 """
@@ -20,6 +23,16 @@ from hyperseg_vfx.errors import HypersegError
 COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
 
 METADATA_PREFIX = "hyperseg/"
+
+
+#: Channels per layer of the candidates (Nuke's limit).
+LAYER_SIZE = 4
+
+
+def candidate_channel(m: int) -> str:
+    """The EXR channel of candidate m (1-based): hyperseg.c1..c4, hyperseg2.c5..c8, ..."""
+    layer = (m - 1) // LAYER_SIZE + 1
+    return f"hyperseg{'' if layer == 1 else layer}.c{m}"
 
 
 class ExrWriteError(HypersegError, OSError):
@@ -52,8 +65,8 @@ def write_matte_exr(
 ) -> None:
     """Write matte `alpha` (H, W) to `path` as a half-float EXR, atomically.
 
-    candidates: optional (M, H, W) alternative masks, written as channels hyperseg.c1..cM (EXR
-    stores channels sorted by name, so readers should select them by name).
+    candidates: optional (M, H, W) alternative masks, written as channels candidate_channel(1..M)
+    (EXR stores channels sorted by name, so readers should select them by name).
     metadata: string attributes, stored as `hyperseg/<key>`.
     Raises ValueError for bad arguments (before touching the disk) and ExrWriteError naming
     `path` when writing fails; neither the final nor a temporary file is left behind then.
@@ -82,7 +95,7 @@ def write_matte_exr(
             raise ValueError(
                 f"metadata for {path} must map non-empty str to str, got {key!r}: {value!r}"
             )
-    channels = ["A"] + [f"hyperseg.c{i}" for i in range(1, len(planes))]
+    channels = ["A"] + [candidate_channel(i) for i in range(1, len(planes))]
     spec = _matte_spec(*alpha.shape, channels, pixel_aspect, metadata, compression)
     # (H, W, C); a lone alpha plane is viewed as (H, W, 1) without a copy (a 2K matte: ~3 ms saved)
     pixels = np.ascontiguousarray(alpha[..., None] if len(planes) == 1 else np.stack(planes, axis=-1))

@@ -1,4 +1,4 @@
-"""Client of the HyperSeg bridge (`hyperseg-vfx serve`): standard library only, Python 3.9+.
+"""Client of the HyperSeg bridge (`hyperseg-vfx serve`): standard library only, Python 3.7+ (Nuke 13+).
 
 Nuke's Python cannot hold PyTorch safely, so the model runs in the bridge process and Nuke talks
 to it over HTTP/JSON. This module is what the Nuke plugin (and the tests) use; it imports nothing
@@ -249,9 +249,9 @@ def ensure_bridge(base_url: str = DEFAULT_URL, token: Optional[str] = None,
             "creationflags": getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
         try:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       close_fds=True, **detach)
+                                       close_fds=True, env=child_environment(), **detach)
         except OSError as exc:
-            raise BridgeError("cannot start the bridge with {}: {}".format(shlex.join(command), exc),
+            raise BridgeError("cannot start the bridge with {}: {}".format(command_line(command), exc),
                               code="unreachable") from None
     deadline = time.monotonic() + startup_timeout
     while True:
@@ -266,8 +266,23 @@ def ensure_bridge(base_url: str = DEFAULT_URL, token: Optional[str] = None,
                 process.returncode, log_path, _tail(log_path)), code="unreachable")
         if time.monotonic() > deadline:
             raise BridgeError("the bridge started by {} did not answer within {:g} s; its log {}:\n{}".format(
-                shlex.join(command), startup_timeout, log_path, _tail(log_path)), code="timeout")
+                command_line(command), startup_timeout, log_path, _tail(log_path)), code="timeout")
         time.sleep(0.2)
+
+
+#: Variables a Python host (Nuke) sets for its own interpreter; a child Python must not inherit them.
+HOST_PYTHON_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "PYTHONNOUSERSITE")
+
+
+def child_environment() -> Dict[str, str]:
+    """This process's environment without the host's Python variables: a bridge or
+    hyperseg-vfx started from Nuke runs with its own Python, not Nuke's PYTHONPATH/PYTHONHOME."""
+    return {key: value for key, value in os.environ.items() if key not in HOST_PYTHON_VARIABLES}
+
+
+def command_line(words: Sequence[str]) -> str:
+    """A command as a shell line (shlex.join is Python 3.8+; Nuke 13 runs 3.7)."""
+    return " ".join(shlex.quote(str(word)) for word in words)
 
 
 def _tail(path: str, size: int = 2000) -> str:

@@ -12,16 +12,18 @@ Segment range   the Source's range as a bridge job; the bar shows its progress, 
 Submit to farm  a new shot file handed to the farm named by the farm knob (or $HYPERSEG_FARM).
 Open preview    the contact sheet of the shot, opened in the system's viewer.
 
-The shot file (next to the script) takes the Source Read's own files when it is a plain EXR
-Read, else the Source range rendered to EXRs next to the mattes (see hyperseg_nuke.source).
+Segment frame and the shot file (next to the script) take the Source Read's own files when the
+Source shows an EXR Read unchanged, else Source frames rendered to EXRs next to the mattes (see
+hyperseg_nuke.source); the bridge gets their colour space. Files are named by the node's id
+(knobs.claim_node_id): a renamed node keeps its files, a pasted copy gets its own.
 """
 
-import shlex
 from typing import Callable, Dict, NamedTuple, Optional
 
 from hyperseg_nuke import clicks, connection, feedback, jobs, knobs, matte, paths, preview, script, settings
-from hyperseg_nuke import shotfile, tasks
+from hyperseg_nuke import live, shotfile, tasks
 from hyperseg_nuke import source as sources
+from hyperseg_nuke.bridge_client import command_line
 from hyperseg_nuke.errors import PluginError
 
 
@@ -46,7 +48,7 @@ class ShotPlan(NamedTuple):
     data: Dict
     output: str
     script: str
-    node_name: str
+    node_id: str
 
 
 class FarmPlan(NamedTuple):
@@ -90,6 +92,22 @@ def add_negative(node) -> None:
     _guarded(node, "Add click", _add_click, node, "negative")
 
 
+def on_create(node) -> None:
+    """onCreate of every HyperSeg node (created, loaded, pasted): only enabled clicks show a
+    Viewer handle (knob visibility is not saved in the script)."""
+    knobs.show_enabled_handles(node)
+
+
+def knob_changed(node, knob) -> None:
+    """knobChanged of a HyperSeg node: a click toggled shows or hides its handle; with `live` on,
+    a click change schedules a segment (never renders here)."""
+    name = knob.name() if knob is not None else ""
+    if name.endswith("_on"):
+        node[name[:-len("_on")]].setVisible(bool(knob.value()))
+    if live.is_live_knob(name) and node["live"].value():
+        live.schedule(node, segment_frame)
+
+
 def key_clicks(node) -> None:
     """Key every enabled click at the current frame, so that it can follow the object."""
     _guarded(node, "Key clicks", _key_clicks, node)
@@ -126,16 +144,30 @@ def _guarded(node, title: str, function: Callable, *args) -> None:
 def _prepare_frame(node) -> FramePlan:
     script.require_full_resolution()
     values = knobs.read_settings(node)
-    info = sources.source_info(node)
+    info = sources.source_info(node, values.colorspace)
     frame = script.current_frame()
     if frame not in info.frames():
         raise PluginError("Frame {} is outside the Source's frames {}-{}.".format(frame, info.first, info.last))
     tracks = clicks.clicks_at(knobs.click_knobs(node), frame, info.width, info.height)
-    output = paths.matte_pattern(values.matte_output, script.script_path(), node.name())
-    rendered = paths.source_pattern(output, node.name())
+    node_id, output = _node_files(node, values)
+    if info.plates is not None:  # the Read's own files; the previous frame by render's rule
+        return FramePlan(values, info, frame, info.plates, None, tracks, output)
+    rendered = paths.source_pattern(output, node_id)
     current = sources.render_frame(node, rendered, frame)
     previous = sources.render_frame(node, rendered, frame - 1) if frame - 1 in info.frames() else None
     return FramePlan(values, info, frame, current, previous, tracks, output)
+
+
+def _node_files(node, values: knobs.NodeSettings):
+    """(node id, matte pattern) of a node about to write; PluginError when another node shows
+    (and so owns) that matte."""
+    node_id = knobs.claim_node_id(node, script.hyperseg_nodes(node.Class()))
+    output = paths.matte_pattern(values.matte_output, script.script_path(), node_id)
+    for other in script.hyperseg_nodes(node.Class()):
+        if other is not node and other["matte_file"].value() == output and other["node_id"].value() != node_id:
+            raise PluginError("{} shows the matte {}: give this node another matte output.".format(
+                other.name(), output))
+    return node_id, output
 
 
 def _segment_frame(plan: FramePlan, task) -> Dict:
@@ -144,11 +176,12 @@ def _segment_frame(plan: FramePlan, task) -> Dict:
     if plan.values.checkpoint:
         connection.model_checkpoint(client, plan.values.checkpoint)
     return client.segment(input=plan.input, frame=plan.frame, clicks=plan.clicks, output=plan.output,
-                          previous=plan.previous, options=plan.values.options())
+                          previous=plan.previous, options=plan.values.options(),
+                          colorspace=plan.source.colorspace)
 
 
 def _show_frame(node, plan: FramePlan, result: Dict) -> None:
-    matte.show_matte(node, plan.output, plan.source.first, plan.source.last, plan.values.candidate)
+    matte.show_matte(node, plan.output, plan.source.first, plan.source.last)
     timings = result["timings"]
     cached = " (features cached)" if timings["features_cached"] else ""
     feedback.report(node, "frame {}: {:.0%} in the matte, {:.2f} s{}".format(
@@ -161,16 +194,17 @@ def _show_frame(node, plan: FramePlan, result: Dict) -> None:
 def _prepare_shot(node) -> ShotPlan:
     script.require_full_resolution()
     values = knobs.read_settings(node)
-    info = sources.source_info(node)
+    info = sources.source_info(node, values.colorspace)
     tracks = clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height)
     script_file = script.script_path()
-    output = paths.matte_pattern(values.matte_output, script_file, node.name())
+    node_id, output = _node_files(node, values)
     plates = info.plates
     if plates is None:
-        plates = paths.source_pattern(output, node.name())
+        plates = paths.source_pattern(output, node_id)
         sources.render_range(node, plates, info.first, info.last)
-    data = shotfile.shot_data(plates, info.first, info.last, output, tracks, values.options())
-    return ShotPlan(values, info, data, output, script_file, node.name())
+    data = shotfile.shot_data(plates, info.first, info.last, output, tracks, values.options(),
+                              colorspace=info.colorspace)
+    return ShotPlan(values, info, data, output, script_file, node_id)
 
 
 def _write_shot(plan: ShotPlan, path: str, checkpoint: str) -> None:
@@ -188,13 +222,13 @@ def _connect_and_write(plan: ShotPlan, path: str):
 
 
 def _render_range(plan: ShotPlan, task) -> Dict:
-    path = paths.shot_file(plan.script, plan.node_name)
+    path = paths.shot_file(plan.script, plan.node_id)
     client = _connect_and_write(plan, path)
     return jobs.follow_job(client, client.start_job(shot_path=path), task)
 
 
 def _show_range(node, plan: ShotPlan, job: Dict) -> None:
-    matte.show_matte(node, plan.output, plan.source.first, plan.source.last, plan.values.candidate)
+    matte.show_matte(node, plan.output, plan.source.first, plan.source.last)
     summary = "frames {}-{} {}".format(plan.source.first, plan.source.last, jobs.job_summary(job))
     if job["state"] == "failed":
         raise PluginError(summary)
@@ -207,7 +241,7 @@ def _show_range(node, plan: ShotPlan, job: Dict) -> None:
 def _prepare_submission(node) -> FarmPlan:
     farm = settings.farm_name(knobs.read_settings(node).farm)  # before rendering anything
     shot = _prepare_shot(node)
-    return FarmPlan(shot, farm, paths.farm_shot_file(shot.script, shot.node_name))
+    return FarmPlan(shot, farm, paths.farm_shot_file(shot.script, shot.node_id))
 
 
 def _submit(plan: FarmPlan, task) -> Dict:
@@ -221,7 +255,7 @@ def _show_submission(node, plan: FarmPlan, result: Dict) -> None:
     if result.get("job_id"):
         message += " (job {})".format(result["job_id"])
     feedback.report(node, "Submit to farm ({}): {}".format(result.get("farm"), message))
-    command = "" if result.get("submitted") or not result.get("command") else "\n\n" + shlex.join(result["command"])
+    command = "" if result.get("submitted") or not result.get("command") else "\n\n" + command_line(result["command"])
     script.show_message("HyperSeg: {}{}\n\nShot file: {}".format(message, command, plan.path))
 
 
@@ -230,7 +264,7 @@ def _show_submission(node, plan: FarmPlan, result: Dict) -> None:
 
 def _write_preview(plan: ShotPlan, task) -> str:
     task.setMessage("contact sheet")
-    shot, sheet = paths.preview_files(plan.output, plan.script, plan.node_name)
+    shot, sheet = paths.preview_files(plan.output, plan.script, plan.node_id)
     _write_shot(plan, shot, plan.values.checkpoint)
     preview.write_contact_sheet(shot, sheet)
     preview.open_file(sheet)

@@ -11,8 +11,23 @@ GIZMO = "HyperSeg"
 
 
 def add_gizmo_path() -> None:
-    """Put the folder of HyperSeg.gizmo on Nuke's plugin path."""
-    nuke.pluginAddPath(GIZMO_DIR)
+    """Put the folder of HyperSeg.gizmo on Nuke's plugin path; register the node's onCreate
+    (create, load, paste) and knobChanged callbacks for its class."""
+    nuke.pluginAddPath(GIZMO_DIR.replace("\\", "/"))
+    nuke.addOnCreate(_on_create, nodeClass=GIZMO)
+    nuke.addKnobChanged(_knob_changed, nodeClass=GIZMO)
+
+
+def _on_create() -> None:
+    import hyperseg_nuke.callbacks
+
+    hyperseg_nuke.callbacks.on_create(nuke.thisNode())
+
+
+def _knob_changed() -> None:
+    import hyperseg_nuke.callbacks
+
+    hyperseg_nuke.callbacks.knob_changed(nuke.thisNode(), nuke.thisKnob())
 
 
 def add_menu() -> None:

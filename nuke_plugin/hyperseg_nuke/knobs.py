@@ -1,12 +1,20 @@
 """The HyperSeg node's knobs: their names and types (the gizmo must match: tests check it), and
 the small functions that read and write them. Main thread only, like every knob access.
 
-HyperSeg tab: bridge_url, autostart, checkpoint, matte_output, matte, candidate, proxy_scale,
-farm, chunk_size, status, and the buttons. Clicks tab: pos1..pos8 and neg1..neg8 (XY knobs,
-draggable in the Viewer, animatable), each with an enable checkbox posN_on / negN_on.
+HyperSeg tab: bridge_url, autostart, checkpoint, matte_output, colorspace, matte, candidate,
+proxy_scale, live, farm, chunk_size, status, and the buttons. Clicks tab: pos1..pos8 and
+neg1..neg8 (XY knobs, draggable in the Viewer, animatable), each with an enable checkbox
+posN_on / negN_on; only enabled clicks show their handle.
+
+All of the node's state is in these top-level knobs, because a Nuke script saves only a gizmo's
+top-level knob values and rebuilds its inner nodes from the .gizmo file (Foundry, "Creating and
+sourcing gizmos"). Hidden ones: matte_file, matte_first, matte_last, has_matte (what the inner
+MatteRead shows, by expression) and node_id (the name in the node's file names).
 """
 
-from typing import Dict, List, NamedTuple
+from typing import Dict, Iterable, List, NamedTuple
+
+import nuke
 
 from hyperseg_nuke.clicks import ClickKnob
 
@@ -26,7 +34,17 @@ NODE_KNOBS = {
     "farm": "Enumeration_Knob",
     "chunk_size": "Int_Knob",
     "status": "Text_Knob",
+    "colorspace": "String_Knob",
+    "live": "Boolean_Knob",
+    "matte_file": "String_Knob",
+    "matte_first": "Int_Knob",
+    "matte_last": "Int_Knob",
+    "has_matte": "Boolean_Knob",
+    "node_id": "String_Knob",
 }
+#: The candidate menu's items, in the network's candidate order (words, so that a saved script
+#: reads them back unambiguously: Nuke reads a number in a script as an item index).
+CANDIDATES = ("best", "second", "third", "fourth", "fifth", "sixth")
 NODE_KNOBS.update({"{}{}".format(prefix, i): "XY_Knob" for prefix in LABELS for i in range(1, CLICK_SLOTS + 1)})
 NODE_KNOBS.update({"{}{}_on".format(prefix, i): "Boolean_Knob" for prefix in LABELS for i in range(1, CLICK_SLOTS + 1)})
 
@@ -43,10 +61,12 @@ class NodeSettings(NamedTuple):
     scale: float
     farm: str
     chunk_size: int
+    colorspace: str
+    live: bool
 
     def options(self) -> Dict:
-        """The shot-file options: the candidates are written when one other than the first is shown."""
-        return {"scale": self.scale, "matte": self.matte, "candidates": self.candidate > 1}
+        """The shot-file options: every candidate is written, so the candidate menu switches at once."""
+        return {"scale": self.scale, "matte": self.matte, "candidates": True}
 
 
 def read_settings(node) -> NodeSettings:
@@ -54,14 +74,51 @@ def read_settings(node) -> NodeSettings:
     return NodeSettings(
         bridge_url=node["bridge_url"].value(),
         autostart=bool(node["autostart"].value()),
-        checkpoint=node["checkpoint"].value().strip(),
-        matte_output=node["matte_output"].value(),
+        checkpoint=evaluated(node["checkpoint"]),
+        matte_output=evaluated(node["matte_output"]),
         matte=node["matte"].value(),
-        candidate=int(node["candidate"].value()),
+        candidate=CANDIDATES.index(node["candidate"].value()) + 1,
         scale=float(node["proxy_scale"].value()),
         farm=node["farm"].value(),
         chunk_size=int(node["chunk_size"].value()),
+        colorspace=node["colorspace"].value().strip(),
+        live=bool(node["live"].value()),
     )
+
+
+def evaluated(knob) -> str:
+    """A file knob's text with studio TCL expanded (`[python {nuke.script_directory()}]`,
+    `[value root.name]`), frame tokens kept, forward slashes (see hyperseg_nuke.paths)."""
+    text = knob.value().strip()
+    if "[" in text or "$" in text:
+        text = nuke.tcl("subst", text)
+    return text.replace("\\", "/")
+
+
+def claim_node_id(node, others: Iterable) -> str:
+    """The node's id for its file names, set on first use: its name. A pasted copy carries the
+    original's id; when another node has the same id, this node keeps it only while it still
+    has the name the id was made from (the original), else it takes a fresh one (the copy), so
+    two nodes never write the same files."""
+    current = node["node_id"].value()
+    taken = {other["node_id"].value() for other in others if other is not node}
+    if current and (current not in taken or current == node.name()):
+        return current
+    fresh, number = node.name(), 1
+    while fresh in taken:
+        number += 1
+        fresh = "{}_{}".format(node.name(), number)
+    node["node_id"].setValue(fresh)
+    return fresh
+
+
+def show_enabled_handles(node) -> None:
+    """Show the Viewer handle of each enabled click, hide the others (XY knobs all start hidden
+    in the gizmo; the visibility is not saved, so onCreate calls this on create, load, paste)."""
+    for prefix in LABELS:
+        for i in range(1, CLICK_SLOTS + 1):
+            name = "{}{}".format(prefix, i)
+            node[name].setVisible(bool(node[name + "_on"].value()))
 
 
 def click_knobs(node) -> List[ClickKnob]:
@@ -90,6 +147,7 @@ def add_click(node, label: str, frame: int, point) -> str:
         if not node[name + "_on"].value():
             node[name + "_on"].setValue(True)
             _set_key(node[name], frame, point)
+            node[name].setVisible(True)
             return name
     return ""
 

@@ -6,6 +6,7 @@ import subprocess
 import webbrowser
 
 from hyperseg_nuke import settings
+from hyperseg_nuke.bridge_client import child_environment
 from hyperseg_nuke.errors import PluginError
 
 #: Seconds the contact sheet may take.
@@ -16,7 +17,8 @@ def write_contact_sheet(shot_path: str, sheet: str) -> None:
     """Run `hyperseg-vfx preview SHOT --out SHEET`; PluginError with its output when it fails."""
     command = settings.hyperseg_command() + ["preview", shot_path, "--out", sheet]
     try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT,
+                              env=child_environment())
     except OSError as exc:
         raise PluginError("cannot run {}: {}. Install hyperseg-vfx, or set ${} to its command.".format(
             command[0], exc.strerror or exc, settings.COMMAND_ENV)) from None

@@ -8,7 +8,12 @@ from hyperseg_nuke.errors import PluginError
 
 def script_path() -> str:
     """The saved script's path ("" when it was never saved)."""
-    return nuke.root()["name"].value()
+    return nuke.root()["name"].value().replace("\\", "/")
+
+
+def hyperseg_nodes(node_class: str):
+    """Every node of the HyperSeg class in the script, inside groups too."""
+    return nuke.allNodes(node_class, nuke.root(), recurseGroups=True)
 
 
 def current_frame() -> int:

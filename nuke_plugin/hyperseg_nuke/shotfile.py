@@ -9,8 +9,9 @@ from typing import Dict, List, Optional
 
 
 def shot_data(input_pattern: str, first: int, last: int, output: str, tracks: List[Dict], options: Dict,
-              checkpoint: Optional[str] = None) -> Dict:
-    """Shot-file data rendering frames first..last of `input_pattern` to `output`."""
+              checkpoint: Optional[str] = None, colorspace: Optional[str] = None) -> Dict:
+    """Shot-file data rendering frames first..last of `input_pattern` (in `colorspace`, an OCIO
+    name; None: the renderer's default) to `output`."""
     data = {
         "input": input_pattern,
         "frames": str(first) if first == last else "{}-{}".format(first, last),
@@ -20,6 +21,8 @@ def shot_data(input_pattern: str, first: int, last: int, output: str, tracks: Li
     }
     if checkpoint:
         data["checkpoint"] = checkpoint
+    if colorspace:
+        data["colorspace"] = colorspace
     return data
 
 

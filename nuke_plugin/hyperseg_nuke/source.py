@@ -1,15 +1,17 @@
-"""The Source (the node's input): its size and range, and its frames rendered to EXR files
-for the bridge by the node's internal Write (`SourceWrite`: float, linear, unconverted, no
-metadata, disabled except while it renders). Main thread only: nuke.execute renders here.
+"""The Source (the node's input): its size, range and colour space, and the files the bridge
+reads for it. Main thread only: nuke.execute renders here.
 
-When the Source is a plain Read of EXR files (an absolute path, linear or raw, no time offset),
-ranges and the farm read its files directly instead: the bridge reads EXRs as linear, as that
-Read does.
+When the Source is a Read of EXR files (possibly through Dots and disabled nodes, which keep its
+pixels; no time offset), the bridge reads the Read's own files, in the Read's colour space. Else
+the node's internal Write (`SourceWrite`: 16-bit half EXR, raw, so in the script's working
+space, no metadata, disabled except while it renders) renders the frames, and a frame is
+rendered again only when its upstream state (the knobs of every node above, the dates of the
+files they read) changed since its last render in this session.
 """
 
 import filecmp
 import os
-from typing import NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import nuke
 
@@ -17,49 +19,102 @@ from hyperseg_nuke import paths
 from hyperseg_nuke.errors import PluginError
 
 WRITE = "SourceWrite"
-#: A Read's colour spaces that leave linear EXR pixels as they are in the file.
-LINEAR_NAMES = ("linear", "scene_linear", "default (linear)", "default (scene_linear)")
+#: Node classes that pass their input's pixels unchanged.
+PASS_THROUGH = ("Dot",)
+#: (pattern, frame) -> the upstream state its file was rendered from, this session.
+_rendered: Dict[Tuple[str, int], str] = {}
 
 
 class SourceInfo(NamedTuple):
     """width, height: the full-resolution format; first, last: the frame range; plates: the
-    Read's file pattern when the bridge may read its files directly, else None."""
+    Read's file pattern when the bridge may read its files directly, else None; colorspace: the
+    colour space of the files the bridge gets (the Read's, or the script's working space)."""
 
     width: int
     height: int
     first: int
     last: int
     plates: Optional[str]
+    colorspace: str
 
     def frames(self) -> range:
         return range(self.first, self.last + 1)
 
 
-def source_info(node) -> SourceInfo:
-    """The node's Source; PluginError when nothing is connected."""
+def source_info(node, colorspace: str = "") -> SourceInfo:
+    """The node's Source; `colorspace` (the node's knob) overrides the one found. PluginError
+    when nothing is connected."""
     source = node.input(0)
     if source is None:
         raise PluginError("Connect the HyperSeg node's input (Source) to the plate.")
     fmt = source.format()
-    return SourceInfo(fmt.width(), fmt.height(), int(source.firstFrame()), int(source.lastFrame()),
-                      _plate_pattern(source))
+    read = _plate_read(source)
+    plates = _plate_pattern(read) if read is not None else None
+    found = _read_colorspace(read) if plates else working_space()
+    return SourceInfo(fmt.width(), fmt.height(), int(source.firstFrame()), int(source.lastFrame()), plates,
+                      colorspace or found)
 
 
-def _plate_pattern(source) -> Optional[str]:
-    """The Read's file pattern when its pixels are the file's: EXR, linear or raw, no time offset."""
-    if source.Class() != "Read":
-        return None
-    pattern = source["file"].value()
-    linear = source["raw"].value() or source["colorspace"].value() in LINEAR_NAMES
-    plain = pattern.lower().endswith(".exr") and linear and not source["frame"].value().strip()
-    return pattern if plain and os.path.isabs(pattern) else None
+def working_space() -> str:
+    """The script's working colour space (Project Settings > Color): `linear` in Nuke's default
+    colour management, the OCIO config's scene_linear space (ACEScg in an ACES project)."""
+    knob = nuke.root().knob("workingSpaceLUT")
+    return (knob.value() if knob is not None else "") or "scene_linear"
+
+
+def _plate_read(source):
+    """The Read whose pixels `source` shows unchanged (through Dots and disabled nodes), or None."""
+    while source is not None and source.Class() != "Read":
+        if source.Class() not in PASS_THROUGH and not source["disable"].value():
+            return None
+        source = source.input(0)
+    return source
+
+
+def _plate_pattern(read) -> Optional[str]:
+    """The Read's file pattern (TCL expanded, forward slashes) when the bridge can read it: EXR,
+    absolute, no time offset."""
+    pattern = paths.forward(nuke.tcl("subst", read["file"].value()) if "[" in read["file"].value()
+                            else read["file"].value())
+    plain = pattern.lower().endswith(".exr") and not read["frame"].value().strip()
+    return pattern if plain and paths.is_absolute(pattern) else None
+
+
+def _read_colorspace(read) -> str:
+    """The colour space of a Read's files: the working space when raw, else its colorspace knob
+    (`default (linear)` -> `linear`)."""
+    if read["raw"].value():
+        return working_space()
+    name = read["colorspace"].value().strip()
+    if name.startswith("default (") and name.endswith(")"):
+        name = name[len("default ("):-1]
+    return name or working_space()
+
+
+def upstream_state(node, frame: int) -> str:
+    """A fingerprint of what the Source shows at `frame`: every upstream node's class, name and
+    knobs (as the script would save them), and the date of each Read's file at that frame."""
+    parts, todo, seen = [], [node.input(0)], set()
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        knobs = current.knobs()
+        parts.append("{} {} {}".format(current.Class(), current.name(), sorted(
+            (name, knob.toScript()) for name, knob in knobs.items() if hasattr(knob, "toScript"))))
+        if current.Class() == "Read":
+            path = paths.frame_file(paths.forward(current["file"].value()), frame)
+            parts.append(str(os.stat(path).st_mtime_ns) if os.path.isfile(path) else "missing")
+        todo.extend(current.input(i) for i in range(current.inputs()))
+    return "\n".join(parts)
 
 
 def render_range(node, pattern: str, first: int, last: int) -> None:
     """Render Source frames first..last to `pattern` (`####`) with the internal Write."""
     os.makedirs(os.path.dirname(pattern), exist_ok=True)
     write = node.node(WRITE)
-    write["file"].setValue(pattern)
+    write["file"].setValue(paths.forward(pattern))
     write["disable"].setValue(False)
     node.begin()
     try:
@@ -72,13 +127,19 @@ def render_range(node, pattern: str, first: int, last: int) -> None:
 
 
 def render_frame(node, pattern: str, frame: int) -> str:
-    """Render Source frame `frame` to its file in `pattern`, keeping the file there (and so its
-    date, which keys the bridge's feature cache) when the pixels did not change. Its path."""
-    staging = os.path.join(os.path.dirname(pattern), "render", os.path.basename(pattern))
+    """Source frame `frame` in its file of `pattern`, rendered only when the upstream state
+    changed since it was last rendered there. An unchanged result keeps the file there (and so
+    its date, which keys the bridge's feature cache). Its path."""
+    final = paths.frame_file(pattern, frame)
+    state = upstream_state(node, frame)
+    if _rendered.get((pattern, frame)) == state and os.path.isfile(final):
+        return final
+    staging = paths.forward(os.path.join(os.path.dirname(pattern), "render", os.path.basename(pattern)))
     render_range(node, staging, frame, frame)
-    rendered, final = paths.frame_file(staging, frame), paths.frame_file(pattern, frame)
+    rendered = paths.frame_file(staging, frame)
     if os.path.isfile(final) and filecmp.cmp(rendered, final, shallow=False):
         os.remove(rendered)
     else:
         os.replace(rendered, final)
+    _rendered[(pattern, frame)] = state
     return final

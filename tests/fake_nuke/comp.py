@@ -19,9 +19,11 @@ def load_plugin(nuke) -> None:
     runpy.run_path(str(PLUGIN_DIR / "init.py"), run_name="__main__")
 
 
-def make_comp(nuke, folder: Path, make_shot, frames: str = "1001-1006", *, through_dot: bool = False):
-    """(plate Read, HyperSeg node) in a script saved as folder/comp.nk, at the first frame.
-    through_dot: a Dot between them (the Source is then not a Read)."""
+def make_comp(nuke, folder: Path, make_shot, frames: str = "1001-1006", *, through_dot: bool = False,
+              through_switch: bool = False):
+    """(plate Read, HyperSeg node) in a script named folder/comp.nk, at the first frame.
+    through_dot: a Dot between them (which keeps the Read's pixels); through_switch: a Switch
+    (a node that may change them: the Source is then rendered)."""
     make_shot(folder, frames, SIZE, name="plate", negative_click=False)
     first, _, last = frames.partition("-")
     load_plugin(nuke)
@@ -29,10 +31,10 @@ def make_comp(nuke, folder: Path, make_shot, frames: str = "1001-1006", *, throu
     read = nuke.nodes.Read(file=str(folder / "plates" / "plate.####.exr"), first=int(first),
                            last=int(last or first))
     node = nuke.createNode("HyperSeg")
-    if through_dot:
-        dot = nuke.createNode("Dot")
-        dot.setInput(0, read)
-        node.setInput(0, dot)
+    if through_dot or through_switch:
+        between = nuke.createNode("Dot" if through_dot else "Switch")
+        between.setInput(0, read)
+        node.setInput(0, between)
     else:
         node.setInput(0, read)
     nuke.frame(int(first))
@@ -40,8 +42,11 @@ def make_comp(nuke, folder: Path, make_shot, frames: str = "1001-1006", *, throu
 
 
 def set_click(node, name: str, keys: dict, interpolation: str = "linear") -> None:
-    """Enable click `name` (pos1, neg2...) keyed {frame: (x, y)} in Nuke pixels (origin bottom-left)."""
-    node[name + "_on"].setValue(True)
+    """Enable click `name` (pos1, neg2...) as the artist does (knobChanged runs), keyed
+    {frame: (x, y)} in Nuke pixels (origin bottom-left)."""
+    from fake_nuke import nuke
+
+    nuke.artist_sets(node, name + "_on", True)
     knob = node[name]
     if len(keys) == 1:
         knob.setValue(list(next(iter(keys.values()))))

@@ -535,7 +535,7 @@ class Node:
             image = dict(b.channels_at(frame_number))
             picked = a.channels_at(frame_number) if a is not None else {}
             shape = next(iter(image.values())).shape
-            image[self["to0"].value()] = picked.get(self["from0"].value(), np.zeros(shape, np.float32))
+            image[self["to0"].value()] = _fit(picked.get(self["from0"].value()), shape)
             return image
         if self._class == "Switch":
             which = min(max(int(self["which"].value()), 0), len(self._inputs) - 1)
@@ -621,6 +621,16 @@ class Root(Group):
 
 
 # -- TCL and expressions ----------------------------------------------------------------------------
+
+
+def _fit(plane: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """A channel on a format of `shape`: Nuke images share the bottom-left origin, so the part
+    of `plane` over the format is kept and the rest is black (a missing channel: all black)."""
+    out = np.zeros(shape, np.float32)
+    if plane is not None:
+        h, w = min(shape[0], plane.shape[0]), min(shape[1], plane.shape[1])
+        out[shape[0] - h:, :w] = plane[plane.shape[0] - h:, :w]
+    return out
 
 
 def _copy_value(value):
@@ -1090,7 +1100,7 @@ def _node_script(node: Node, variables: dict[int, str]) -> str:
     for name, knob in node._knobs.items():
         if isinstance(knob, (PyScript_Knob, Tab_Knob, Text_Knob)) or name == "inputs":
             continue
-        if name in node._defaults and knob.is_default(node._defaults[name]):
+        if name != "name" and name in node._defaults and knob.is_default(node._defaults[name]):
             continue
         lines.append(f" {name} {knob.toScript()}")
     lines.append("}")
