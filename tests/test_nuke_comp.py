@@ -157,3 +157,44 @@ def test_live_clicks_segment_after_a_drag_without_rendering_in_knob_changed(nuke
     finish(nuke, callbacks.segment_frame(node))  # the same clicks by the button
     np.testing.assert_array_equal(alpha(matte), live)
     assert len(nuke.executed) == 2  # the Source frames had not changed: reused, not rendered again
+
+
+def acescg_twin(folder, frames=range(1001, 1007)):
+    """The comp's linear Rec.709 plates converted to ACEScg (OpenImageIO's built-in OCIO config),
+    as float EXRs in folder/plates_acescg."""
+    (folder / "plates_acescg").mkdir()
+    for frame in frames:
+        image = oiio.ImageBuf(str(folder / "plates" / f"plate.{frame}.exr"))
+        converted = oiio.ImageBufAlgo.colorconvert(image, "lin_rec709", "ACEScg")
+        assert converted.write(str(folder / "plates_acescg" / f"plate.{frame}.exr"), "float"), oiio.geterror()
+    return str(folder / "plates_acescg" / "plate.####.exr")
+
+
+def test_an_acescg_plate_gives_the_matte_of_its_rec709_twin(nuke, bridge, make_shot):
+    folder = bridge.root / "comp_aces"
+    read, node = click_comp(nuke, folder, make_shot)
+    node["bridge_url"].setValue(bridge.url)
+    segment(nuke, node)
+    (matte,) = (folder / "mattes").glob("*.1003.exr")
+    rec709 = alpha(matte)
+    matte.unlink()
+
+    acescg = acescg_twin(folder)
+    assert np.abs(alpha(folder / "plates_acescg" / "plate.1003.exr") - alpha(folder / "plates" / "plate.1003.exr")
+                  ).max() > 0.01  # the pixels really differ
+    read["file"].setValue(acescg)
+    read["colorspace"].setValue("ACES - ACEScg")  # the Read's own files, in their colour space
+    segment(nuke, node)
+    np.testing.assert_allclose(alpha(matte), rec709, atol=2e-3)
+    matte.unlink()
+
+    # an ACES project: the Source rendered raw in the working space by the node's Write
+    nuke.root()["colorManagement"].setValue("OCIO")
+    nuke.root()["workingSpaceLUT"].setValue("ACEScg")
+    read["raw"].setValue(True)
+    switch = nuke.createNode("Switch")
+    switch.setInput(0, read)
+    node.setInput(0, switch)
+    segment(nuke, node)
+    assert nuke.executed[-2:] == [("SourceWrite", 1003, 1003), ("SourceWrite", 1002, 1002)]
+    np.testing.assert_allclose(alpha(matte), rec709, atol=2e-3)
