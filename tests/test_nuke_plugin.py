@@ -9,6 +9,7 @@ import io
 import random
 import runpy
 import sys
+import threading
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -198,6 +199,31 @@ def test_paths(plugin):
             paths.matte_pattern(value, script, "N")
 
 
+def test_windows_drive_and_unc_paths_keep_forward_slashes(nuke, plugin):
+    from hyperseg_nuke import knobs, paths
+
+    drive = paths.matte_pattern("", "C:\\shots\\sh010\\comp_v3.nk", "HyperSeg1")
+    assert drive == "C:/shots/sh010/mattes/comp_v3_HyperSeg1_matte.####.exr"
+    unc = paths.matte_pattern("", "\\\\server\\share\\sh010\\comp.nk", "HyperSeg1")
+    assert unc == "//server/share/sh010/mattes/comp_HyperSeg1_matte.####.exr"
+    assert paths.matte_pattern("Q:\\Project\\m.####.exr", "", "N") == "Q:/Project/m.####.exr"
+    assert paths.source_pattern(unc, "HyperSeg1") == "//server/share/sh010/mattes/.hyperseg/HyperSeg1/source.####.exr"
+    assert paths.shot_file("C:/shots/comp.nk", "N") == "C:/shots/comp_N.json"
+    # what Nuke makes of them: the evaluated knob is the path itself (a backslash would vanish)
+    read = nuke.nodes.Read()
+    for path in (drive, unc):
+        read["file"].setValue(path)
+        assert read["file"].evaluate_pattern() == path
+    read["file"].setValue("Q:\\Project\\m.####.exr")
+    assert read["file"].evaluate_pattern() == "Q:Projectm.####.exr"  # why forward slashes matter
+    # a File knob with studio TCL is expanded before use
+    load_plugin(nuke)
+    node = nuke.createNode("HyperSeg")
+    nuke.root()["name"].setValue("C:/shots/sh010/comp.nk")
+    node["matte_output"].setValue("[python nuke.script_directory()]/out/m.####.exr")
+    assert knobs.read_settings(node).matte_output == "C:/shots/sh010/out/m.####.exr"
+
+
 def test_settings_come_from_knobs_then_the_environment(plugin, monkeypatch, tmp_path):
     from hyperseg_nuke import settings
     from hyperseg_nuke.errors import PluginError
@@ -353,8 +379,15 @@ def test_background_work_leaves_nuke_to_the_main_thread(nuke, plugin):
     assert results == [] and nuke.run_pending() == 1 and results == ["done"]
     assert nuke.progress_tasks[-1].updates == [(50, "")] and nuke.progress_tasks[-1].closed
     tasks.in_background("T", lambda task: 1 / 0, results.append, errors.append).join(10)
+    assert nuke.progress_tasks[-1].closed  # the bar closed with the error, before it is reported
     nuke.run_pending()
-    assert isinstance(errors[0], ZeroDivisionError)
+    assert isinstance(errors[0], ZeroDivisionError) and "1 / 0" in errors[0].details
+
+    # nuke -t / -x: no event loop, so everything runs at once, in this thread
+    nuke.GUI = False
+    assert tasks.in_background("T", lambda task: threading.current_thread().name, results.append,
+                               errors.append) is None
+    assert results[-1] == threading.main_thread().name and nuke.progress_tasks[-1].closed
 
 
 class ScriptedBridge:

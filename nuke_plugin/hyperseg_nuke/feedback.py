@@ -40,7 +40,11 @@ def report(node, text: str) -> None:
 def report_error(node, action: str, error: BaseException) -> None:
     """An error of `action` in the status line and a Nuke message."""
     if not isinstance(error, (PluginError, BridgeError, OSError)):
-        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        details = getattr(error, "details", None)  # a worker's traceback, kept as text (see tasks)
+        if details:
+            sys.stderr.write(details)
+        else:
+            traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     text = describe(error)
     knobs.set_status(node, "{} failed: {}".format(action, (text.splitlines() or [""])[0]))
     script.show_message("HyperSeg: {} failed.\n\n{}".format(action, text))
