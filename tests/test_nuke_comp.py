@@ -198,3 +198,23 @@ def test_an_acescg_plate_gives_the_matte_of_its_rec709_twin(nuke, bridge, make_s
     segment(nuke, node)
     assert nuke.executed[-2:] == [("SourceWrite", 1003, 1003), ("SourceWrite", 1002, 1002)]
     np.testing.assert_allclose(alpha(matte), rec709, atol=2e-3)
+
+
+def test_a_background_source_render_cancels_and_reports_failures(nuke, bridge, make_shot):
+    from hyperseg_nuke import callbacks
+
+    folder = bridge.root / "comp_background"
+    read, node = click_comp(nuke, folder, make_shot, "1001-1024", through_switch=True)
+    node["bridge_url"].setValue(bridge.url)
+    thread = callbacks.segment_range(node)
+    nuke.pump(lambda: bool(nuke.progress_tasks))
+    nuke.progress_tasks[-1].cancel()
+    finish(nuke, thread)
+    assert node["status"].value() == "Segment range: cancelled while rendering the Source"
+    assert not nuke.messages and nuke.progress_tasks[-1].closed and nuke.executed == []
+    assert len(list((folder / "mattes" / ".hyperseg" / "HyperSeg1").glob("source.*.exr"))) < 24
+
+    (folder / "plates" / "plate.1010.exr").unlink()  # a plate missing: the background Nuke fails there
+    finish(nuke, callbacks.segment_range(node))
+    assert node["status"].value().startswith("Segment range failed: rendering the Source in the background failed")
+    assert "plate.1010.exr" in nuke.messages[-1]

@@ -130,11 +130,12 @@ def test_segment_range_shows_progress_and_cancels(nuke, bridge, make_shot):
     _, node = click_comp(nuke, folder, make_shot, "1001-1024", through_switch=True)
     node["bridge_url"].setValue(bridge.url)
     thread = callbacks.segment_range(node)
-    # not a Read: the Source range was rendered by the internal Write before the job
-    assert nuke.executed == [("SourceWrite", 1001, 1024)]
+    # not a Read: the Source range renders in a background `nuke -x`, never in this session
+    assert nuke.executed == []
     task = nuke.progress_tasks[-1]
-    while task.progress == 0 and thread.is_alive():
+    while "of 24 frames" not in task.message and thread.is_alive():
         thread.join(0.05)
+    assert any(message.startswith("rendering the Source: frame 1024 (24 of 24)") for _, message in task.updates)
     task.cancel()
     finish(nuke, thread)
 

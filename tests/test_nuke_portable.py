@@ -24,7 +24,7 @@ import fake_nuke
 from fake_nuke import PLUGIN_DIR
 from fake_nuke.comp import load_plugin
 
-MODULES = ("bridge_client", "callbacks", "clicks", "connection", "errors", "feedback", "install", "jobs",
+MODULES = ("background", "bridge_client", "callbacks", "clicks", "connection", "errors", "feedback", "install", "jobs",
            "knobs", "live", "matte", "paths", "preview", "script", "settings", "shotfile", "source", "tasks")
 
 

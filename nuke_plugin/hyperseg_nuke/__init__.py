@@ -2,17 +2,19 @@
 imports only the standard library; the model lives in the bridge process (`hyperseg-vfx serve`),
 reached through `hyperseg_nuke.bridge_client`.
 
+    background    a Source range rendered by a background `nuke -x`
     callbacks     the gizmo's buttons (Segment frame / range, Submit to farm, Open preview, clicks)
     knobs         the node's knob names and types, read and written
     clicks        XY knobs -> shot-file clicks (origin flip, keyframes, baking)
-    source        the Source's size and range, its frames rendered by the internal Write
-    matte         the internal Read and Copy that put the matte into the node's alpha
+    source        the Source: size, range, colour space, its Read's files or frames rendered
+    matte         the matte knobs the internal Read, Copies and Switch follow into the alpha
     shotfile      the exported shot file
     paths         where the files go (next to the script)
     settings      knobs and environment variables: bridge address, token, farm, commands
     connection    reaching (or starting) the bridge
     jobs          following a bridge job with Nuke's progress bar
     tasks         worker threads, ProgressTask, executeInMainThread
+    live          live clicks: knobChanged schedules a debounced segment
     preview       the contact sheet
     feedback      the status knob and Nuke messages
     script        the Nuke session: script path, frame, proxy mode, messages

@@ -20,7 +20,7 @@ hyperseg_nuke.source); the bridge gets their colour space. Files are named by th
 
 from typing import Callable, Dict, NamedTuple, Optional
 
-from hyperseg_nuke import clicks, connection, feedback, jobs, knobs, matte, paths, preview, script, settings
+from hyperseg_nuke import background, clicks, connection, feedback, jobs, knobs, matte, paths, preview, script, settings
 from hyperseg_nuke import live, shotfile, tasks
 from hyperseg_nuke import source as sources
 from hyperseg_nuke.bridge_client import command_line
@@ -49,6 +49,7 @@ class ShotPlan(NamedTuple):
     output: str
     script: str
     node_id: str
+    source_render: Optional[background.SourceRender]
 
 
 class FarmPlan(NamedTuple):
@@ -198,13 +199,19 @@ def _prepare_shot(node) -> ShotPlan:
     tracks = clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height)
     script_file = script.script_path()
     node_id, output = _node_files(node, values)
-    plates = info.plates
-    if plates is None:
+    plates, render = info.plates, None
+    if plates is None:  # rendered by a background Nuke in the worker, never here
         plates = paths.source_pattern(output, node_id)
-        sources.render_range(node, plates, info.first, info.last)
+        render = background.prepare(node, plates, info.first, info.last)
     data = shotfile.shot_data(plates, info.first, info.last, output, tracks, values.options(),
                               colorspace=info.colorspace)
-    return ShotPlan(values, info, data, output, script_file, node_id)
+    return ShotPlan(values, info, data, output, script_file, node_id, render)
+
+
+def _render_source(plan: ShotPlan, task) -> None:
+    """Worker: the Source frames the shot reads, when they must be rendered."""
+    if plan.source_render is not None:
+        background.run(plan.source_render, task)
 
 
 def _write_shot(plan: ShotPlan, path: str, checkpoint: str) -> None:
@@ -222,6 +229,7 @@ def _connect_and_write(plan: ShotPlan, path: str):
 
 
 def _render_range(plan: ShotPlan, task) -> Dict:
+    _render_source(plan, task)
     path = paths.shot_file(plan.script, plan.node_id)
     client = _connect_and_write(plan, path)
     return jobs.follow_job(client, client.start_job(shot_path=path), task)
@@ -245,6 +253,7 @@ def _prepare_submission(node) -> FarmPlan:
 
 
 def _submit(plan: FarmPlan, task) -> Dict:
+    _render_source(plan.shot, task)
     task.setMessage("submitting to " + plan.farm)
     client = _connect_and_write(plan.shot, plan.path)
     return client.submit(plan.path, plan.farm, chunk_size=plan.shot.values.chunk_size)
@@ -263,6 +272,7 @@ def _show_submission(node, plan: FarmPlan, result: Dict) -> None:
 
 
 def _write_preview(plan: ShotPlan, task) -> str:
+    _render_source(plan, task)
     task.setMessage("contact sheet")
     shot, sheet = paths.preview_files(plan.output, plan.script, plan.node_id)
     _write_shot(plan, shot, plan.values.checkpoint)

@@ -7,7 +7,7 @@ import traceback
 
 from hyperseg_nuke import knobs, script
 from hyperseg_nuke.bridge_client import BridgeError
-from hyperseg_nuke.errors import PluginError
+from hyperseg_nuke.errors import Cancelled, PluginError
 
 #: What to do about a bridge error, by its code.
 HINTS = {
@@ -38,7 +38,10 @@ def report(node, text: str) -> None:
 
 
 def report_error(node, action: str, error: BaseException) -> None:
-    """An error of `action` in the status line and a Nuke message."""
+    """An error of `action` in the status line and a Nuke message (a cancel: the status only)."""
+    if isinstance(error, Cancelled):
+        knobs.set_status(node, "{}: {}".format(action, error))
+        return
     if not isinstance(error, (PluginError, BridgeError, OSError)):
         details = getattr(error, "details", None)  # a worker's traceback, kept as text (see tasks)
         if details:

@@ -866,6 +866,25 @@ def reset() -> None:
 
 #: False in `nuke -t` / `nuke -x` sessions (no event loop, no panels).
 GUI = True
+
+
+def _executable() -> str:
+    """A `nuke` executable for background renders: tests/fake_nuke/nuke_x.py under this Python."""
+    import stat
+    import sys
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"fake_nuke_{os.getpid()}" / "nuke"
+    if not path.is_file():
+        path.parent.mkdir(exist_ok=True)
+        script = Path(__file__).with_name("nuke_x.py")
+        path.write_text(f"#!/bin/sh\nexec '{sys.executable}' '{script}' \"$@\"\n")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+#: This Nuke's executable (what `nuke -x` background renders run).
+EXE_PATH = _executable()
 _this_knobs: list[Knob] = []
 
 
@@ -1170,10 +1189,27 @@ def selectedNodes() -> list[Node]:
     return [n for n in thisGroup().nodes() if n["selected"].value()]
 
 
+def _inputs_first(nodes: list[Node]) -> list[Node]:
+    """`nodes` with each node after the nodes it reads (the order Nuke writes a script in)."""
+    order, chosen = [], {id(n) for n in nodes}
+
+    def visit(node):
+        if node in order:
+            return
+        for source in node._inputs:
+            if source is not None and id(source) in chosen:
+                visit(source)
+        order.append(node)
+
+    for node in nodes:
+        visit(node)
+    return order
+
+
 def nodeCopy(destination: str) -> bool:
     """Copy the selected nodes as script text (to the clipboard for "%clipboard%")."""
     _main_thread_only("nuke.nodeCopy()")
-    text = _script_text(selectedNodes(), with_root=False)
+    text = _script_text(_inputs_first(selectedNodes()), with_root=False)
     if destination == "%clipboard%":
         _state["clipboard"] = text
     else:
