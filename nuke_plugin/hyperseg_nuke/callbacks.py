@@ -2,12 +2,14 @@
 
     import hyperseg_nuke.callbacks as c; c.segment_frame(nuke.thisNode())
 
-A bridge action prepares in the main thread (reads the knobs, renders the Source with the
-internal Write), does the bridge's part in a worker thread with Nuke's progress bar, and shows
-the outcome back in the main thread. It returns that worker thread (None when it stopped before
-starting one). Every error ends in the status knob and a Nuke message.
+A bridge action prepares in the main thread (reads the knobs; Segment frame renders the Source
+frames t and t-1 with the internal Write when they changed), does the rest in a worker thread
+with Nuke's progress bar (a background `nuke -x` render of a Source range, the bridge's part),
+and shows the outcome back in the main thread. It returns that worker thread (None when it
+stopped before starting one, or ran synchronously in a session without GUI). Every error ends in
+the status knob and a Nuke message; a cancel in the status only.
 
-Segment frame   the current frame: its Source frames t and t-1 rendered, the clicks at t sent.
+Segment frame   the current frame: the clicks at t and the Source frames t (and t-1) sent.
 Segment range   the Source's range as a bridge job; the bar shows its progress, cancel stops it.
 Submit to farm  a new shot file handed to the farm named by the farm knob (or $HYPERSEG_FARM).
 Open preview    the contact sheet of the shot, opened in the system's viewer.
