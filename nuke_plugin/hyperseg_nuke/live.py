@@ -7,11 +7,14 @@ executeInMainThread; the latest change wins: a change while a segment runs makes
 segment after it, of the newest clicks. Every node has its own schedule, keyed by the node
 object (never saved)."""
 
+import re
 import threading
 from typing import Callable, Dict
 
 from hyperseg_nuke import tasks
 
+#: The knobs whose change re-segments: a click's position (pos3), its enable box (pos3_on), `live`.
+LIVE_KNOB = re.compile(r"^(?:(?:pos|neg)\d+(?:_on)?|live)$")
 #: Seconds of quiet after a change before the segment starts (a drag sends many changes).
 DEBOUNCE_S = 0.3
 
@@ -32,7 +35,7 @@ _lock = threading.Lock()
 
 def is_live_knob(name: str) -> bool:
     """A knob whose change re-segments: a click's position or its enable box, or `live` itself."""
-    return name == "live" or name.rstrip("_on").rstrip("0123456789") in ("pos", "neg")
+    return LIVE_KNOB.match(name) is not None
 
 
 def schedule(node, segment: Callable) -> None:
