@@ -255,7 +255,7 @@ class _RenderOutput:
 
 
 def _stop_on_signals(cancel, received: list) -> dict:
-    """Make SIGINT/SIGTERM set `cancel` (the render stops after the frame in flight) and append
+    """Make SIGINT/SIGTERM (and SIGBREAK on Windows) set `cancel` (the render stops after the frame in flight) and append
     the signal to `received`; a second signal gets the previous handler. Returns the previous
     handlers (none off the main thread, where signals cannot be handled)."""
     import signal
@@ -273,7 +273,9 @@ def _stop_on_signals(cancel, received: list) -> dict:
             click.echo(f"\n{signal.Signals(signum).name}: stopping after the frame in flight "
                        "(send it again to stop at once)", err=True)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # Windows has no SIGTERM from outside: OpenJD's and Deadline's cancel send CTRL_BREAK_EVENT,
+    # which Python delivers as SIGBREAK (Windows only).
+    for signum in (signal.SIGINT, signal.SIGTERM) + ((signal.SIGBREAK,) if hasattr(signal, "SIGBREAK") else ()):
         previous[signum] = signal.signal(signum, handler)
     return previous
 
@@ -286,14 +288,18 @@ def _summary(name: str, report) -> str:
     return text
 
 
-def _load_shot_for_command(shot_file: Path, frames: str | None, checkpoint: Path | None = None):
-    """The shot, fully validated (files included) with `checkpoint` replacing the shot's."""
+def _load_shot_for_command(shot_file: Path, frames: str | None, checkpoint: Path | None = None,
+                           path_mapping_rules: Path | None = None):
+    """The shot, fully validated (files included) with `checkpoint` replacing the shot's and
+    the paths in it mapped by the rules file `path_mapping_rules` (pathmapping-1.0 JSON)."""
     import dataclasses
 
+    from .pathmapping import load_path_mapping
     from .shot import check_shot_files, load_shot
 
+    mapping = load_path_mapping(path_mapping_rules) if path_mapping_rules is not None else None
     try:
-        shot = load_shot(shot_file, frames=frames, check_files=False)
+        shot = load_shot(shot_file, frames=frames, check_files=False, path_mapping=mapping)
     except OSError as exc:
         raise HypersegError(f"cannot read shot file {shot_file}: {exc.strerror or exc}") from None
     if checkpoint is not None:
@@ -314,18 +320,23 @@ def _load_shot_for_command(shot_file: Path, frames: str | None, checkpoint: Path
               help="Report a failed frame and go on (exit 1 at the end) instead of stopping at it.")
 @click.option("--openjd-progress", is_flag=True, help="Also print `openjd_progress: N` lines on stdout.")
 @click.option("--preview", is_flag=True, help="Afterwards write <output folder>/<shot name>_preview.png.")
+@click.option("--path-mapping-rules", "path_mapping_rules", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="OpenJD pathmapping-1.0 JSON file: map the shot's paths to this machine's "
+                                 "(what a farm worker passes, e.g. {{Session.PathMappingRulesFile}}).")
 def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None, device: str,
-           skip_existing: bool, continue_on_error: bool, openjd_progress: bool, preview: bool) -> None:
+           skip_existing: bool, continue_on_error: bool, openjd_progress: bool, preview: bool,
+           path_mapping_rules: Path | None) -> None:
     """Render a shot's mattes: one EXR per frame.
 
     Exit status: 0 every frame has its matte, 1 some frames failed or the render was stopped
-    (SIGINT/SIGTERM stop it after the frame in flight), 2 bad input or set-up (nothing rendered).
+    (SIGINT/SIGTERM, CTRL_BREAK on Windows, stop it after the frame in flight), 2 bad input or
+    set-up (nothing rendered).
     """
     import threading
 
     from .render import render_segmenter, render_shot, resolve_checkpoint
 
-    shot = _load_shot_for_command(shot_file, frame_spec, checkpoint_path)
+    shot = _load_shot_for_command(shot_file, frame_spec, checkpoint_path, path_mapping_rules)
     segmenter = render_segmenter(resolve_checkpoint(shot), device)
     name = shot_file.stem
     click.echo(f"Rendering {name}: {len(shot.frames)} frames with {segmenter.model_name} on {segmenter.device}",

@@ -76,10 +76,13 @@ def submit_shot(
         raise FarmInputError("farm", f"unknown farm {farm!r} (choose from {', '.join(FARMS)})")
     if run_local and (farm != "openjd" or dry_run):
         raise FarmInputError("run_local", "runs an OpenJD bundle here: only with farm openjd and without dry_run")
+    engine = importlib.import_module(f"{__name__}.{FARMS[farm]}")
+    cap = getattr(engine, "MAX_CHUNK_SIZE", None)
+    if cap is not None and isinstance(chunk_size, int) and chunk_size > cap:
+        raise FarmInputError("chunk_size", f"{farm} runs at most {cap} frames per task, got {chunk_size}")
     job = prepare_job(shot_path, chunk_size=chunk_size, gpus=gpus, priority=priority, name=name)
     folder = Path(os.path.abspath(out_dir)) if out_dir is not None else default_out_dir(job.shot_file, farm)
     check_out_dir(folder, farm, job.shot_file)
-    engine = importlib.import_module(f"{__name__}.{FARMS[farm]}")
     plan = engine.plan(job, folder, dry_run=dry_run, run_local=run_local)
     files = write_job_files(folder, farm, job.shot_file, plan.files)
     outcome = plan.submit(folder)

@@ -18,6 +18,7 @@ from .job import FarmJob
 from .plan import Plan, Submission
 
 REQUIRED_SETTINGS = ("defaults.farm_id", "defaults.queue_id")
+MAX_CHUNK_SIZE = openjd.MAX_CHUNK_SIZE
 _JOB_ID = re.compile(r"\bjob-[0-9a-f]{32}\b")
 
 
