@@ -323,9 +323,11 @@ def _load_shot_for_command(shot_file: Path, frames: str | None, checkpoint: Path
 @click.option("--path-mapping-rules", "path_mapping_rules", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="OpenJD pathmapping-1.0 JSON file: map the shot's paths to this machine's "
                                  "(what a farm worker passes, e.g. {{Session.PathMappingRulesFile}}).")
+@click.option("--gpu-list-env", "gpu_list_env", default=None, metavar="NAME",
+              help="Use only the GPUs listed in $NAME (e.g. OpenCue's CUE_GPU_CORES): sets CUDA_VISIBLE_DEVICES.")
 def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None, device: str,
            skip_existing: bool, continue_on_error: bool, openjd_progress: bool, preview: bool,
-           path_mapping_rules: Path | None) -> None:
+           path_mapping_rules: Path | None, gpu_list_env: str | None) -> None:
     """Render a shot's mattes: one EXR per frame.
 
     Exit status: 0 every frame has its matte, 1 some frames failed or the render was stopped
@@ -334,6 +336,12 @@ def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None
     """
     import threading
 
+    if gpu_list_env:
+        from .farm.gpus import restrict_gpus_from_env
+
+        gpus = restrict_gpus_from_env(gpu_list_env)
+        click.echo(f"GPUs: CUDA_VISIBLE_DEVICES={gpus} (from ${gpu_list_env})" if gpus else
+                   f"GPUs: ${gpu_list_env} is not set; every visible GPU may be used", err=True)
     from .render import render_segmenter, render_shot, resolve_checkpoint
 
     shot = _load_shot_for_command(shot_file, frame_spec, checkpoint_path, path_mapping_rules)
