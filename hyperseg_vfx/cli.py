@@ -661,8 +661,10 @@ def serve(host: str | None, port: int | None, checkpoint_path: Path | None, devi
 @click.option("--name", default=None, help="Job name (default: hyperseg_<shot name>).")
 @click.option("--dry-run", is_flag=True, help="Write the job files, do not submit them.")
 @click.option("--run-local", is_flag=True, help="openjd only: run the bundle on this machine with `openjd run`.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace files in the job folder that hyperseg-vfx did not write or that were edited since.")
 def submit(shot_file: Path, farm: str, out_dir: Path | None, chunk_size: int, gpus: int, priority: int,
-           name: str | None, dry_run: bool, run_local: bool) -> None:
+           name: str | None, dry_run: bool, run_local: bool, overwrite: bool) -> None:
     """Write a shot's render job for a farm engine and submit it with the engine's own tools.
 
     Each task runs `hyperseg-vfx render SHOT --frames CHUNK` ($HYPERSEG_VFX_COMMAND names the
@@ -674,7 +676,7 @@ def submit(shot_file: Path, farm: str, out_dir: Path | None, chunk_size: int, gp
     from .farm import submit_shot
 
     result = submit_shot(shot_file, farm, out_dir=out_dir, chunk_size=chunk_size, gpus=gpus, priority=priority,
-                         name=name, dry_run=dry_run, run_local=run_local)
+                         name=name, dry_run=dry_run, run_local=run_local, overwrite=overwrite)
     for path in result.files:
         click.echo(f"wrote {path}")
     click.echo(result.message)

@@ -155,6 +155,26 @@ def test_refuses_a_folder_that_is_not_its_own(farm_shot, tmp_path):
         submit_shot(shot, "openjd", out_dir=tmp_path / "file")
 
 
+def test_an_edited_job_file_is_not_replaced_unless_asked(farm_shot, tmp_path):
+    """Part of issue 14: a wrangler's edit of a written job file survives a regeneration; so does a
+    file of theirs with a job file's name that hyperseg-vfx never wrote."""
+    shot = farm_shot()
+    out = tmp_path / "job"
+    submit_shot(shot, "deadline10", dry_run=True, out_dir=out)
+    edited = (out / "job_info.job").read_text() + "Pool=gpu\n"
+    (out / "job_info.job").write_text(edited)
+    with pytest.raises(FarmInputError, match="job_info.job was changed since hyperseg-vfx wrote it"):
+        submit_shot(shot, "deadline10", dry_run=True, out_dir=out, chunk_size=3)
+    assert (out / "job_info.job").read_text() == edited
+    result = CliRunner().invoke(main, ["submit", str(shot), "--farm", "deadline10", "--dry-run", "--out", str(out)])
+    assert result.exit_code == 2 and "--overwrite replaces it" in result.output
+    result = CliRunner().invoke(main, ["submit", str(shot), "--farm", "deadline10", "--dry-run", "--out", str(out),
+                                       "--overwrite", "--chunk-size", "3"])
+    assert result.exit_code == 0, result.output
+    assert "ChunkSize=3" in (out / "job_info.job").read_text()
+    submit_shot(shot, "deadline10", dry_run=True, out_dir=out, chunk_size=4)  # unchanged since: regenerated
+
+
 # -- the bundle -----------------------------------------------------------------------------------
 
 
