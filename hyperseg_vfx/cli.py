@@ -684,5 +684,24 @@ def submit(shot_file: Path, farm: str, out_dir: Path | None, chunk_size: int, gp
         click.echo(f"  {shlex.join(result.command)}")
 
 
+@main.group("farm")
+def farm_group() -> None:
+    """Set up render farms for hyperseg-vfx jobs."""
+
+
+@farm_group.command("install-deadline-plugin")
+@click.argument("repository", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace plugin files that differ from the shipped ones.")
+def install_deadline_plugin_command(repository: Path, force: bool) -> None:
+    """Copy the HyperSeg plugin into a Deadline 10 REPOSITORY (custom/plugins/HyperSeg/)."""
+    from .farm.install import install_deadline_plugin
+
+    target, written = install_deadline_plugin(repository, force=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"The HyperSeg plugin is installed in {target}" + ("" if written else " (already up to date)")
+               + "; set its executable in Monitor > Tools > Configure Plugins > HyperSeg.")
+
+
 if __name__ == "__main__":
     sys.exit(main())
