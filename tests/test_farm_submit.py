@@ -274,3 +274,26 @@ def test_submit_command(farm_shot, tmp_path):
     assert "  deadlinecommand " in result.output
     bad = runner.invoke(main, ["submit", str(shot), "--farm", "tractor"])
     assert bad.exit_code == 2 and "Error: farm: unknown farm 'tractor'" in bad.output
+
+
+def test_a_frame_token_in_the_output_folder_uploads_the_folder_above_it(farm_shot, tmp_path):
+    """`mattes/####/sh010.exr` writes mattes/1001/..., so the output root is `mattes`, not a folder
+    literally named `####` that job attachments would never find anything in."""
+    shot = farm_shot("1001-1002")
+    data = yaml.safe_load(shot.read_text())
+    data["output"] = "mattes/####/sh010_matte.exr"
+    shot.write_text(yaml.safe_dump(data))
+    result = submit_shot(shot, "deadline-cloud", dry_run=True, out_dir=tmp_path / "bundle")
+    refs = yaml.safe_load((tmp_path / "bundle" / "asset_references.yaml").read_text())["assetReferences"]
+    assert refs["outputs"]["directories"] == [str(shot.parent / "mattes")]
+    assert "warning" not in result.message
+
+
+def test_deadline_cloud_warns_about_paths_outside_the_bundle_roots():
+    from hyperseg_vfx.farm.deadline_cloud import outside_roots
+
+    refs = {"assetReferences": {"inputs": {"filenames": ["/show/sh010.yaml", "/show/plates/p.1001.exr"],
+                                           "directories": []},
+                                "outputs": {"directories": ["/show/mattes"]}}}
+    assert outside_roots(["/show/plates/p.1001.exr", "/show/mattes/m.1001.exr", "/show/mattes2/m.exr",
+                          "/other/model.pt"], refs) == ["/show/mattes2/m.exr", "/other/model.pt"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..render import previous_input
+from ..sequences import has_frame_token
 from ..shot import Shot, check_shot_files, load_shot
 from .errors import FarmInputError
 
@@ -89,8 +90,12 @@ class FarmJob:
 
     @property
     def matte_dir(self) -> str:
-        """The folder the mattes are written to (the output pattern's folder)."""
-        return os.path.dirname(self.shot.output)
+        """The folder every matte is written under: the output pattern's deepest folder without a
+        frame token (`mattes/####/m.exr` writes under `mattes`, not a folder named `####`)."""
+        folder = os.path.dirname(self.shot.output)
+        while has_frame_token(folder):
+            folder = os.path.dirname(folder)
+        return folder
 
     @property
     def input_files(self) -> list[str]:
