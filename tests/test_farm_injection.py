@@ -68,8 +68,3 @@ def test_a_line_break_in_the_shot_folder_or_the_settings_is_refused(tmp_path, ma
         submit_shot(clean, "openjd", dry_run=True, out_dir=tmp_path / "job")
     assert not (tmp_path / "job").exists()
 
-
-def test_a_clean_shot_writes_one_line_per_key(farm_shot, tmp_path):
-    result = submit_shot(farm_shot(), "deadline10", dry_run=True, out_dir=tmp_path / "job")
-    keys = [line.split("=", 1)[0] for line in (result.out_dir / "job_info.job").read_text().splitlines()]
-    assert "PostJobScript" not in keys and "InitialStatus" not in keys and len(keys) == len(set(keys))
