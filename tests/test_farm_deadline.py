@@ -378,8 +378,9 @@ print(plugin.env["CUDA_VISIBLE_DEVICES"] + " | " + plugin.RenderArgumentCallback
 @pytest.mark.skipif(not PYTHON27, reason="no Python 2.7 under ~/.pyenv/versions")
 def test_plugin_loads_and_runs_under_python_2(tmp_path):
     """Deadline before 10.3 without a python3 shebang, or without Python 3, runs plugins as Python 2."""
-    plugin_file = PLUGIN_DIR / "HyperSeg.py"
-    assert plugin_file.read_text().startswith("#!/usr/bin/env python3\n")
+    assert (PLUGIN_DIR / "HyperSeg.py").read_text().startswith("#!/usr/bin/env python3\n")
+    plugin_file = tmp_path / "HyperSeg.py"  # a copy: Python 2 writes its .pyc next to the source
+    shutil.copy(PLUGIN_DIR / "HyperSeg.py", plugin_file)
     compiled = subprocess.run([PYTHON27[-1], "-m", "py_compile", str(plugin_file)], capture_output=True, text=True)
     assert compiled.returncode == 0, compiled.stderr
     host = tmp_path / "host.py"
