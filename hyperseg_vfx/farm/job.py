@@ -66,7 +66,8 @@ def frame_runs(frames: list[int]) -> list[FrameRun]:
 
 def farm_command() -> str:
     """The hyperseg-vfx executable the farm's workers run: $HYPERSEG_VFX_COMMAND (a name on
-    their PATH or an absolute path), default `hyperseg-vfx`."""
+    their PATH or an absolute path), default `hyperseg-vfx`. OpenCue needs an absolute path
+    (opencue.worker_command)."""
     command = os.environ.get(COMMAND_ENV, "").strip()
     return command or DEFAULT_COMMAND
 

@@ -27,8 +27,8 @@ which every Cuebot since 2021 validates (pyoutline >= 1.37 writes 1.15, whose DT
 Cuebot 1.13.8, Oct 2025); $HYPERSEG_OPENCUE_SPEC_VERSION chooses another (1.13 to 1.15).
 
 The XML is pyoutline's own serialisation without the pycuerun wrapper (the workers run the
-command directly), which needs no Cuebot; only the launch (pyoutline's, through opencue.api)
-talks to one. pyoutline sets a job up in a session folder (default ~/.opencue/sessions) that only
+command directly), which needs no Cuebot; only the launch (opencue.api.launchSpecAndWait, with
+exactly the written XML) talks to one. pyoutline sets a job up in a session folder (default ~/.opencue/sessions) that only
 pycuerun reads, and exports the job's shot as $SHOT: the session goes to a temporary folder,
 removed once the job is set up, and $SHOT is restored.
 """
