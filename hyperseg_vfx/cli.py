@@ -255,7 +255,7 @@ class _RenderOutput:
 
 
 def _stop_on_signals(cancel, received: list) -> dict:
-    """Make SIGINT/SIGTERM set `cancel` (the render stops after the frame in flight) and append
+    """Make SIGINT/SIGTERM (and SIGBREAK on Windows) set `cancel` (the render stops after the frame in flight) and append
     the signal to `received`; a second signal gets the previous handler. Returns the previous
     handlers (none off the main thread, where signals cannot be handled)."""
     import signal
@@ -273,7 +273,9 @@ def _stop_on_signals(cancel, received: list) -> dict:
             click.echo(f"\n{signal.Signals(signum).name}: stopping after the frame in flight "
                        "(send it again to stop at once)", err=True)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # Windows has no SIGTERM from outside: OpenJD's and Deadline's cancel send CTRL_BREAK_EVENT,
+    # which Python delivers as SIGBREAK (Windows only).
+    for signum in (signal.SIGINT, signal.SIGTERM) + ((signal.SIGBREAK,) if hasattr(signal, "SIGBREAK") else ()):
         previous[signum] = signal.signal(signum, handler)
     return previous
 
@@ -286,14 +288,18 @@ def _summary(name: str, report) -> str:
     return text
 
 
-def _load_shot_for_command(shot_file: Path, frames: str | None, checkpoint: Path | None = None):
-    """The shot, fully validated (files included) with `checkpoint` replacing the shot's."""
+def _load_shot_for_command(shot_file: Path, frames: str | None, checkpoint: Path | None = None,
+                           path_mapping_rules: Path | None = None):
+    """The shot, fully validated (files included) with `checkpoint` replacing the shot's and
+    the paths in it mapped by the rules file `path_mapping_rules` (pathmapping-1.0 JSON)."""
     import dataclasses
 
+    from .pathmapping import load_path_mapping
     from .shot import check_shot_files, load_shot
 
+    mapping = load_path_mapping(path_mapping_rules) if path_mapping_rules is not None else None
     try:
-        shot = load_shot(shot_file, frames=frames, check_files=False)
+        shot = load_shot(shot_file, frames=frames, check_files=False, path_mapping=mapping)
     except OSError as exc:
         raise HypersegError(f"cannot read shot file {shot_file}: {exc.strerror or exc}") from None
     if checkpoint is not None:
@@ -314,18 +320,31 @@ def _load_shot_for_command(shot_file: Path, frames: str | None, checkpoint: Path
               help="Report a failed frame and go on (exit 1 at the end) instead of stopping at it.")
 @click.option("--openjd-progress", is_flag=True, help="Also print `openjd_progress: N` lines on stdout.")
 @click.option("--preview", is_flag=True, help="Afterwards write <output folder>/<shot name>_preview.png.")
+@click.option("--path-mapping-rules", "path_mapping_rules", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="OpenJD pathmapping-1.0 JSON file: map the shot's paths to this machine's "
+                                 "(what a farm worker passes, e.g. {{Session.PathMappingRulesFile}}).")
+@click.option("--gpu-list-env", "gpu_list_env", default=None, metavar="NAME",
+              help="Use only the GPUs listed in $NAME (e.g. OpenCue's CUE_GPU_CORES): sets CUDA_VISIBLE_DEVICES.")
 def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None, device: str,
-           skip_existing: bool, continue_on_error: bool, openjd_progress: bool, preview: bool) -> None:
+           skip_existing: bool, continue_on_error: bool, openjd_progress: bool, preview: bool,
+           path_mapping_rules: Path | None, gpu_list_env: str | None) -> None:
     """Render a shot's mattes: one EXR per frame.
 
     Exit status: 0 every frame has its matte, 1 some frames failed or the render was stopped
-    (SIGINT/SIGTERM stop it after the frame in flight), 2 bad input or set-up (nothing rendered).
+    (SIGINT/SIGTERM, CTRL_BREAK on Windows, stop it after the frame in flight), 2 bad input or
+    set-up (nothing rendered).
     """
     import threading
 
+    if gpu_list_env:
+        from .farm.gpus import restrict_gpus_from_env
+
+        gpus = restrict_gpus_from_env(gpu_list_env)
+        click.echo(f"GPUs: CUDA_VISIBLE_DEVICES={gpus} (from ${gpu_list_env})" if gpus else
+                   f"GPUs: ${gpu_list_env} is not set; every visible GPU may be used", err=True)
     from .render import render_segmenter, render_shot, resolve_checkpoint
 
-    shot = _load_shot_for_command(shot_file, frame_spec, checkpoint_path)
+    shot = _load_shot_for_command(shot_file, frame_spec, checkpoint_path, path_mapping_rules)
     segmenter = render_segmenter(resolve_checkpoint(shot), device)
     name = shot_file.stem
     click.echo(f"Rendering {name}: {len(shot.frames)} frames with {segmenter.model_name} on {segmenter.device}",
@@ -642,8 +661,10 @@ def serve(host: str | None, port: int | None, checkpoint_path: Path | None, devi
 @click.option("--name", default=None, help="Job name (default: hyperseg_<shot name>).")
 @click.option("--dry-run", is_flag=True, help="Write the job files, do not submit them.")
 @click.option("--run-local", is_flag=True, help="openjd only: run the bundle on this machine with `openjd run`.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace files in the job folder that hyperseg-vfx did not write or that were edited since.")
 def submit(shot_file: Path, farm: str, out_dir: Path | None, chunk_size: int, gpus: int, priority: int,
-           name: str | None, dry_run: bool, run_local: bool) -> None:
+           name: str | None, dry_run: bool, run_local: bool, overwrite: bool) -> None:
     """Write a shot's render job for a farm engine and submit it with the engine's own tools.
 
     Each task runs `hyperseg-vfx render SHOT --frames CHUNK` ($HYPERSEG_VFX_COMMAND names the
@@ -655,12 +676,31 @@ def submit(shot_file: Path, farm: str, out_dir: Path | None, chunk_size: int, gp
     from .farm import submit_shot
 
     result = submit_shot(shot_file, farm, out_dir=out_dir, chunk_size=chunk_size, gpus=gpus, priority=priority,
-                         name=name, dry_run=dry_run, run_local=run_local)
+                         name=name, dry_run=dry_run, run_local=run_local, overwrite=overwrite)
     for path in result.files:
         click.echo(f"wrote {path}")
     click.echo(result.message)
     if result.command and not result.submitted:
         click.echo(f"  {shlex.join(result.command)}")
+
+
+@main.group("farm")
+def farm_group() -> None:
+    """Set up render farms for hyperseg-vfx jobs."""
+
+
+@farm_group.command("install-deadline-plugin")
+@click.argument("repository", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace plugin files that differ from the shipped ones.")
+def install_deadline_plugin_command(repository: Path, force: bool) -> None:
+    """Copy the HyperSeg plugin into a Deadline 10 REPOSITORY (custom/plugins/HyperSeg/)."""
+    from .farm.install import install_deadline_plugin
+
+    target, written = install_deadline_plugin(repository, force=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"The HyperSeg plugin is installed in {target}" + ("" if written else " (already up to date)")
+               + "; set its executable in Monitor > Tools > Configure Plugins > HyperSeg.")
 
 
 if __name__ == "__main__":

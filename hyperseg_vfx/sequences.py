@@ -12,7 +12,7 @@ import glob
 import re
 from typing import Iterable
 
-_SPEC_ITEM = re.compile(r"(-?\d+)(?:-(-?\d+)(?:x(\d+))?)?")
+_SPEC_ITEM = re.compile(r"(-?\d+)(?:-(-?\d+)(?:[x:](\d+))?)?")  # a-bxN, or a-b:N (OpenJD)
 _TOKEN = re.compile(r"#+|@+|%(?:0(\d+))?d")
 
 

@@ -257,12 +257,15 @@ def _optional_string(data: Mapping, key: str) -> str | None:
     return None if value is None else _string(value, key)
 
 
-def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None = None) -> Shot:
+def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None = None,
+                   path_mapping=None) -> Shot:
     """Parse and check shot-file data without touching the disk.
 
     Checks keys, types and values, the colour space name, that the output pattern names one
     file per frame and none of the input's, and that every frame has a positive click.
     Relative paths are resolved against `base_dir`. path: the shot file, kept on the Shot.
+    path_mapping: a pathmapping.PathMapping applied to every path as written, before it is
+    resolved (a farm worker's view of the submitter's paths).
     """
     data = _mapping(
         data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options"),
@@ -270,6 +273,8 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
     )
 
     def resolve(value: str) -> str:
+        if path_mapping is not None:
+            value = path_mapping.map(value)
         return os.path.abspath(os.path.join(base_dir, value))
 
     checkpoint = _optional_string(data, "checkpoint")
@@ -348,12 +353,14 @@ def load_shot(
     *,
     check_files: bool = True,
     frames: str | int | None = None,
+    path_mapping=None,
 ) -> Shot:
     """Load and fully validate a shot from a YAML/JSON file or from shot-file data.
 
     base_dir: folder relative paths are resolved against; default the shot file's folder (the
     current folder for data). frames: replaces the shot's frames before validation.
-    check_files: also check the files on disk (see check_shot_files).
+    check_files: also check the files on disk (see check_shot_files). path_mapping: see
+    shot_from_dict.
     Raises ShotError for an invalid shot, OSError when the shot file cannot be read.
     """
     shot_path = None
@@ -369,7 +376,8 @@ def load_shot(
             base_dir = os.path.dirname(shot_path)
     if frames is not None and isinstance(data, Mapping):
         data = {**data, "frames": frames}
-    shot = shot_from_dict(data, os.getcwd() if base_dir is None else base_dir, path=shot_path)
+    shot = shot_from_dict(data, os.getcwd() if base_dir is None else base_dir, path=shot_path,
+                          path_mapping=path_mapping)
     if check_files:
         check_shot_files(shot)
     return shot

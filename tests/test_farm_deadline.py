@@ -5,13 +5,19 @@ cannot be installed outside Deadline)."""
 from __future__ import annotations
 
 import configparser
+import glob
 import importlib.util
+import json
 import os
 import re
+import shlex
+import shutil
 import stat
+import subprocess
 import sys
 import textwrap
 import types
+from pathlib import Path
 
 import pytest
 
@@ -122,8 +128,13 @@ class StdoutHandler:
 
 
 class DeadlinePlugin:
-    """Deadline.Plugins.DeadlinePlugin as a Simple plugin uses it. The job, task and worker come
-    from attributes: plugin_info, config, task_frames, thread, gpu_affinity (None: no override)."""
+    """Deadline.Plugins.DeadlinePlugin as a Simple plugin uses it (Deadline 10 Scripting reference,
+    DeadlinePlugin class; the calls as Thinkbox's own plugins make them, e.g. Redshift.py's GPU
+    selection by GetThreadNumber() and its CreateTempDirectory for a path-mapping file). The
+    job, task and worker come from attributes: plugin_info, config, task_frames, thread,
+    gpu_affinity (None: no override), temp_root (where CreateTempDirectory creates folders)."""
+
+    temp_root = None
 
     def __init__(self):
         self.InitializeProcessCallback = Event()
@@ -170,6 +181,15 @@ class DeadlinePlugin:
     def SetProcessEnvironmentVariable(self, key, value):
         self.environment[key] = value
 
+    def LogInfo(self, message):
+        self.log = getattr(self, "log", []) + [message]
+
+    def CreateTempDirectory(self, name):
+        """A new folder for this task (Deadline: under the worker's job data folder)."""
+        import tempfile
+
+        return tempfile.mkdtemp(prefix=name, dir=self.temp_root)
+
     def SetProgress(self, progress):
         self.progress = progress
 
@@ -195,9 +215,16 @@ def render_task(plugin, stdout_lines, exit_code):
     return executable, arguments
 
 
+#: The repository's path mappings for this OS, as RepositoryUtils.GetPathMappings() returns them:
+#: [from, to] pairs (an empty `to` is a mapping with no destination on this OS; Thinkbox's Redshift
+#: plugin skips those).
+PATH_MAPPINGS = [["/mnt/", "/net/"], ["Q:\\Shows\\", "/net/shows/"], ["/unmapped", ""]]
+
+
 @pytest.fixture
 def plugin_module(monkeypatch):
-    """HyperSeg.py imported against the stand-in Deadline modules (path mapping: /mnt -> /net)."""
+    """HyperSeg.py imported against the stand-in Deadline modules (path mapping: /mnt -> /net,
+    CheckPathMapping as Deadline's: a prefix replaced, separators left as they are)."""
     deadline = types.ModuleType("Deadline")
     plugins = types.ModuleType("Deadline.Plugins")
     plugins.DeadlinePlugin = DeadlinePlugin
@@ -206,7 +233,9 @@ def plugin_module(monkeypatch):
     scripting.FileUtils = types.SimpleNamespace(
         SearchFileList=lambda paths: next((p for p in paths.split(";") if p and os.path.isfile(p)), ""))
     scripting.RepositoryUtils = types.SimpleNamespace(
-        CheckPathMapping=lambda path: re.sub(r"^/mnt/", "/net/", path))
+        CheckPathMapping=lambda path: re.sub(r"^/mnt/", "/net/", path),
+        GetPathMappings=lambda: [list(pair) for pair in PATH_MAPPINGS])
+    scripting.SystemUtils = types.SimpleNamespace(IsRunningOnWindows=lambda: False)
     for name, module in (("Deadline", deadline), ("Deadline.Plugins", plugins), ("Deadline.Scripting", scripting)):
         monkeypatch.setitem(sys.modules, name, module)
     spec = importlib.util.spec_from_file_location("HyperSeg", PLUGIN_DIR / "HyperSeg.py")
@@ -226,6 +255,7 @@ def plugin(plugin_module, tmp_path):
     instance.plugin_info = {"ShotFile": "/mnt/shows/sh 010.yaml", "GPUsPerTask": "0"}
     instance.config = {"Executable": f"/nowhere/hyperseg-vfx;{executable}"}
     instance.task_frames = [1001, 1002, 1003]
+    instance.temp_root = str(tmp_path)
     return instance
 
 
@@ -234,7 +264,12 @@ def test_plugin_runs_the_render_of_the_task_frames(plugin, tmp_path):
              "frame 1002  0.50 s  /net/shows/m.1002.exr", "openjd_progress: 66.7"]
     executable, arguments = render_task(plugin, lines, 0)
     assert executable == str(tmp_path / "bin" / "hyperseg-vfx")
-    assert arguments == 'render "/net/shows/sh 010.yaml" --frames 1001-1003 --openjd-progress'
+    argv = shlex.split(arguments)
+    assert argv[:5] == ["render", "/net/shows/sh 010.yaml", "--frames", "1001-1003", "--openjd-progress"]
+    assert argv[5] == "--path-mapping-rules" and len(argv) == 7
+    assert json.loads(Path(argv[6]).read_text()) == {"version": "pathmapping-1.0", "path_mapping_rules": [
+        {"source_path_format": "POSIX", "source_path": "/mnt/", "destination_path": "/net/"},
+        {"source_path_format": "WINDOWS", "source_path": "Q:\\Shows\\", "destination_path": "/net/shows/"}]}
     assert plugin.progress == pytest.approx(66.7)
     assert plugin.status == "frame 1002: 0.50 s  /net/shows/m.1002.exr"
     assert plugin.environment == {}
@@ -242,7 +277,7 @@ def test_plugin_runs_the_render_of_the_task_frames(plugin, tmp_path):
 
 def test_plugin_passes_a_stepped_task_as_a_frame_list(plugin):
     plugin.task_frames = [1005, 1001, 1003]
-    assert render_task(plugin, [], 0)[1].split("--frames ")[1] == "1001,1003,1005 --openjd-progress"
+    assert shlex.split(render_task(plugin, [], 0)[1])[3] == "1001,1003,1005"
 
 
 @pytest.mark.parametrize("code, meaning", [(1, "frames failed"), (2, "bad input"), (143, "signal")])
@@ -259,14 +294,124 @@ def test_plugin_fails_without_an_executable(plugin):
 
 @pytest.mark.parametrize("per_task, thread, affinity, visible", [
     ("2", 1, None, "2,3"),       # concurrent task 1 gets the next two GPUs
-    ("1", 0, [3, 1], "3"),       # the worker's affinity wins, limited to GPUsPerTask
+    ("1", 0, [3, 1], "3"),       # the worker's affinity wins, GPUsPerTask of it
+    ("1", 1, [3, 1], "1"),       # ... the next one for the next concurrent task
+    ("1", 2, [3, 1], "3"),       # ... rotating through it
     ("0", 0, [0, 2], "0,2"),     # no limit: the whole affinity
+    ("0", 1, None, None),        # no limit and no affinity: no restriction
 ])
 def test_plugin_selects_gpus(plugin, per_task, thread, affinity, visible):
     plugin.plugin_info["GPUsPerTask"] = per_task
     plugin.thread, plugin.gpu_affinity = thread, affinity
     render_task(plugin, [], 0)
-    assert plugin.environment == {"CUDA_VISIBLE_DEVICES": visible}
+    expected = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": visible} if visible else {}
+    assert plugin.environment == expected
+
+
+@pytest.mark.parametrize("affinity", [None, [2, 3]])
+def test_two_concurrent_tasks_see_different_gpus(plugin_module, tmp_path, affinity):
+    """Two render threads of one worker, run at the same time, each with GPUsPerTask 1."""
+    import threading
+
+    tasks = []
+    for thread in (0, 1):
+        task = plugin_module.GetDeadlinePlugin()
+        task.plugin_info = {"ShotFile": "/mnt/sh010.yaml", "GPUsPerTask": "1"}
+        task.config = {"Executable": sys.executable}
+        task.task_frames, task.thread, task.gpu_affinity, task.temp_root = [1001], thread, affinity, str(tmp_path)
+        tasks.append(task)
+    runners = [threading.Thread(target=render_task, args=(task, [], 0)) for task in tasks]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join()
+    seen = [task.environment.get("CUDA_VISIBLE_DEVICES") for task in tasks]
+    assert seen == (["0", "1"] if affinity is None else ["2", "3"])
+    assert all(task.environment["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID" for task in tasks)
+
+
+PYTHON27 = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/2.7*/bin/python")))
+
+#: Deadline.Plugins / Deadline.Scripting as small Python 2 modules: enough for Deadline's own steps
+#: (GetDeadlinePlugin, the callbacks) to run the plugin under Python 2.
+PY2_HOST = r"""
+import imp, sys, types
+class Event(object):
+    def __init__(self): self.handlers = []
+    def __iadd__(self, h): self.handlers.append(h); return self
+    def __call__(self, *a): return [h(*a) for h in self.handlers][-1]
+class Handler(object):
+    def __init__(self): self.HandleCallback = Event()
+class DeadlinePlugin(object):
+    def __init__(self):
+        for name in ("InitializeProcess", "RenderExecutable", "RenderArgument", "CheckExitCode"):
+            setattr(self, name + "Callback", Event())
+        self.StdoutHandlers, self.env = [], {}
+    def AddStdoutHandlerCallback(self, regex): self.StdoutHandlers.append(Handler()); return self.StdoutHandlers[-1]
+    def GetPluginInfoEntryWithDefault(self, key, default): return {"GPUsPerTask": "1"}.get(key, default)
+    def GetPluginInfoEntry(self, key): return "/mnt/sh010.yaml"
+    def GetThreadNumber(self): return 1
+    def OverrideGpuAffinity(self): return False
+    def SetProcessEnvironmentVariable(self, k, v): self.env[k] = v
+    def LogInfo(self, m): pass
+    def CreateTempDirectory(self, name): import tempfile; return tempfile.mkdtemp()
+    def GetCurrentTask(self): return types.ModuleType("task")
+plugins = types.ModuleType("Deadline.Plugins"); plugins.DeadlinePlugin = DeadlinePlugin
+plugins.PluginType = types.ModuleType("PluginType"); plugins.PluginType.Simple = 1
+scripting = types.ModuleType("Deadline.Scripting")
+scripting.FileUtils = None
+scripting.RepositoryUtils = types.ModuleType("RepositoryUtils")
+scripting.RepositoryUtils.CheckPathMapping = lambda p: p.replace("/mnt/", "/net/")
+scripting.RepositoryUtils.GetPathMappings = lambda: [["/mnt/", "/net/"]]
+scripting.SystemUtils = types.ModuleType("SystemUtils"); scripting.SystemUtils.IsRunningOnWindows = lambda: False
+sys.modules.update({"Deadline": types.ModuleType("Deadline"), "Deadline.Plugins": plugins,
+                    "Deadline.Scripting": scripting})
+module = imp.load_source("HyperSeg", sys.argv[1])
+plugin = module.GetDeadlinePlugin()
+plugin.InitializeProcessCallback()
+task = plugin.GetCurrentTask(); task.TaskFrameList = [1001, 1003]
+plugin.GetCurrentTask = lambda: task
+print(plugin.env["CUDA_VISIBLE_DEVICES"] + " | " + plugin.RenderArgumentCallback())
+"""
+
+
+@pytest.mark.skipif(not PYTHON27, reason="no Python 2.7 under ~/.pyenv/versions")
+def test_plugin_loads_and_runs_under_python_2(tmp_path):
+    """Deadline before 10.3 without a python3 shebang, or without Python 3, runs plugins as Python 2."""
+    assert (PLUGIN_DIR / "HyperSeg.py").read_text().startswith("#!/usr/bin/env python3\n")
+    plugin_file = tmp_path / "HyperSeg.py"  # a copy: Python 2 writes its .pyc next to the source
+    shutil.copy(PLUGIN_DIR / "HyperSeg.py", plugin_file)
+    compiled = subprocess.run([PYTHON27[-1], "-m", "py_compile", str(plugin_file)], capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr
+    host = tmp_path / "host.py"
+    host.write_text(PY2_HOST)
+    run = subprocess.run([PYTHON27[-1], str(host), str(plugin_file)], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    visible, arguments = run.stdout.strip().split(" | ")
+    assert visible == "1" and arguments.startswith('render "/net/sh010.yaml" --frames 1001,1003 --openjd-progress')
+
+
+def test_plugin_arguments_render_a_moved_shot_with_the_repositorys_mappings(plugin_module, tmp_path, make_shot,
+                                                                            tiny_checkpoint, monkeypatch):
+    """The whole chain: a shot written with absolute paths on the studio side, its folder moved,
+    the repository mapping studio -> worker; the plugin's executable and arguments, run, write
+    the mattes into the moved folder."""
+    from test_farm_pathmapping import moved_shot
+
+    shot_file, moved = moved_shot(tmp_path, make_shot, tiny_checkpoint, frames="1001-1002")
+    shutil.move(shot_file.parent, moved)
+    task = plugin_module.GetDeadlinePlugin()
+    task.plugin_info = {"ShotFile": str(shot_file), "GPUsPerTask": "0"}
+    task.config = {"Executable": str(Path(sys.executable).with_name("hyperseg-vfx"))}
+    task.task_frames, task.temp_root = [1001, 1002], str(tmp_path)
+    mappings = [[str(shot_file.parent), str(moved)]]
+    monkeypatch.setattr(plugin_module, "RepositoryUtils", types.SimpleNamespace(
+        CheckPathMapping=lambda path: path.replace(mappings[0][0], mappings[0][1]), GetPathMappings=lambda: mappings))
+    executable, arguments = render_task(task, [], 0)
+    run = subprocess.run([executable] + shlex.split(arguments), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (moved / "mattes").iterdir()) == ["sh010_matte.1001.exr", "sh010_matte.1002.exr"]
 
 
 def test_plugin_cleanup_releases_the_callbacks(plugin):

@@ -155,6 +155,26 @@ def test_refuses_a_folder_that_is_not_its_own(farm_shot, tmp_path):
         submit_shot(shot, "openjd", out_dir=tmp_path / "file")
 
 
+def test_an_edited_job_file_is_not_replaced_unless_asked(farm_shot, tmp_path):
+    """Part of issue 14: a wrangler's edit of a written job file survives a regeneration; so does a
+    file of theirs with a job file's name that hyperseg-vfx never wrote."""
+    shot = farm_shot()
+    out = tmp_path / "job"
+    submit_shot(shot, "deadline10", dry_run=True, out_dir=out)
+    edited = (out / "job_info.job").read_text() + "Pool=gpu\n"
+    (out / "job_info.job").write_text(edited)
+    with pytest.raises(FarmInputError, match="job_info.job was changed since hyperseg-vfx wrote it"):
+        submit_shot(shot, "deadline10", dry_run=True, out_dir=out, chunk_size=3)
+    assert (out / "job_info.job").read_text() == edited
+    result = CliRunner().invoke(main, ["submit", str(shot), "--farm", "deadline10", "--dry-run", "--out", str(out)])
+    assert result.exit_code == 2 and "--overwrite replaces it" in result.output
+    result = CliRunner().invoke(main, ["submit", str(shot), "--farm", "deadline10", "--dry-run", "--out", str(out),
+                                       "--overwrite", "--chunk-size", "3"])
+    assert result.exit_code == 0, result.output
+    assert "ChunkSize=3" in (out / "job_info.job").read_text()
+    submit_shot(shot, "deadline10", dry_run=True, out_dir=out, chunk_size=4)  # unchanged since: regenerated
+
+
 # -- the bundle -----------------------------------------------------------------------------------
 
 
@@ -254,3 +274,26 @@ def test_submit_command(farm_shot, tmp_path):
     assert "  deadlinecommand " in result.output
     bad = runner.invoke(main, ["submit", str(shot), "--farm", "tractor"])
     assert bad.exit_code == 2 and "Error: farm: unknown farm 'tractor'" in bad.output
+
+
+def test_a_frame_token_in_the_output_folder_uploads_the_folder_above_it(farm_shot, tmp_path):
+    """`mattes/####/sh010.exr` writes mattes/1001/..., so the output root is `mattes`, not a folder
+    literally named `####` that job attachments would never find anything in."""
+    shot = farm_shot("1001-1002")
+    data = yaml.safe_load(shot.read_text())
+    data["output"] = "mattes/####/sh010_matte.exr"
+    shot.write_text(yaml.safe_dump(data))
+    result = submit_shot(shot, "deadline-cloud", dry_run=True, out_dir=tmp_path / "bundle")
+    refs = yaml.safe_load((tmp_path / "bundle" / "asset_references.yaml").read_text())["assetReferences"]
+    assert refs["outputs"]["directories"] == [str(shot.parent / "mattes")]
+    assert "warning" not in result.message
+
+
+def test_deadline_cloud_warns_about_paths_outside_the_bundle_roots():
+    from hyperseg_vfx.farm.deadline_cloud import outside_roots
+
+    refs = {"assetReferences": {"inputs": {"filenames": ["/show/sh010.yaml", "/show/plates/p.1001.exr"],
+                                           "directories": []},
+                                "outputs": {"directories": ["/show/mattes"]}}}
+    assert outside_roots(["/show/plates/p.1001.exr", "/show/mattes/m.1001.exr", "/show/mattes2/m.exr",
+                          "/other/model.pt"], refs) == ["/show/mattes2/m.exr", "/other/model.pt"]

@@ -62,12 +62,14 @@ def submit_shot(
     name: str | None = None,
     dry_run: bool = False,
     run_local: bool = False,
+    overwrite: bool = False,
 ) -> SubmitResult:
     """Write the job files of the shot at `shot_path` for `farm` and submit them (see the module).
 
     chunk_size: frames per task; gpus: GPUs a task needs (0: no GPU requirement); priority:
     0-100; name: the job's name (default `hyperseg_<shot stem>`); dry_run: write, do not submit;
-    run_local: (openjd only) run the bundle on this machine with `openjd run`.
+    run_local: (openjd only) run the bundle on this machine with `openjd run`; overwrite:
+    replace files in `out_dir` that hyperseg-vfx did not write or that were changed since.
     """
     from .job import prepare_job
     from .outdir import check_out_dir, default_out_dir, write_job_files
@@ -76,11 +78,14 @@ def submit_shot(
         raise FarmInputError("farm", f"unknown farm {farm!r} (choose from {', '.join(FARMS)})")
     if run_local and (farm != "openjd" or dry_run):
         raise FarmInputError("run_local", "runs an OpenJD bundle here: only with farm openjd and without dry_run")
+    engine = importlib.import_module(f"{__name__}.{FARMS[farm]}")
+    cap = getattr(engine, "MAX_CHUNK_SIZE", None)
+    if cap is not None and isinstance(chunk_size, int) and chunk_size > cap:
+        raise FarmInputError("chunk_size", f"{farm} runs at most {cap} frames per task, got {chunk_size}")
     job = prepare_job(shot_path, chunk_size=chunk_size, gpus=gpus, priority=priority, name=name)
     folder = Path(os.path.abspath(out_dir)) if out_dir is not None else default_out_dir(job.shot_file, farm)
-    check_out_dir(folder, farm, job.shot_file)
-    engine = importlib.import_module(f"{__name__}.{FARMS[farm]}")
-    plan = engine.plan(job, folder, dry_run=dry_run, run_local=run_local)
+    plan = engine.plan(job, folder, dry_run=dry_run, run_local=run_local)  # writes nothing
+    check_out_dir(folder, farm, job.shot_file, plan.files, overwrite)
     files = write_job_files(folder, farm, job.shot_file, plan.files)
     outcome = plan.submit(folder)
     return SubmitResult(farm, folder, files, outcome.submitted, outcome.job_id, outcome.message, outcome.command)

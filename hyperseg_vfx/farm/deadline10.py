@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..sequences import frame_path
 from .errors import FarmSubmitError
-from .job import FarmJob
+from .job import FarmJob, check_printable
 from .plan import Plan, Submission
 
 PLUGIN = "HyperSeg"
@@ -40,7 +40,18 @@ def hash_pattern(pattern: str) -> str:
 
 
 def _info_file(entries: dict[str, object]) -> str:
+    """`key=value` lines. A value with a line break or other control character would add lines
+    of its own (PostJobScript=...): refused, naming its key (the job's fields are checked
+    earlier, naming the shot's field; this is the last line of defence)."""
+    for key, value in entries.items():
+        check_printable(str(value), key)
     return "".join(f"{key}={value}\n" for key, value in entries.items())
+
+
+def _setting(name: str) -> str:
+    """$`name` (a pool or group), Deadline's `none` when unset; FarmInputError naming it when it
+    holds a control character."""
+    return check_printable(os.environ.get(name, "").strip(), name) or "none"
 
 
 def job_info(job: FarmJob) -> str:
@@ -53,8 +64,8 @@ def job_info(job: FarmJob) -> str:
         "Frames": ",".join(run.spec() for run in job.frame_runs),
         "ChunkSize": job.chunk_size,
         "Priority": job.priority,
-        "Pool": os.environ.get(POOL_ENV) or "none",
-        "Group": os.environ.get(GROUP_ENV) or "none",
+        "Pool": _setting(POOL_ENV),
+        "Group": _setting(GROUP_ENV),
         "OutputDirectory0": job.matte_dir,
         "OutputFilename0": hash_pattern(os.path.basename(job.shot.output)),
     })

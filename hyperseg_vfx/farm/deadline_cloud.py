@@ -18,6 +18,7 @@ from .job import FarmJob
 from .plan import Plan, Submission
 
 REQUIRED_SETTINGS = ("defaults.farm_id", "defaults.queue_id")
+MAX_CHUNK_SIZE = openjd.MAX_CHUNK_SIZE
 _JOB_ID = re.compile(r"\bjob-[0-9a-f]{32}\b")
 
 
@@ -57,7 +58,35 @@ def submit_bundle(folder: Path, dry_run: bool) -> Submission:
                       job_id, command)
 
 
+def outside_roots(paths: list[str], references: dict) -> list[str]:
+    """The `paths` that lie under none of the asset references' roots (input files, input and
+    output directories). Job attachments upload only those and map only their roots into the
+    session, so such a path is neither uploaded nor mapped: the task cannot find it, or writes
+    where nothing collects it."""
+    refs = references["assetReferences"]
+    roots = [Path(p) for p in refs["inputs"]["filenames"] + refs["inputs"]["directories"]
+             + refs["outputs"]["directories"]]
+    return [p for p in paths if not any(Path(p) == root or Path(p).is_relative_to(root) for root in roots)]
+
+
+def attachment_warnings(job: FarmJob) -> list[str]:
+    """What of the shot a Deadline Cloud worker will not see, one line each."""
+    touched = [str(job.shot_file)] + ([job.shot.checkpoint] if job.shot.checkpoint else [])
+    touched += job.input_files + [job.shot.output_path(f) for f in job.shot.frames]
+    return [f"warning: {path} is outside the job bundle's asset roots: Deadline Cloud's job attachments will not "
+            "upload or map it" for path in outside_roots(touched, openjd.asset_references(job))]
+
+
 def plan(job: FarmJob, folder: Path, *, dry_run: bool, run_local: bool) -> Plan:
-    """The OpenJD bundle, then `deadline bundle submit`."""
+    """The OpenJD bundle, then `deadline bundle submit`; the result's message starts with a
+    warning for every shot path job attachments would not carry."""
     files, _tasks = openjd.bundle(job, folder)
-    return Plan(files, lambda out: submit_bundle(out, dry_run))
+    notes = attachment_warnings(job)
+
+    def submit(out: Path) -> Submission:
+        outcome = submit_bundle(out, dry_run)
+        if notes:
+            outcome.message = "\n".join(notes + [outcome.message])
+        return outcome
+
+    return Plan(files, submit)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..render import previous_input
-from ..shot import Shot, load_shot
+from ..sequences import has_frame_token
+from ..shot import Shot, check_shot_files, load_shot
 from .errors import FarmInputError
 
 #: The environment variable naming the hyperseg-vfx executable on the farm's workers.
@@ -65,7 +66,8 @@ def frame_runs(frames: list[int]) -> list[FrameRun]:
 
 def farm_command() -> str:
     """The hyperseg-vfx executable the farm's workers run: $HYPERSEG_VFX_COMMAND (a name on
-    their PATH or an absolute path), default `hyperseg-vfx`."""
+    their PATH or an absolute path), default `hyperseg-vfx`. OpenCue needs an absolute path
+    (opencue.worker_command)."""
     command = os.environ.get(COMMAND_ENV, "").strip()
     return command or DEFAULT_COMMAND
 
@@ -89,8 +91,12 @@ class FarmJob:
 
     @property
     def matte_dir(self) -> str:
-        """The folder the mattes are written to (the output pattern's folder)."""
-        return os.path.dirname(self.shot.output)
+        """The folder every matte is written under: the output pattern's deepest folder without a
+        frame token (`mattes/####/m.exr` writes under `mattes`, not a folder named `####`)."""
+        folder = os.path.dirname(self.shot.output)
+        while has_frame_token(folder):
+            folder = os.path.dirname(folder)
+        return folder
 
     @property
     def input_files(self) -> list[str]:
@@ -125,10 +131,27 @@ def prepare_job(shot_path: str | os.PathLike, *, chunk_size: int, gpus: int, pri
     gpus = _check_int(gpus, "gpus", 0)
     priority = _check_int(priority, "priority", *PRIORITY_RANGE)
     shot_file = Path(shot_path).absolute()
+    check_printable(str(shot_file), "shot")
     if not shot_file.is_file():
         raise FarmInputError("shot", f"{shot_file}: no such file")
     try:
-        shot = load_shot(shot_file)
+        shot = load_shot(shot_file, check_files=False)
     except OSError as exc:
         raise FarmInputError("shot", f"cannot read {shot_file}: {exc.strerror or exc}") from None
-    return FarmJob(shot, shot_file, _check_name(name, shot_file), chunk_size, gpus, priority, farm_command())
+    for field in ("input", "output", "checkpoint"):
+        check_printable(getattr(shot, field), f"shot.{field}")
+    check_shot_files(shot)
+    command = check_printable(farm_command(), COMMAND_ENV)
+    return FarmJob(shot, shot_file, _check_name(name, shot_file), chunk_size, gpus, priority, command)
+
+
+def check_printable(value: str | None, field: str) -> str | None:
+    """`value`, or FarmInputError naming `field` when it holds a control character: every field
+    reaches a job file (a Deadline job info line, OpenCue XML, an OpenJD value), where a newline
+    could add lines of its own (`PostJobScript=...`)."""
+    if value is not None:
+        found = _CONTROL.search(value)
+        if found:
+            raise FarmInputError(field, f"holds a control character ({found.group(0)!r}), which no farm job file "
+                                        f"may carry: {value[:200]!r}")
+    return value

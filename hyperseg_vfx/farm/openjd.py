@@ -24,6 +24,9 @@ from .plan import Plan, Submission
 from .resources import farm_file
 
 TEMPLATE = ("openjd", "template.yaml")
+#: Deadline Cloud caps chunks.defaultTaskCount at 150 (AWS Deadline Cloud developer guide,
+#: "CHUNK[INT] task parameter reference"); the bundle is the same for `openjd run`.
+MAX_CHUNK_SIZE = 150
 EXTENSIONS = ("TASK_CHUNKING",)
 GPU_AMOUNT = "amount.worker.gpu"
 
@@ -32,11 +35,17 @@ DEADLINE_PREFIX = "deadline:"
 
 
 def template_data(job: FarmJob) -> dict:
-    """The shipped template, with `amount.worker.gpu >= gpus` host requirements when gpus > 0."""
+    """The shipped template, with `amount.worker.gpu >= gpus` host requirements when gpus > 0,
+    and NONCONTIGUOUS chunks when the shot's frames are not one contiguous range (a shot on
+    twos: CONTIGUOUS would make every chunk a single frame)."""
     data = yaml.safe_load(farm_file(*TEMPLATE).read_text())
-    if job.gpus > 0:
-        for step in data["steps"]:
+    contiguous = [(run.step == 1 or run.start == run.end) for run in job.frame_runs] == [True]
+    for step in data["steps"]:
+        if job.gpus > 0:
             step["hostRequirements"] = {"amounts": [{"name": GPU_AMOUNT, "min": job.gpus}]}
+        if not contiguous:
+            for parameter in step["parameterSpace"]["taskParameterDefinitions"]:
+                parameter["chunks"]["rangeConstraint"] = "NONCONTIGUOUS"
     return data
 
 
