@@ -272,7 +272,8 @@ def check_outputs(shot: Shot, frames: list[int] | None = None, *, overwrite: boo
     folders: dict[str, str] = {}
     for frame in shot.frames if frames is None else frames:
         path = shot.output_path(frame)
-        if any(len(os.fsencode(part)) > MAX_NAME_BYTES for part in Path(path).parts):
+        if len(os.fsencode(path)) > MAX_NAME_BYTES and any(
+                len(os.fsencode(part)) > MAX_NAME_BYTES for part in Path(path).parts):
             raise OutputFolderError(f"output {_clip(path)}: a path component is longer than {MAX_NAME_BYTES} bytes")
         if os.path.isdir(path):
             raise OutputFolderError(f"output {path} is a folder; name a file (e.g. {path}/matte.####.exr)")

@@ -12,6 +12,7 @@ $HYPERSEG_MAX_FRAMES), frame numbers have at most 10 digits and padding is at mo
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import re
@@ -85,6 +86,7 @@ def format_frame_spec(frames: Iterable[int]) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
+@functools.lru_cache(maxsize=256)
 def _token(pattern: str) -> re.Match[str] | None:
     """The frame token of `pattern`, None for a single-file path; ValueError for several or for
     padding wider than MAX_DIGITS."""

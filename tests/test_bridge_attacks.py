@@ -302,7 +302,7 @@ def test_a_lone_surrogate_in_the_colorspace_is_a_4xx(server, shot):
 
 def test_shot_files_that_are_not_text_or_nest_too_deep_are_4xx(server):
     files = {"binary": bytes(range(256)) * 4, "latin-1": "input: caf\xe9.exr\n".encode("latin-1"),
-             "nested": b"[" * 100000, "nested mapping": b"a: " * 5000 + b"1"}
+             "nested": b"[" * 100000, "nested mapping": b"{a: " * 5000 + b"1" + b"}" * 5000}
     for name, content in files.items():
         path = server.root / f"{name.replace(' ', '_')}.yaml"
         path.write_bytes(content)

@@ -51,8 +51,24 @@ def serve(settings: BridgeSettings) -> None:
         raise SystemExit(128 + signal.SIGINT) from None
 
 
+#: Longest argument of a log line (uvicorn's access log repeats the request path).
+LOG_ARG_CHARS = 300
+
+
+class _TruncateArgs(logging.Filter):
+    """Cut long string arguments of a log record, so a log line never echoes unbounded input."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(arg[:LOG_ARG_CHARS] + "..." if isinstance(arg, str) and len(arg) > LOG_ARG_CHARS
+                                else arg for arg in record.args)
+        return True
+
+
 def _log_to_stderr() -> None:
     """The bridge's own messages next to uvicorn's, on stderr."""
+    for name in ("uvicorn.access", "uvicorn.error", "hyperseg_vfx.bridge"):
+        logging.getLogger(name).addFilter(_TruncateArgs())
     if not log.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))

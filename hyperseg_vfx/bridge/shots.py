@@ -122,14 +122,12 @@ def check_shot_paths(shot: Shot, guard: PathGuard) -> None:
     """Check every file a render of `shot` reads or writes against the allowed folders: inputs,
     outputs and what render's code reads as previous frames (render's rule picks files the
     request did not name); and that no output is, through links, one of the inputs."""
-    for frame in shot.frames:
-        guard.check(shot.input_path(frame), "input")
-        guard.check(shot.output_path(frame), "output")
-        sources = [shot.input_path(frame)]
-        previous = previous_input(shot, frame)
-        if previous is not None:
-            sources.append(guard.check(previous, "previous"))
-        output = os.path.realpath(shot.output_path(frame))
-        if output in {os.path.realpath(p) for p in sources}:
-            raise ApiError(422, "invalid_shot", f"{shot.output_path(frame)} would overwrite an input file", "output")
-
+    inputs = guard.check_many(dict.fromkeys(shot.input_path(f) for f in shot.frames), "input")
+    outputs = dict(zip(dict.fromkeys(shot.output_path(f) for f in shot.frames),
+                       guard.check_many(dict.fromkeys(shot.output_path(f) for f in shot.frames), "output")))
+    previous = guard.check_many(dict.fromkeys(p for p in (previous_input(shot, f) for f in shot.frames) if p),
+                                "previous")
+    sources = set(inputs) | set(previous)
+    for output, resolved in outputs.items():
+        if resolved in sources:
+            raise ApiError(422, "invalid_shot", f"{output} would overwrite an input file", "output")
