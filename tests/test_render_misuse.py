@@ -161,3 +161,12 @@ def test_help_lists_every_exit_status():
         assert f"  {code}" in out, out
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "130" in readme and "143" in readme
+
+
+def test_a_newline_in_the_output_cannot_reach_a_deadline_job_file(shot, tmp_path):
+    injected = with_output(shot, str(Path(shot.output).parent / "m.####.exr\nPostJobScript=/tmp/evil.py"))
+    out_dir = tmp_path / "farm"
+    status, _out, err, _rss = run_cli("submit", injected, "--farm", "deadline10", "--dry-run", "--out", out_dir)
+    line = one_error_line(err)
+    assert status == 2 and "output" in line and "control characters" in line, err
+    assert not out_dir.exists()
