@@ -25,16 +25,22 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = True) -> Iterator[P
     final = Path(path)
     if not overwrite and final.exists():
         raise FileExistsError(f"{final} already exists (refusing to overwrite it)")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent
-    )
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent
+        )
+    except OSError as exc:  # name the file the user asked for, not the temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(final)) from None
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the user's usual mode
     try:
         yield tmp
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, str(final)) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -325,14 +325,21 @@ def _load_shot_for_command(shot_file: Path, frames: str | None, checkpoint: Path
                                  "(what a farm worker passes, e.g. {{Session.PathMappingRulesFile}}).")
 @click.option("--gpu-list-env", "gpu_list_env", default=None, metavar="NAME",
               help="Use only the GPUs listed in $NAME (e.g. OpenCue's CUE_GPU_CORES): sets CUDA_VISIBLE_DEVICES.")
+@click.option("--overwrite", is_flag=True,
+              help="Let outputs replace existing files that are not mattes hyperseg-vfx wrote (refused otherwise).")
 def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None, device: str,
            skip_existing: bool, continue_on_error: bool, openjd_progress: bool, preview: bool,
-           path_mapping_rules: Path | None, gpu_list_env: str | None) -> None:
+           path_mapping_rules: Path | None, gpu_list_env: str | None, overwrite: bool) -> None:
     """Render a shot's mattes: one EXR per frame.
 
-    Exit status: 0 every frame has its matte, 1 some frames failed or the render was stopped
-    (SIGINT/SIGTERM, CTRL_BREAK on Windows, stop it after the frame in flight), 2 bad input or
-    set-up (nothing rendered).
+    \b
+    Exit status:
+      0    every frame has its matte
+      1    some frames failed (--continue-on-error, or the render stopped at the first failure)
+      2    bad input or set-up, nothing rendered: invalid shot, missing plate, an output that
+           would replace a file hyperseg-vfx did not write, an output folder that cannot be written
+      130  stopped by SIGINT (Ctrl-C) or CTRL_BREAK (Windows) after the frame in flight
+      143  stopped by SIGTERM after the frame in flight
     """
     import threading
 
@@ -342,9 +349,13 @@ def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None
         gpus = restrict_gpus_from_env(gpu_list_env)
         click.echo(f"GPUs: CUDA_VISIBLE_DEVICES={gpus} (from ${gpu_list_env})" if gpus else
                    f"GPUs: ${gpu_list_env} is not set; every visible GPU may be used", err=True)
-    from .render import render_segmenter, render_shot, resolve_checkpoint
+    from .render import check_outputs, render_segmenter, render_shot, resolve_checkpoint
 
     shot = _load_shot_for_command(shot_file, frame_spec, checkpoint_path, path_mapping_rules)
+    if overwrite:
+        shot = dataclasses.replace(shot, overwrite=True)
+    if not skip_existing:  # before loading the model; render_shot checks again (after --skip-existing's choice)
+        check_outputs(shot)
     segmenter = render_segmenter(resolve_checkpoint(shot), device)
     name = shot_file.stem
     click.echo(f"Rendering {name}: {len(shot.frames)} frames with {segmenter.model_name} on {segmenter.device}",
@@ -623,28 +634,43 @@ def training_curve(metrics: tuple[Path, ...], out: Path, title: str) -> None:
               help="A folder request paths may lie in (repeat for more; default: the current folder and "
                    "the system temp folder).")
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="HYPERSEG_BRIDGE_TOKEN_FILE", show_envvar=True,
               help="File holding the secret every request must send as `Authorization: Bearer <token>` "
-                   "(owner-readable only, 16+ characters).")
+                   "(owner-readable only, 16+ characters). The bridge the Nuke plugin starts uses a per-user "
+                   "one (~/.config/hyperseg-vfx/bridge_token). Without it any local process can use the bridge.")
 @click.option("--cache-bytes", type=click.IntRange(0), default=None, show_default="4 GiB",
               help="Budget of the per-frame feature cache (a 1920x1080 frame takes 290 MB on CUDA, 580 MB on CPU).")
 @click.option("--max-body-bytes", type=click.IntRange(1), default=None, show_default="1 MiB",
               help="Largest request body accepted (larger ones get 413).")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Another name clients use in the Host header (default: 127.0.0.1, localhost, [::1] and --host). "
+                   "Other Host headers get 403: this stops DNS-rebinding web pages.")
+@click.option("--allow-origin", "allow_origins", multiple=True, metavar="ORIGIN",
+              help="A web origin (http://name:port) whose requests are served (default: none; any request "
+                   "carrying an Origin header gets 403).")
+@click.option("--request-timeout", type=click.FloatRange(0.1), default=None, show_default="15 s",
+              help="Seconds a client has to send a whole request; slower clients are dropped.")
 def serve(host: str | None, port: int | None, checkpoint_path: Path | None, device: str,
           allow_roots: tuple[Path, ...], token_file: Path | None, cache_bytes: int | None,
-          max_body_bytes: int | None) -> None:
+          max_body_bytes: int | None, allowed_hosts: tuple[str, ...], allow_origins: tuple[str, ...],
+          request_timeout: float | None) -> None:
     """Run the bridge: the HTTP/JSON server Nuke talks to (OpenAPI at /docs).
 
     It keeps the model warm, caches per-frame features (a new click runs only the network) and
     writes mattes exactly as `render` does. SIGINT/SIGTERM stop it cleanly.
     """
-    from .bridge.security import read_token_file
+    from .bridge.security import check_default_roots, read_token_file
     from .bridge.server import serve as run_server
     from .bridge.settings import BridgeSettings, default_allow_roots
 
-    given = {"host": host, "port": port, "cache_bytes": cache_bytes, "max_body_bytes": max_body_bytes}
+    if not allow_roots:
+        check_default_roots(default_allow_roots())
+    given = {"host": host, "port": port, "cache_bytes": cache_bytes, "max_body_bytes": max_body_bytes,
+             "request_timeout_s": request_timeout}
     run_server(BridgeSettings(
         checkpoint=checkpoint_path, device=device, allow_roots=tuple(allow_roots) or default_allow_roots(),
         token=None if token_file is None else read_token_file(token_file),
+        allowed_hosts=allowed_hosts, allow_origins=allow_origins,
         **{name: value for name, value in given.items() if value is not None},
     ))
 

@@ -19,6 +19,7 @@ leaves complete mattes or none, never a partial one under the final name.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -218,20 +219,130 @@ def write_shot_matte(
 
 
 def output_is_complete(path: str | os.PathLike) -> bool:
-    """Whether a rendered matte exists at `path` and its header reads (what --skip-existing keeps).
+    """Whether a rendered matte exists at `path` and its pixels read back (what --skip-existing
+    keeps): a file whose header reads but whose pixel data is cut short is rendered again.
 
     Temporary files of an interrupted write have other names (`.<name>.XXXX.partial.exr`) and are
     never taken for outputs.
     """
-    from .io.images import ImageReadError, read_header
+    from .io.images import ImageReadError, read_matte
 
     if not os.path.isfile(path):
         return False
     try:
-        read_header(path)
+        read_matte(path)
     except ImageReadError:
         return False
     return True
+
+
+class OutputExistsError(RenderSetupError):
+    """An output file exists and is not a matte hyperseg-vfx wrote: the user did not ask for it
+    to be replaced (render --overwrite, `overwrite: true`). Nothing was rendered."""
+
+    field = "output"
+
+
+class OutputFolderError(RenderSetupError):
+    """An output cannot be written where the shot says (a folder in the way, a file as a parent,
+    a name too long, a folder that is read-only or full). Nothing was rendered."""
+
+    field = "output"
+
+
+def is_hyperseg_matte(path: str | os.PathLike) -> bool:
+    """Whether `path` is an image whose `hyperseg/*` metadata says hyperseg-vfx wrote it."""
+    from .io.exr import read_matte_metadata
+
+    metadata = read_matte_metadata(path)
+    return bool(metadata) and "model" in metadata and "source" in metadata
+
+
+#: Longest path component the usual file systems take (ext4, XFS, APFS, NTFS: 255 bytes/characters).
+MAX_NAME_BYTES = 255
+
+
+def check_outputs(shot: Shot, frames: list[int] | None = None, *, overwrite: bool = False) -> None:
+    """Check, before any frame is computed, that every output of `frames` (default the shot's)
+    can be written and replaces nothing of the user's: OutputExistsError naming the first file
+    that exists and is not a matte hyperseg-vfx wrote (unless `overwrite` or the shot's
+    `overwrite`), OutputFolderError for a folder in the way, a parent that is a file, a name too
+    long, or an output folder that refuses a test file (read-only, full)."""
+    overwrite = overwrite or shot.overwrite
+    folders: dict[str, str] = {}
+    for frame in shot.frames if frames is None else frames:
+        path = shot.output_path(frame)
+        if len(os.fsencode(path)) > MAX_NAME_BYTES and any(
+                len(os.fsencode(part)) > MAX_NAME_BYTES for part in Path(path).parts):
+            raise OutputFolderError(f"output {_clip(path)}: a path component is longer than {MAX_NAME_BYTES} bytes")
+        if os.path.isdir(path):
+            raise OutputFolderError(f"output {path} is a folder; name a file (e.g. {path}/matte.####.exr)")
+        if os.path.lexists(path) and not overwrite and not is_hyperseg_matte(path):
+            raise OutputExistsError(
+                f"output {path} exists and is not a matte hyperseg-vfx wrote: refusing to replace it "
+                "(render --overwrite, or `overwrite: true` in the shot or request, replaces it)"
+            )
+        folders.setdefault(os.path.dirname(path), path)
+    for folder, example in folders.items():
+        _probe_folder(folder, example)
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _probe_folder(folder: str, example: str) -> None:
+    """Create, fill and remove a temporary file in `folder`, or in its nearest existing parent
+    when it does not exist yet (writing will create it there; nothing is created now), the way
+    io.exr writes its mattes; OutputFolderError naming the folder and the reason."""
+    import errno
+    import tempfile
+
+    existing = folder
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise OutputFolderError(f"output {example}: {existing} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".hyperseg-write-probe.", suffix=".partial", dir=existing)
+        try:
+            os.write(fd, b"\0" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        reason = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                  errno.EROFS: "read-only file system", errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
+                  errno.ELOOP: "symbolic links loop", errno.ENAMETOOLONG: "name too long",
+                  errno.ENOTDIR: "a parent is a file, not a folder"}.get(exc.errno, exc.strerror or str(exc))
+        raise OutputFolderError(f"output folder {existing} cannot be written: {reason}") from None
+
+
+def remove_stale_temporaries(shot: Shot, frames: list[int]) -> list[str]:
+    """Remove what killed writes of these outputs left behind: files named as io.exr's atomic
+    writer names its temporaries (`.<output name stem>.<8 random characters>.partial<suffix>`)
+    for an output of `frames`, in the output folders. Nothing else is touched. Returns them."""
+    import re
+
+    wanted: dict[str, set[str]] = {}
+    for frame in frames:
+        path = shot.output_path(frame)
+        wanted.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
+    temp_name = re.compile(r"\.(?P<stem>.+)\.[a-z0-9_]{8}\.partial(?P<suffix>\.[^.]*)?")
+    removed = []
+    for folder, names in wanted.items():
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in entries:
+            match = temp_name.fullmatch(entry)
+            if match and match["stem"] + (match["suffix"] or "") in names:
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                    os.unlink(os.path.join(folder, entry))
+                    removed.append(os.path.join(folder, entry))
+    return removed
 
 
 # -- the shot -------------------------------------------------------------------------------------
@@ -332,8 +443,10 @@ def render_shot(
 ) -> RenderReport:
     """Render every frame of `shot` (its `frames`, already validated) to its output files.
 
-    skip_existing: keep outputs that exist and whose header reads; render the others (existing
-    outputs are otherwise overwritten, atomically). continue_on_error: a failed frame (unreadable
+    skip_existing: keep outputs that exist and whose pixels read; render the others. Before the
+    first frame, check_outputs refuses outputs that are not this tool's mattes (unless the
+    shot's `overwrite`) and unwritable folders, raising OutputExistsError / OutputFolderError;
+    stale temporary files of the outputs are removed. Outputs are replaced atomically. continue_on_error: a failed frame (unreadable
     plate, write error, ...) is reported and the render goes on; otherwise the render stops after
     the first failure. A failed frame leaves no file. progress(result, done, total) is called in
     the calling thread as each frame finishes. cancel: when set, the render stops after the
@@ -348,12 +461,13 @@ def render_shot(
         if progress is not None:
             progress(result, len(report.results), total)
 
-    todo = []
-    for frame in report.frames:
-        if skip_existing and output_is_complete(shot.output_path(frame)):
-            finish(FrameResult(frame, SKIPPED, shot.output_path(frame)))
-        else:
-            todo.append(frame)
+    kept = {f for f in report.frames if skip_existing and output_is_complete(shot.output_path(f))}
+    todo = [f for f in report.frames if f not in kept]
+    check_outputs(shot, todo)
+    for path in remove_stale_temporaries(shot, todo):
+        log.info("removed %s, left by an interrupted write", path)
+    for frame in sorted(kept):
+        finish(FrameResult(frame, SKIPPED, shot.output_path(frame)))
 
     def inputs(frame: int) -> list[str]:
         prev = previous_input(shot, frame)

@@ -4,34 +4,71 @@ Frame specs: `1001`, `1001-1100`, `1001-1100x2` (every 2nd frame), `1001,1005,10
 negative frames (`-5--1`). Path patterns: `plate.####.exr` or `plate.@@@@.exr` (one character per
 digit), `plate.%04d.exr` or `plate.%d.exr` (printf style), or a plain path used for every frame.
 Padding follows printf: a minus sign counts towards the width (`-5` in `####` is `-005`).
+
+Both are bounded before anything is built from them: a spec is refused when it holds more than
+max_frames() frames (counted from its ranges, never listed first; default 100,000, set
+$HYPERSEG_MAX_FRAMES), frame numbers have at most 10 digits and padding is at most 10 digits.
 """
 
 from __future__ import annotations
 
+import functools
 import glob
+import os
 import re
 from typing import Iterable
 
-_SPEC_ITEM = re.compile(r"(-?\d+)(?:-(-?\d+)(?:[x:](\d+))?)?")  # a-bxN, or a-b:N (OpenJD)
+#: Most frames one spec (a shot, a chunk, a click's frames) may hold; $HYPERSEG_MAX_FRAMES overrides.
+DEFAULT_MAX_FRAMES = 100_000
+MAX_FRAMES_ENV = "HYPERSEG_MAX_FRAMES"
+#: Most digits of a frame number and of a pattern's padding.
+MAX_DIGITS = 10
+#: Longest spec text quoted in an error message.
+_QUOTED = 80
+
+_SPEC_ITEM = re.compile(r"(-?\d{1,10})(?:-(-?\d{1,10})(?:[x:](\d{1,10}))?)?")  # a-bxN, or a-b:N (OpenJD)
 _TOKEN = re.compile(r"#+|@+|%(?:0(\d+))?d")
 
 
+def max_frames() -> int:
+    """The frame limit of a spec: $HYPERSEG_MAX_FRAMES, else DEFAULT_MAX_FRAMES."""
+    value = os.environ.get(MAX_FRAMES_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_FRAMES
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"${MAX_FRAMES_ENV} must be a positive whole number, got {value[:_QUOTED]!r}")
+    return int(value)
+
+
+def _quoted(spec: str) -> str:
+    return repr(spec if len(spec) <= _QUOTED else spec[:_QUOTED] + "...")
+
+
 def parse_frame_spec(spec: str | int) -> list[int]:
-    """Frames of `spec`, sorted and de-duplicated; ValueError quoting `spec` when malformed."""
+    """Frames of `spec`, sorted and de-duplicated; ValueError quoting `spec` when malformed or
+    when its ranges hold more than max_frames() frames (counted before any list is made)."""
     if isinstance(spec, int) and not isinstance(spec, bool):
         return [spec]
     if not isinstance(spec, str):
-        raise ValueError(f"frame spec must be a string or an integer, got {spec!r}")
-    frames: set[int] = set()
+        raise ValueError(f"frame spec must be a string or an integer, got {_quoted(repr(spec))}")
+    limit = max_frames()
+    ranges, count = [], 0
     for item in spec.replace(" ", "").split(","):
         match = _SPEC_ITEM.fullmatch(item)
         if match is None:
-            raise ValueError(f"malformed frame spec {spec!r}: cannot read {item!r}")
+            raise ValueError(f"malformed frame spec {_quoted(spec)}: cannot read {_quoted(item)}")
         first, last, step = match.groups()
         last = first if last is None else last
         if int(last) < int(first) or (step is not None and int(step) == 0):
-            raise ValueError(f"malformed frame spec {spec!r}: {item!r} is an empty range")
-        frames.update(range(int(first), int(last) + 1, int(step or 1)))
+            raise ValueError(f"malformed frame spec {_quoted(spec)}: {item!r} is an empty range")
+        ranges.append(range(int(first), int(last) + 1, int(step or 1)))
+        count += len(ranges[-1])
+        if count > limit:
+            raise ValueError(f"frame spec {_quoted(spec)} holds more than {limit} frames, the limit per shot "
+                             f"(${MAX_FRAMES_ENV}); render it in parts")
+    frames: set[int] = set()
+    for frame_range in ranges:
+        frames.update(frame_range)
     return sorted(frames)
 
 
@@ -49,12 +86,25 @@ def format_frame_spec(frames: Iterable[int]) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
+@functools.lru_cache(maxsize=256)
 def _token(pattern: str) -> re.Match[str] | None:
-    """The frame token of `pattern`, None for a single-file path; ValueError for several."""
+    """The frame token of `pattern`, None for a single-file path; ValueError for several or for
+    padding wider than MAX_DIGITS."""
     tokens = list(_TOKEN.finditer(pattern))
     if len(tokens) > 1:
-        raise ValueError(f"path pattern {pattern!r} has {len(tokens)} frame tokens; use one")
+        raise ValueError(f"path pattern {_quoted(pattern)} has {len(tokens)} frame tokens; use one")
+    if tokens:
+        text = tokens[0].group(0)
+        digits = tokens[0].group(1) if text.startswith("%") else str(len(text))
+        if digits and (len(digits) > 2 or int(digits) > MAX_DIGITS):
+            raise ValueError(f"path pattern {_quoted(pattern)}: padding {_quoted(text)} is wider than "
+                             f"{MAX_DIGITS} digits")
     return tokens[0] if tokens else None
+
+
+def check_pattern(pattern: str) -> None:
+    """ValueError when `pattern` has several frame tokens or padding wider than MAX_DIGITS."""
+    _token(pattern)
 
 
 def has_frame_token(pattern: str) -> bool:

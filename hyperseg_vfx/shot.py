@@ -13,6 +13,7 @@ A shot file is YAML (so JSON works too):
         interpolation: linear         # linear | constant; held outside the keys
         frames: 1001-1100             # optional: frames where this click counts
     options: {scale: 1.0, matte: soft, candidates: false}
+    overwrite: false                  # optional: true lets outputs replace files hyperseg-vfx did not write
 
 Everything is validated before any frame is rendered, so a farm job fails in seconds with an
 error naming the offending field (and frame) instead of hours in. Validation errors are
@@ -35,7 +36,13 @@ from hyperseg_vfx.atomic import atomic_output
 from hyperseg_vfx.clicks import Click
 from hyperseg_vfx.errors import HypersegError
 from hyperseg_vfx.io.images import ImageReadError, read_header, resolve_colorspace
-from hyperseg_vfx.sequences import format_frame_spec, frame_path, has_frame_token, parse_frame_spec
+from hyperseg_vfx.sequences import check_pattern, format_frame_spec, frame_path, has_frame_token, parse_frame_spec
+
+#: Largest shot file read, nesting depth of its data (shot files nest 4 deep; requests too).
+MAX_SHOT_BYTES = 32 * 1024**2
+MAX_DEPTH = 32
+#: Smallest short side (px) the model may run at after `options.scale`.
+MIN_SCALED_SIDE = 16
 
 LABELS = ("positive", "negative")
 INTERPOLATIONS = ("linear", "constant")
@@ -111,6 +118,7 @@ class Shot:
     checkpoint: str | None = None
     options: ShotOptions = field(default_factory=ShotOptions)
     path: str | None = None
+    overwrite: bool = False
 
     def input_path(self, frame: int) -> str:
         return frame_path(self.input, frame)
@@ -146,6 +154,8 @@ class Shot:
             "matte": self.options.matte,
             "candidates": self.options.candidates,
         }
+        if self.overwrite:
+            data["overwrite"] = True
         return data
 
 
@@ -178,9 +188,30 @@ def _mapping(value: Any, where: str, allowed: tuple[str, ...], required: tuple[s
 
 
 def _string(value: Any, where: str) -> str:
+    """A non-empty string of valid text: no control character, no lone surrogate (which no
+    file system or colour config takes)."""
     if not isinstance(value, str) or not value:
-        raise ShotError(where, f"must be a non-empty string, got {value!r}")
+        raise ShotError(where, f"must be a non-empty string, got {_clipped(repr(value))}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ShotError(where, f"is not valid text (a lone surrogate): {_clipped(ascii(value))}") from None
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ShotError(where, f"cannot hold control characters: {_clipped(ascii(value))}")
     return value
+
+
+def _clipped(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _pattern(value: Any, where: str) -> str:
+    text = _string(value, where)
+    try:
+        check_pattern(text)
+    except ValueError as exc:
+        raise ShotError(where, str(exc)) from None
+    return text
 
 
 def _number(value: Any, where: str) -> float:
@@ -239,6 +270,12 @@ def _track(value: Any, where: str) -> ClickTrack:
     )
 
 
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ShotError(where, f"must be true or false, got {_clipped(repr(value))}")
+    return value
+
+
 def _options(value: Any) -> ShotOptions:
     data = _mapping({} if value is None else value, "options", ("scale", "matte", "candidates"), ())
     defaults = ShotOptions()
@@ -268,7 +305,7 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
     resolved (a farm worker's view of the submitter's paths).
     """
     data = _mapping(
-        data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options"),
+        data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options", "overwrite"),
         ("input", "frames", "output", "clicks"),
     )
 
@@ -281,14 +318,15 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
     if not isinstance(data["clicks"], list):
         raise ShotError("clicks", f"must be a list of clicks, got {type(data['clicks']).__name__}")
     shot = Shot(
-        input=resolve(_string(data["input"], "input")),
+        input=resolve(_pattern(data["input"], "input")),
         frames=_frames(data["frames"], "frames"),
-        output=resolve(_string(data["output"], "output")),
+        output=resolve(_pattern(data["output"], "output")),
         clicks=[_track(track, f"clicks[{i}]") for i, track in enumerate(data["clicks"])],
         colorspace=_optional_string(data, "colorspace"),
         checkpoint=None if checkpoint is None else resolve(checkpoint),
         options=_options(data.get("options")),
         path=path,
+        overwrite=_flag(data.get("overwrite", False), "overwrite"),
     )
     _check_consistency(shot)
     return shot
@@ -331,6 +369,7 @@ def check_shot_files(shot: Shot) -> None:
             missing[0],
         )
     sizes: dict[str, tuple[int, int]] = {}
+    first_size = None
     for frame in shot.frames:
         source = shot.input_path(frame)
         if source not in sizes:
@@ -339,6 +378,14 @@ def check_shot_files(shot: Shot) -> None:
             except ImageReadError as exc:
                 raise ShotError("input", str(exc), frame) from None
         width, height = sizes[source]
+        first_size = first_size or (source, width, height)
+        if (width, height) != first_size[1:]:
+            raise ShotError("input", f"{source} is {width}x{height} but {first_size[0]} is "
+                                     f"{first_size[1]}x{first_size[2]}: every plate of a shot has one size", frame)
+        short_side = min(width, height) * shot.options.scale
+        if shot.options.scale < 1 and short_side < MIN_SCALED_SIDE and frame == shot.frames[0]:
+            raise ShotError("options.scale", f"{shot.options.scale:g} makes the {width}x{height} plate's short side "
+                                             f"{short_side:.3g} px; the model needs at least {MIN_SCALED_SIDE} px", frame)
         for i, track in enumerate(shot.clicks):
             click = track.click_at(frame)
             if click is not None and not (0 <= click.x < width and 0 <= click.y < height):
@@ -368,10 +415,7 @@ def load_shot(
         data = path_or_dict
     else:
         shot_path = os.path.abspath(path_or_dict)
-        try:
-            data = yaml.safe_load(Path(shot_path).read_text())
-        except yaml.YAMLError as exc:
-            raise ShotError("", f"{shot_path} is not valid YAML: {exc}") from None
+        data = parse_shot_text(read_shot_bytes(shot_path), shot_path)
         if base_dir is None:
             base_dir = os.path.dirname(shot_path)
     if frames is not None and isinstance(data, Mapping):
@@ -381,6 +425,64 @@ def load_shot(
     if check_files:
         check_shot_files(shot)
     return shot
+
+
+def read_shot_bytes(path: str) -> bytes:
+    """The bytes of a shot file, refused (ShotError) beyond MAX_SHOT_BYTES before reading;
+    OSError when it cannot be read."""
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size > MAX_SHOT_BYTES:
+            raise ShotError("", f"{path} is larger than {MAX_SHOT_BYTES} bytes: not a shot file")
+        return handle.read(MAX_SHOT_BYTES + 1)
+
+
+class _ShotLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stricter: a mapping key given twice, an alias (`*name`, which lets
+    a small file expand to a huge one) and nesting deeper than MAX_DEPTH are errors."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in shot files",
+                                              self.peek_event().start_mark)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                              self.peek_event().start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"key {_clipped(repr(key))} is given twice",
+                                                        key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def parse_shot_text(raw: bytes, where: str) -> Any:
+    """Shot-file data from YAML/JSON bytes; ShotError naming `where` for text that is not UTF-8,
+    not YAML, nested too deep, or with a key given twice."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ShotError("", f"{where} is not UTF-8 text (byte {exc.start}): not a shot file") from None
+    try:
+        return yaml.load(text, Loader=_ShotLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ShotError("", f"{where} is not valid YAML: {_clipped(str(exc), 500)}") from None
+    except RecursionError:
+        raise ShotError("", f"{where} is nested too deeply") from None
 
 
 def save_shot(shot: Shot, path: str | os.PathLike) -> None:

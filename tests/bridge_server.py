@@ -48,7 +48,7 @@ class BridgeProcess:
     the first allowed folder."""
 
     def __init__(self, checkpoint, allow_roots, log: Path, *, host: str = "127.0.0.1",
-                 token: str | None = None, extra=(), sigint_ignored: bool = False):
+                 token: str | None = None, extra=(), sigint_ignored: bool = False, preexec=None):
         self.root = Path(allow_roots[0])
         self.host, self.port = host, free_port(host)
         self.url = f"http://{host}:{self.port}"
@@ -57,7 +57,7 @@ class BridgeProcess:
         self.client = BridgeClient(self.url, token=token, timeout=120)
         self.process: subprocess.Popen | None = None
         # As a background job of a non-interactive shell starts: SIGINT ignored.
-        self.preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+        self.preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else preexec
 
     def start(self) -> "BridgeProcess":
         with open(self.log, "wb") as log:
@@ -87,6 +87,14 @@ class BridgeProcess:
             raise AssertionError(f"the bridge did not stop within {timeout} s of signal {signum}:\n{self.output()}")
         assert port_is_free(self.host, self.port), f"port {self.port} still bound after the bridge exited"
         return code
+
+    def peak_rss_bytes(self) -> int:
+        """The bridge process's peak resident memory so far (Linux VmHWM)."""
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmHWM in /proc/PID/status")
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

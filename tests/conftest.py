@@ -18,6 +18,14 @@ def _keep_torch_threads():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def _own_config_folder(tmp_path_factory, monkeypatch):
+    """A config folder of the test's own: the per-user bridge token that the Nuke plugin creates
+    (hyperseg_nuke.bridge_client.user_token) never lands in the real home folder."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("HYPERSEG_BRIDGE_TOKEN_FILE", raising=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """An untrained checkpoint of the paper's architecture with a random:0 backbone (Tucker

@@ -74,3 +74,26 @@ def test_ensure_bridge_starts_one_that_stops_cleanly_mid_job(tmp_path, tiny_chec
     assert 2 <= len(mattes) < 40 and not [name for name in mattes if "partial" in name]
     for name in mattes:
         read_header(os.path.join(os.path.dirname(shot.output_path(1001)), name))
+
+
+def test_the_bridge_ensure_bridge_starts_requires_the_per_user_token(tmp_path, tiny_checkpoint):
+    # conftest points XDG_CONFIG_HOME at a folder of this test's own
+    token_file = Path(os.environ["XDG_CONFIG_HOME"]) / "hyperseg-vfx" / "bridge_token"
+    assert not token_file.exists()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "bridge.log"
+    client = bridge_client.ensure_bridge(url, command=serve_command(tiny_checkpoint, port, [tmp_path]),
+                                         startup_timeout=120, log_path=str(log))
+    pid = client.health()["pid"]
+    try:
+        assert token_file.stat().st_mode & 0o777 == 0o600 and len(token_file.read_text().strip()) >= 16
+        assert client.token == token_file.read_text().strip()
+        with pytest.raises(BridgeError) as error:  # a local process without the token
+            bridge_client.BridgeClient(url).health()
+        assert (error.value.status, error.value.code) == (401, "unauthorized")
+        assert bridge_client.ensure_bridge(url, command=["false"]).health()["pid"] == pid  # found, with the token
+        assert "token required" in log.read_text()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        assert wait_for_exit(pid, 60) == -signal.SIGTERM, log.read_text()

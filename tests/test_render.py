@@ -173,12 +173,18 @@ def test_sigkill_leaves_complete_files_and_skip_existing_finishes(
     assert finals and len(finals) < len(shot.frames)
     for path in finals:  # every file under a final name is complete
         assert read_matte(path).shape == (SIZE[1], SIZE[0])
-    # leftovers of a killed write, and a damaged file under a final name: neither counts as done
-    (folder / ".demo_matte.1005.abc123.partial.exr").write_bytes(b"\x76\x2f\x31\x01 cut short")
-    (folder / "demo_matte.1006.exr").write_bytes(b"not an EXR")
+    # leftovers of a killed write, and a damaged matte under a final name (its header, with the
+    # hyperseg/* metadata, reads; its pixels are cut short): neither counts as done
+    stale = folder / ".demo_matte.1005.abc123de.partial.exr"
+    stale.write_bytes(b"\x76\x2f\x31\x01 cut short")
+    other = folder / ".notes.abc123de.partial.exr"  # not a temporary of one of this render's outputs
+    other.write_bytes(b"keep me")
+    whole = finals[0].read_bytes()
+    (folder / "demo_matte.1006.exr").write_bytes(whole[: len(whole) // 2])
 
     result = cli(["render", tmp_path / "demo.yaml", "--skip-existing"])
     assert result.exit_code == 0, result.output
+    assert not stale.exists() and other.read_bytes() == b"keep me"
     for path in finals:
         frame = int(path.name.split(".")[1])
         assert re.search(rf"^frame {frame}  skipped  {re.escape(str(path))}$", result.stdout, re.M)

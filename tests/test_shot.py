@@ -79,14 +79,15 @@ def test_round_trip_through_dict_and_file(shot_dir):
         ],
         options={"scale": 0.5, "matte": "binary", "candidates": True},
     )
-    shot = load_shot(data, shot_dir)
-    assert load_shot(shot.to_dict(), shot_dir / "elsewhere") == shot
+    # the 8x6 plates are too small for scale 0.5 (a 3 px short side): round trips without the files
+    shot = load_shot(data, shot_dir, check_files=False)
+    assert load_shot(shot.to_dict(), shot_dir / "elsewhere", check_files=False) == shot
 
     saved = shot_dir / "saved/sh010_v2.yaml"
     save_shot(shot, saved)
     text = yaml.safe_load(saved.read_text())
     assert text["input"] == "../plates/sh010.####.exr" and text["checkpoint"] == "../models/hyperseg.pt"
-    assert load_shot(saved) == dataclasses.replace(shot, path=str(saved))
+    assert load_shot(saved, check_files=False) == dataclasses.replace(shot, path=str(saved))
     assert sorted(p.name for p in saved.parent.iterdir()) == ["sh010_v2.yaml"]
 
 
@@ -183,11 +184,12 @@ def test_unreadable_input_frame(shot_dir):
     assert (info.value.field, info.value.frame) == ("input", 1002)
 
 
-def test_click_bounds_use_each_frames_display_window(shot_dir):
+def test_a_plate_of_another_size_is_refused_up_front_naming_it(shot_dir):
+    # frame t is segmented with plate t-1 as context: every plate of a shot has the first one's size
     write_image(shot_dir / "plates/sh010.1003.exr", np.zeros((HEIGHT, 2, 3)), data_origin=(0, 0), display=(0, 0, 4, HEIGHT))
-    with pytest.raises(ShotError, match=r"outside the 4x6 frame") as info:
+    with pytest.raises(ShotError, match=r"sh010\.1003\.exr is 4x6 but .*sh010\.1001\.exr is 8x6") as info:
         load_shot(with_track(keys={1001: [5.0, 2.0]}), shot_dir)
-    assert (info.value.field, info.value.frame) == ("clicks[0].keys", 1003)
+    assert (info.value.field, info.value.frame) == ("input", 1003)
 
 
 def test_single_file_input_and_output(shot_dir):

@@ -19,6 +19,7 @@ from .errors import install_error_handlers
 from .middleware import RequestGuard
 from .schemas import (ERROR_RESPONSES, Health, JobRequest, JobStatus, SegmentRequest, SegmentResult, SubmitRequest,
                       SubmitResult)
+from .security import allowed_host_names
 from .service import Bridge
 from .settings import BridgeSettings
 
@@ -43,7 +44,9 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     )
     app.state.bridge = bridge
     install_error_handlers(app)
-    app.add_middleware(RequestGuard, token=settings.token, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, token=settings.token, max_body_bytes=settings.max_body_bytes,
+                       allowed_hosts=allowed_host_names(settings.host, settings.allowed_hosts),
+                       allow_origins=settings.allow_origins)
 
     @app.get("/v1/health", response_model=Health, summary="Version, device, model, cache use, queue length")
     async def health() -> dict:

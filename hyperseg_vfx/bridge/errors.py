@@ -3,6 +3,7 @@ turn every failure into it: a client always gets JSON with a 4xx/5xx status, nev
 and the server keeps serving.
 
     ShotError             422 invalid_shot (field: the shot field, e.g. clicks[0].keys.1001)
+    OutputExistsError     409 output_exists (an output is a file hyperseg-vfx did not write)
     other HypersegError   422 invalid_input (unreadable plate, bad farm argument, ...; field when it has one)
     request validation    400 invalid_json for a body that is not JSON, else 422 invalid_request
     HTTP errors           their status (404 not_found, 405 method_not_allowed, ...)
@@ -20,11 +21,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import HypersegError
+from ..render import OutputExistsError
 from ..shot import ShotError
 
 log = logging.getLogger("hyperseg_vfx.bridge")
 
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict",
               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 
 
@@ -64,6 +66,10 @@ async def _shot_error(_request: Request, exc: ShotError) -> JSONResponse:
     return error_response(422, "invalid_shot", str(exc), exc.field or None)
 
 
+async def _output_exists(_request: Request, exc: OutputExistsError) -> JSONResponse:
+    return error_response(409, "output_exists", str(exc), "output")
+
+
 async def _user_error(_request: Request, exc: HypersegError) -> JSONResponse:
     return error_response(422, "invalid_input", str(exc), getattr(exc, "field", None) or None)
 
@@ -94,6 +100,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(ShotError, _shot_error)
+    app.add_exception_handler(OutputExistsError, _output_exists)
     app.add_exception_handler(HypersegError, _user_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

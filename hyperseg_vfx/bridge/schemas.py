@@ -1,16 +1,18 @@
 """Request and response bodies of the bridge (and so its OpenAPI description).
 
-Requests refuse unknown fields. They check types only: clicks, frames and options are in the
-shot-file form and their values are checked by building a Shot with shot.py (shot_from_dict), so
-a request is refused exactly where a shot file would be, with the same field path. Paths are
-absolute (the bridge's current folder is not the client's).
+Requests refuse unknown fields. They check types only, strictly (no coercion: `"160"` is not a
+number, `true` is not a coordinate, `"true"` is not a flag, just as in a shot file): clicks,
+frames and options are in the shot-file form and their values are checked by building a Shot
+with shot.py (shot_from_dict), so a request is refused exactly where a shot file would be, with
+the same field path. Key frames stay strings here so that shot.py sees `"1001"` and `"1001 "` as
+the same frame given twice. Paths are absolute (the bridge's current folder is not the client's).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from ..shot import ShotOptions
 
@@ -26,44 +28,48 @@ class ClickTrack(Request):
     the origin top-left; held before the first and after the last key."""
 
     label: Literal["positive", "negative"]
-    keys: dict[int, tuple[float, float]]
+    keys: dict[StrictStr, tuple[StrictFloat, StrictFloat]]
     interpolation: Literal["linear", "constant"] = "linear"
-    frames: str | int | None = Field(None, description="Frames where the click counts, e.g. 1001-1050 (default: all).")
+    frames: StrictStr | StrictInt | None = Field(
+        None, description="Frames where the click counts, e.g. 1001-1050 (default: all).")
 
 
 class Options(Request):
     """scale: fraction (0, 1] of the plate size the model runs at; matte: soft (probability) or
     binary; candidates: also write the alternative masks as channels hyperseg.c1..c4, hyperseg2.c5.. (4 per layer)."""
 
-    scale: float = ShotOptions().scale
+    scale: StrictFloat = ShotOptions().scale
     matte: Literal["soft", "binary"] = ShotOptions().matte
-    candidates: bool = ShotOptions().candidates
+    candidates: StrictBool = ShotOptions().candidates
 
 
 class SegmentRequest(Request):
     """One frame to segment and write. input/output: a file or a frame pattern (####, %04d)
     evaluated at `frame`. previous: the file used as the previous frame; absent, render's rule
-    applies (frame - 1 of the input pattern when that file exists, else the frame itself)."""
+    applies (frame - 1 of the input pattern when that file exists, else the frame itself).
+    overwrite: the output may replace a file that is not a matte hyperseg-vfx wrote."""
 
-    input: str
-    frame: int
-    output: str
+    input: StrictStr
+    frame: StrictInt
+    output: StrictStr
     clicks: list[ClickTrack]
-    previous: str | None = None
+    previous: StrictStr | None = None
     options: Options = Field(default_factory=Options)
-    colorspace: str | None = None
+    colorspace: StrictStr | None = None
+    overwrite: StrictBool = False
 
 
 class ShotData(Request):
     """A shot in the shot-file form (see hyperseg_vfx.shot), with absolute paths."""
 
-    input: str
-    frames: str | int
-    output: str
+    input: StrictStr
+    frames: StrictStr | StrictInt
+    output: StrictStr
     clicks: list[ClickTrack]
-    colorspace: str | None = None
-    checkpoint: str | None = None
+    colorspace: StrictStr | None = None
+    checkpoint: StrictStr | None = None
     options: Options = Field(default_factory=Options)
+    overwrite: StrictBool = False
 
 
 class JobRequest(Request):
@@ -71,23 +77,23 @@ class JobRequest(Request):
     both. frames: render these instead of the shot's (like `render --frames`)."""
 
     shot: ShotData | None = None
-    shot_path: str | None = None
-    frames: str | int | None = None
-    skip_existing: bool = False
-    continue_on_error: bool = False
+    shot_path: StrictStr | None = None
+    frames: StrictStr | StrictInt | None = None
+    skip_existing: StrictBool = False
+    continue_on_error: StrictBool = False
 
 
 class SubmitRequest(Request):
     """A shot file to hand to a render farm's submitter."""
 
-    shot_path: str
-    farm: str
-    out_dir: str | None = None
-    chunk_size: int = Field(10, ge=1)
-    gpus: int = Field(0, ge=0)
-    priority: int = Field(50, ge=0)
-    name: str | None = None
-    dry_run: bool = False
+    shot_path: StrictStr
+    farm: StrictStr
+    out_dir: StrictStr | None = None
+    chunk_size: StrictInt = Field(10, ge=1)
+    gpus: StrictInt = Field(0, ge=0)
+    priority: StrictInt = Field(50, ge=0)
+    name: StrictStr | None = None
+    dry_run: StrictBool = False
 
 
 # -- answers --------------------------------------------------------------------------------------
@@ -192,8 +198,11 @@ _ERROR_SCHEMA: dict[str, Any] = {
     "properties": {"error": {"type": "object", "required": ["code", "message", "field"], "properties": {
         "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": ["string", "null"]}}}},
 }
-_REFUSALS = {400: "Not JSON", 401: "Missing or wrong token", 403: "A path outside the allowed folders",
-             413: "Body too large", 422: "Invalid request (the field says where)", 500: "Internal error"}
+_REFUSALS = {400: "Not JSON, or JSON with a key given twice or nested too deep", 401: "Missing or wrong token",
+             403: "A path outside the allowed folders, a foreign Host or Origin",
+             409: "An output exists and is not a matte hyperseg-vfx wrote (send overwrite: true to replace it)",
+             413: "Body too large", 415: "Body not sent as application/json",
+             422: "Invalid request (the field says where)", 500: "Internal error"}
 #: The error answers every route may give, for the OpenAPI description.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}

@@ -5,13 +5,18 @@
   other users or machines.
 - Token: every request then carries `Authorization: Bearer <token>`, compared in constant time.
 - Paths: every file a request names must be absolute and resolve, after symlinks (Path.resolve,
-  so `..` and links pointing outside are followed first), inside one of the allowed folders.
+  so `..` and links pointing outside are followed first), inside one of the allowed folders. A
+  refusal repeats the path as given and nothing about what is there (no resolved target), so a
+  refusal tells nothing about files outside the folders.
+- Host: a request is served only when its `Host` header names the bound address (127.0.0.1,
+  localhost, [::1], the --host given, --allowed-host names): a DNS-rebinding page sends its own.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Iterable
@@ -20,6 +25,8 @@ from ..errors import HypersegError
 from .errors import ApiError
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+#: Folders too wide to be the default allowed roots (the bridge started from them with no --allow-root).
+TOO_WIDE = ("/", "~")
 MIN_TOKEN_LENGTH = 16
 
 
@@ -34,6 +41,35 @@ def check_bind(host: str, token: str | None) -> None:
             f"--host {host}: binding an address other than {', '.join(LOOPBACK_HOSTS)} requires "
             "--token-file (every request then needs `Authorization: Bearer <token>`)"
         )
+
+
+def host_name(header: str) -> str:
+    """The host name of a `Host` header value, lower case, without port or IPv6 brackets
+    ("[::1]:8765" -> "::1", "LocalHost:80" -> "localhost"; "" when empty or malformed)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        name, bracket, rest = header[1:].partition("]")
+        return name if bracket and (not rest or rest[:1] == ":") else ""
+    name, _, port = header.partition(":")
+    return name if ":" not in port else ""
+
+
+def allowed_host_names(bind: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """The `Host` names a bridge bound to `bind` answers: the loopback names, `bind`, `extra`."""
+    return tuple(dict.fromkeys([*LOOPBACK_HOSTS, host_name(bind) or bind.lower(),
+                                *(host_name(name) or name.lower() for name in extra)]))
+
+
+def check_default_roots(roots: Iterable[Path]) -> None:
+    """Refuse default roots that open the whole disk or home folder (a bridge started in `/` or ~
+    with no --allow-root)."""
+    wide = {Path(os.path.expanduser(p)).resolve() for p in TOO_WIDE}
+    for root in roots:
+        if Path(root).resolve() in wide:
+            raise BridgeSetupError(
+                f"the bridge was started in {root} with no --allow-root: that would allow every file under "
+                f"{root}; pass --allow-root FOLDER (e.g. the show's folder) or start it in a project folder"
+            )
 
 
 def read_token_file(path: str | os.PathLike) -> str:
@@ -65,25 +101,80 @@ class PathGuard:
 
     def __init__(self, roots: Iterable[str | os.PathLike]):
         self.roots = tuple(Path(root).resolve() for root in roots)
+        self._prefixes = tuple(os.path.join(str(root), "") for root in self.roots)  # "/shows/" for /shows
+
+    def _inside(self, resolved: Path) -> bool:
+        text = str(resolved)
+        return any(text == str(root) for root in self.roots) or text.startswith(self._prefixes)
 
     def check(self, path: str, field: str) -> str:
         """`path` (absolute, as given) when it resolves inside an allowed folder; ApiError
         422 for a relative path, 403 for one outside."""
         require_absolute(path, field)
-        resolved = Path(path).resolve(strict=False)
-        if not any(resolved == root or root in resolved.parents for root in self.roots):
+        try:
+            resolved = Path(path).resolve(strict=False)
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+            raise ApiError(422, "invalid_path", f"{_shown(path)}: symbolic links loop", field) from None
+        if not self._inside(resolved):
             raise ApiError(
                 403, "forbidden_path",
-                f"{path} resolves to {resolved}, outside the bridge's allowed folders "
-                f"({', '.join(map(str, self.roots))}; see --allow-root)",
-                field,
+                f"{_shown(path)} is outside the bridge's allowed folders (see --allow-root)", field,
             )
         return path
 
+    def check_many(self, paths: Iterable[str], field: str) -> list[Path]:
+        """check() every path; returns their resolved forms. Resolves each folder once (a
+        100,000-frame shot has one or two), and fully only the files that are links."""
+        folders: dict[str, Path] = {}
+        resolved_paths = []
+        for path in paths:
+            require_absolute(path, field)
+            folder, name = os.path.split(path)
+            if name in ("", ".", "..") or os.path.islink(path):
+                self.check(path, field)
+                resolved_paths.append(Path(path).resolve())
+                continue
+            if folder not in folders:
+                try:
+                    folders[folder] = Path(folder).resolve(strict=False)
+                except (OSError, RuntimeError):
+                    self.check(path, field)  # raises: symbolic links loop
+            resolved = folders[folder] / name
+            if not self._inside(resolved):
+                self.check(path, field)  # raises with the message of a single path
+            resolved_paths.append(resolved)
+        return resolved_paths
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+#: Longest path text repeated in an error message (and so in the log).
+SHOWN_PATH_CHARS = 300
+
+
+def _shown(path: str) -> str:
+    """`path` for a message: truncated, control characters and lone surrogates escaped."""
+    text = path if len(path) <= SHOWN_PATH_CHARS else path[:SHOWN_PATH_CHARS] + "..."
+    return ascii(text)[1:-1] if not text.isprintable() or _has_surrogate(text) else text
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
 
 def require_absolute(path: str, field: str) -> None:
-    """Request paths are absolute: the bridge's current folder is not the client's."""
+    """Request paths are absolute (the bridge's current folder is not the client's), valid text
+    (no NUL, control character or lone surrogate) and of a length the system takes."""
     if "\x00" in path:
         raise ApiError(422, "invalid_path", "a path cannot contain a NUL character", field)
+    if _has_surrogate(path) or _CONTROL.search(path):
+        raise ApiError(422, "invalid_path", f"{_shown(path)}: a path cannot hold control characters or "
+                                            "lone surrogates", field)
     if not os.path.isabs(path):
-        raise ApiError(422, "relative_path", f"{path!r} must be an absolute path", field)
+        raise ApiError(422, "relative_path", f"{_shown(path)!r} must be an absolute path", field)
+    if len(path.encode("utf-8")) > 255 and any(len(part.encode("utf-8")) > 255 for part in path.split(os.sep)):
+        raise ApiError(422, "invalid_path", f"{_shown(path)}: a path component is longer than 255 bytes", field)

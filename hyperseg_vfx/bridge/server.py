@@ -12,8 +12,9 @@ import logging
 import signal
 
 from .app import create_app
-from .security import check_bind
-from .settings import BridgeSettings
+from .protocol import timed_protocol
+from .security import allowed_host_names, check_bind
+from .settings import KEEP_ALIVE_S, BridgeSettings
 
 log = logging.getLogger("hyperseg_vfx.bridge")
 
@@ -27,10 +28,19 @@ def serve(settings: BridgeSettings) -> None:
     _log_to_stderr()
     app = create_app(settings)
     bridge = app.state.bridge
-    log.info("model %s on %s; paths allowed in %s; %s", bridge.segmenter.model_name, bridge.segmenter.device,
-             ", ".join(map(str, bridge.guard.roots)), "token required" if settings.token else "no token")
+    log.info("model %s on %s; paths allowed in %s", bridge.segmenter.model_name, bridge.segmenter.device,
+             ", ".join(map(str, bridge.guard.roots)))
+    log.info("answers Host %s; web origins allowed: %s",
+             ", ".join(allowed_host_names(settings.host, settings.allowed_hosts)),
+             ", ".join(settings.allow_origins) or "none")
+    if settings.token:
+        log.info("token required (Authorization: Bearer <token>)")
+    else:
+        log.warning("no token: any local process of any user can use this bridge (see --token-file)")
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
-                            timeout_graceful_shutdown=None, server_header=False)
+                            timeout_graceful_shutdown=None, server_header=False,
+                            http=timed_protocol(settings.request_timeout_s), timeout_keep_alive=KEEP_ALIVE_S,
+                            h11_max_incomplete_event_size=64 * 1024)
     # A background job of a script starts with SIGINT ignored. uvicorn catches SIGINT anyway and,
     # after its graceful shutdown, re-raises it under the handler it found: ignored, the process
     # would exit 0. Python's own handler makes a SIGINT stop end with status 130 in every case.
@@ -41,8 +51,24 @@ def serve(settings: BridgeSettings) -> None:
         raise SystemExit(128 + signal.SIGINT) from None
 
 
+#: Longest argument of a log line (uvicorn's access log repeats the request path).
+LOG_ARG_CHARS = 300
+
+
+class _TruncateArgs(logging.Filter):
+    """Cut long string arguments of a log record, so a log line never echoes unbounded input."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(arg[:LOG_ARG_CHARS] + "..." if isinstance(arg, str) and len(arg) > LOG_ARG_CHARS
+                                else arg for arg in record.args)
+        return True
+
+
 def _log_to_stderr() -> None:
     """The bridge's own messages next to uvicorn's, on stderr."""
+    for name in ("uvicorn.access", "uvicorn.error", "hyperseg_vfx.bridge"):
+        logging.getLogger(name).addFilter(_TruncateArgs())
     if not log.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))

@@ -23,7 +23,7 @@ from .jobs import Job, JobManager
 from .schemas import JobRequest, SegmentRequest, SubmitRequest
 from .security import PathGuard
 from .settings import BridgeSettings
-from .shots import job_shot, segment_shot
+from .shots import job_shot, segment_shot, shot_file_for_submit
 from .worker import INTERACTIVE, JOB, GpuWorker, QueuedSegmenter
 
 
@@ -101,7 +101,7 @@ class Bridge:
         return job.status()
 
     def submit(self, request: SubmitRequest) -> dict:
-        shot_path = self.guard.check(request.shot_path, "shot_path")
+        shot_path = shot_file_for_submit(request.shot_path, self.guard).path
         out_dir = None if request.out_dir is None else self.guard.check(request.out_dir, "out_dir")
         from ..farm import submit_shot
 

@@ -14,6 +14,11 @@ DEFAULT_PORT = 8765
 DEFAULT_CACHE_BYTES = 4 * 1024**3
 #: Request bodies are small JSON (a shot with a key on every frame of 1000 is ~50 KB).
 DEFAULT_MAX_BODY_BYTES = 1024**2
+#: Seconds a client has to send a whole request (headers and body) from the moment the connection
+#: opens or its previous answer was sent; a slower one is dropped (slow-header/slow-body clients).
+DEFAULT_REQUEST_TIMEOUT_S = 15.0
+#: Seconds an idle keep-alive connection is held open.
+KEEP_ALIVE_S = 5
 
 
 def default_allow_roots() -> tuple[Path, ...]:
@@ -25,7 +30,9 @@ def default_allow_roots() -> tuple[Path, ...]:
 @dataclass(frozen=True)
 class BridgeSettings:
     """checkpoint: the model file (None: the bundled default model). token: the secret every
-    request must carry as `Authorization: Bearer <token>` (None: no token asked)."""
+    request must carry as `Authorization: Bearer <token>` (None: no token asked).
+    allowed_hosts: `Host` names answered besides the loopback names and `host`.
+    allow_origins: web origins (`http://name:port`) whose requests are served (default none)."""
 
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -35,3 +42,6 @@ class BridgeSettings:
     token: str | None = None
     cache_bytes: int = DEFAULT_CACHE_BYTES
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    allowed_hosts: tuple[str, ...] = ()
+    allow_origins: tuple[str, ...] = ()
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S

@@ -3,7 +3,9 @@
 Every request is turned into a Shot by shot.py (shot_from_dict / load_shot), so values are
 checked exactly as in a shot file, then every file the render will read or write is checked
 against the allowed folders, then the files themselves (check_shot_files: inputs exist, clicks
-inside the frame). Only then does the model run.
+inside the frame), then the outputs (render.check_outputs: nothing of the user's is replaced, the
+folders take a file). Only then does the model run. /v1/submit checks a shot's paths with the
+same check_shot_paths as /v1/jobs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from ..render import previous_input
+from ..render import check_outputs, output_is_complete, previous_input
 from ..shot import Shot, ShotError, check_shot_files, load_shot, shot_from_dict
 from .errors import ApiError
 from .schemas import JobRequest, SegmentRequest
@@ -45,6 +47,7 @@ def segment_shot(request: SegmentRequest, guard: PathGuard) -> Shot:
         "output": request.output,
         "clicks": [track.model_dump(exclude_none=True) for track in request.clicks],
         "options": request.options.model_dump(),
+        "overwrite": request.overwrite,
     }
     if request.colorspace is not None:
         data["colorspace"] = request.colorspace
@@ -62,7 +65,8 @@ def segment_shot(request: SegmentRequest, guard: PathGuard) -> Shot:
         fields = {f.name: getattr(shot, f.name) for f in dataclasses.fields(shot)}
         shot = OneFrameShot(**fields, previous=request.previous)
     check_shot_files(shot)
-    _check_render_files(shot, guard)
+    check_shot_paths(shot, guard)
+    check_outputs(shot)
     return shot
 
 
@@ -94,23 +98,36 @@ def job_shot(request: JobRequest, guard: PathGuard, checkpoint: Path) -> Shot:
             "`hyperseg-vfx render`, or start a bridge with that --checkpoint",
             "checkpoint",
         )
-    for frame in shot.frames:
-        guard.check(shot.input_path(frame), "input")
-        guard.check(shot.output_path(frame), "output")
+    check_shot_paths(shot, guard)
     check_shot_files(shot)
-    _check_render_files(shot, guard)
+    kept = {f for f in shot.frames if request.skip_existing and output_is_complete(shot.output_path(f))}
+    check_outputs(shot, [f for f in shot.frames if f not in kept])
     return shot
 
 
-def _check_render_files(shot: Shot, guard: PathGuard) -> None:
-    """Check what render's code will read as previous frames (render's rule picks files the
-    request did not name) and that no output is, through links, one of the inputs."""
-    for frame in shot.frames:
-        sources = [shot.input_path(frame)]
-        previous = previous_input(shot, frame)
-        if previous is not None:
-            sources.append(guard.check(previous, "previous"))
-        output = os.path.realpath(shot.output_path(frame))
-        if output in {os.path.realpath(p) for p in sources}:
-            raise ApiError(422, "invalid_shot", f"{shot.output_path(frame)} would overwrite an input file", "output")
+def shot_file_for_submit(path: str, guard: PathGuard) -> Shot:
+    """The shot file of a /v1/submit request, its paths checked exactly as /v1/jobs checks them."""
+    guard.check(path, "shot_path")
+    if not os.path.isfile(path):
+        raise ApiError(422, "file_not_found", f"{path}: file not found", "shot_path")
+    try:
+        shot = load_shot(path, check_files=False)
+    except OSError as exc:
+        raise ApiError(422, "unreadable", f"cannot read shot file {path}: {exc.strerror or exc}", "shot_path") from None
+    check_shot_paths(shot, guard)
+    return shot
 
+
+def check_shot_paths(shot: Shot, guard: PathGuard) -> None:
+    """Check every file a render of `shot` reads or writes against the allowed folders: inputs,
+    outputs and what render's code reads as previous frames (render's rule picks files the
+    request did not name); and that no output is, through links, one of the inputs."""
+    inputs = guard.check_many(dict.fromkeys(shot.input_path(f) for f in shot.frames), "input")
+    outputs = dict(zip(dict.fromkeys(shot.output_path(f) for f in shot.frames),
+                       guard.check_many(dict.fromkeys(shot.output_path(f) for f in shot.frames), "output")))
+    previous = guard.check_many(dict.fromkeys(p for p in (previous_input(shot, f) for f in shot.frames) if p),
+                                "previous")
+    sources = set(inputs) | set(previous)
+    for output, resolved in outputs.items():
+        if resolved in sources:
+            raise ApiError(422, "invalid_shot", f"{output} would overwrite an input file", "output")

@@ -110,3 +110,17 @@ def write_matte_exr(
             closed = out.close()  # OpenEXR flushes on close: its result counts too
         if not (written and closed):
             raise ExrWriteError(f"cannot write {path}: {out.geterror()}")
+
+
+def read_matte_metadata(path: str | os.PathLike) -> dict[str, str] | None:
+    """The `hyperseg/*` attributes of an image file (keys without the prefix), None when the file
+    does not open as an image. An empty dict: an image that hyperseg-vfx did not write."""
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        oiio.geterror()  # clear OpenImageIO's pending error message
+        return None
+    try:
+        return {attr.name[len(METADATA_PREFIX):]: str(attr.value) for attr in inp.spec().extra_attribs
+                if attr.name.startswith(METADATA_PREFIX)}
+    finally:
+        inp.close()

@@ -27,6 +27,12 @@ FRIENDLY_COLORSPACES = {
 
 _FLOAT_TYPES = (oiio.BASETYPE.HALF, oiio.BASETYPE.FLOAT, oiio.BASETYPE.DOUBLE)
 
+#: Largest display or data window read, in pixels (16384 x 16384 by default; an 8K plate is 35 M).
+#: A header can declare any size: a 391-byte EXR with a 60000 x 60000 display window would make the
+#: reader allocate 40 GiB. $HYPERSEG_MAX_IMAGE_PIXELS sets another limit.
+DEFAULT_MAX_PIXELS = 16384 * 16384
+MAX_PIXELS_ENV = "HYPERSEG_MAX_IMAGE_PIXELS"
+
 
 class ImageReadError(HypersegError):
     """An image could not be read or converted; the message names the file."""
@@ -67,14 +73,36 @@ def resolve_colorspace(name: str) -> str:
     raise ValueError(f"unknown colour space {name!r} (OCIO config {config.configname()})")
 
 
+def max_pixels() -> int:
+    """The pixel limit of a display or data window: $HYPERSEG_MAX_IMAGE_PIXELS, else DEFAULT_MAX_PIXELS."""
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    if not value.isdigit() or int(value) < 1:
+        raise ImageReadError(f"${MAX_PIXELS_ENV} must be a positive whole number of pixels, got {value!r}")
+    return int(value)
+
+
 def _open(path: str | os.PathLike) -> oiio.ImageInput:
-    """Open `path` for reading; ImageReadError naming it on failure."""
+    """Open `path` for reading; ImageReadError naming it on failure, and before any pixel is
+    read when the display or data window is larger than max_pixels()."""
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
         raise ImageReadError(f"cannot open image {path}: {oiio.geterror()}")
-    if inp.spec().deep:
+    spec = inp.spec()
+    problem = None
+    if spec.deep:
+        problem = "deep images are not supported"
+    else:
+        limit = max_pixels()
+        for name, width, height in (("display", spec.full_width, spec.full_height), ("data", spec.width, spec.height)):
+            if width * height > limit:
+                problem = (f"its {name} window {width}x{height} is larger than the limit of {limit} pixels "
+                           f"(${MAX_PIXELS_ENV})")
+                break
+    if problem:
         inp.close()
-        raise ImageReadError(f"cannot read {path}: deep images are not supported")
+        raise ImageReadError(f"cannot read {path}: {problem}")
     return inp
 
 

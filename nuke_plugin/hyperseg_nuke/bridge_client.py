@@ -44,7 +44,11 @@ API (every method returns the server's JSON answer as a dict, or raises BridgeEr
                 timeout=30.0) -> BridgeClient: a client of a bridge that answers, starting one
     (detached, logging to `log_path`, default a file in the temp folder) when none does.
     command: the argument list to run (default: $HYPERSEG_BRIDGE_COMMAND split like a shell,
-    else `hyperseg-vfx serve --host H --port P`).
+    else `hyperseg-vfx serve --host H --port P`). token None: the per-user token (user_token()),
+    which the bridge it starts requires too ($HYPERSEG_BRIDGE_TOKEN_FILE is set for it, which
+    `serve --token-file` reads), so no other local user or web page can drive that bridge.
+- user_token(path=None) -> str: the per-user bridge token in `path` (default
+    default_token_file()), created on first use (random, in a file only its owner can read).
 - BridgeError(message, status=None, code=None, field=None): every failure. status: the HTTP
     status (None when the bridge did not answer); code: the server's error code ("forbidden_path",
     "invalid_shot", ...) or "unreachable" / "timeout" / "bad_response"; field: the request field
@@ -56,6 +60,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import shlex
 import socket
 import subprocess
@@ -66,6 +71,8 @@ from urllib.parse import quote, urlsplit
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 COMMAND_ENV = "HYPERSEG_BRIDGE_COMMAND"
+#: The token file a bridge's `serve --token-file` and this client read (settings.TOKEN_FILE_ENV).
+TOKEN_FILE_ENV = "HYPERSEG_BRIDGE_TOKEN_FILE"
 FINISHED_STATES = ("done", "failed", "cancelled")
 
 
@@ -228,12 +235,57 @@ def default_command(base_url: str) -> List[str]:
     return ["hyperseg-vfx", "serve", "--host", parts.hostname or "127.0.0.1", "--port", str(parts.port or 8765)]
 
 
+def default_token_file() -> str:
+    """Where the per-user bridge token lives: $HYPERSEG_BRIDGE_TOKEN_FILE, else
+    %APPDATA%/hyperseg-vfx/bridge_token on Windows, $XDG_CONFIG_HOME (default ~/.config)
+    /hyperseg-vfx/bridge_token elsewhere."""
+    configured = os.environ.get(TOKEN_FILE_ENV, "").strip()
+    if configured:
+        return configured
+    if os.name == "nt":
+        base = os.environ.get("APPDATA") or os.path.expanduser("~")
+    else:
+        base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "hyperseg-vfx", "bridge_token")
+
+
+def user_token(path: Optional[str] = None) -> str:
+    """The token in `path` (default default_token_file()); on first use the file is created
+    with a random token, readable by its owner only (0600, in a 0700 folder), the way the
+    bridge's --token-file wants it. BridgeError when it cannot be read or made."""
+    path = path or default_token_file()
+    try:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(handle, "w") as new_file:
+                new_file.write(secrets.token_urlsafe(32) + "\n")
+        with open(path, encoding="utf-8") as existing:
+            token = existing.read().strip()
+    except OSError as exc:
+        raise BridgeError("cannot read or create the bridge token file {}: {}".format(path, exc.strerror or exc),
+                          code="unreachable") from None
+    if not token:
+        raise BridgeError("the bridge token file {} is empty: delete it to get a new token".format(path),
+                          code="unreachable")
+    return token
+
+
 def ensure_bridge(base_url: str = DEFAULT_URL, token: Optional[str] = None,
                   command: Optional[Sequence[str]] = None, startup_timeout: float = 120.0,
                   log_path: Optional[str] = None, timeout: float = 30.0) -> BridgeClient:
     """A client of the bridge at base_url; when none answers, start `command` detached from
     this process (it outlives Nuke's session; its output goes to log_path) and wait until its
-    health answers. BridgeError when it exits or stays silent, with the end of its log."""
+    health answers. BridgeError when it exits or stays silent, with the end of its log.
+    token None: the per-user token, required by the bridge started here (see user_token)."""
+    child_env = child_environment()
+    if token is None:
+        token_file = default_token_file()
+        token = user_token(token_file)
+        child_env[TOKEN_FILE_ENV] = token_file
     client = BridgeClient(base_url, token=token, timeout=timeout)
     try:
         client.health(timeout=min(timeout, 2.0))
@@ -249,7 +301,7 @@ def ensure_bridge(base_url: str = DEFAULT_URL, token: Optional[str] = None,
             "creationflags": getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
         try:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       close_fds=True, env=child_environment(), **detach)
+                                       close_fds=True, env=child_env, **detach)
         except OSError as exc:
             raise BridgeError("cannot start the bridge with {}: {}".format(command_line(command), exc),
                               code="unreachable") from None

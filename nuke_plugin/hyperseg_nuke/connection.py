@@ -2,6 +2,8 @@
 
 A loopback address with the node's `autostart` on gets a bridge started when none answers
 (bridge_client.ensure_bridge, with $HYPERSEG_BRIDGE_COMMAND); any other address is used as is.
+Without a configured token, a loopback bridge is sent the per-user token (bridge_client.user_token),
+which the bridge ensure_bridge starts requires.
 """
 
 import os
@@ -9,7 +11,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from hyperseg_nuke import settings
-from hyperseg_nuke.bridge_client import BridgeClient, ensure_bridge
+from hyperseg_nuke.bridge_client import BridgeClient, ensure_bridge, user_token
 from hyperseg_nuke.errors import PluginError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -18,8 +20,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def connect(url: str, autostart: bool) -> BridgeClient:
     """A client of the bridge at `url` (token from the environment, see settings)."""
     token = settings.bridge_token()
-    if autostart and urlsplit(url).hostname in LOOPBACK:
-        return ensure_bridge(url, token=token)
+    if urlsplit(url).hostname in LOOPBACK:
+        if autostart:
+            return ensure_bridge(url, token=token)
+        token = token or user_token()
     return BridgeClient(url, token=token)
 
 
