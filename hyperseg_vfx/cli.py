@@ -361,6 +361,52 @@ def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None
 
 @main.command()
 @click.argument("shot_file", metavar="SHOT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The tracked shot file to write (never the input shot file).")
+@click.option("--frames", "frame_spec", default=None,
+              help="Frames to track (default: the shot's); keys on other frames are kept as they are.")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Model the clicks are checked with (default: the shot's `checkpoint`, else the bundled model).")
+@DEVICE_OPTION
+def track(shot_file: Path, out_file: Path, frame_spec: str | None, checkpoint_path: Path | None, device: str) -> None:
+    """Carry the clicks from their artist keys to every frame, following the object.
+
+    Clicks are carried forward and backward from the nearest artist keyframe with the motion
+    measured on the plates and checked against the mattes. Exit status: 0 written, 2 bad input
+    (no artist keys, missing plates; nothing written).
+    """
+    from .render import render_segmenter, resolve_checkpoint
+    from .sequences import parse_frame_spec
+    from .shot import load_shot, save_shot
+    from .tracking import track_shot
+
+    if out_file.resolve() == shot_file.resolve():
+        raise HypersegError(f"--out {out_file} is the input shot file; write the tracked shot elsewhere")
+    try:
+        shot = load_shot(shot_file, check_files=False)
+        frames = None if frame_spec is None else parse_frame_spec(frame_spec)
+    except OSError as exc:
+        raise HypersegError(f"cannot read shot file {shot_file}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise HypersegError(f"--frames: {exc}") from None
+    segmenter = render_segmenter(resolve_checkpoint(shot, checkpoint_path), device)
+    count = len(frames or shot.frames)
+    click.echo(f"Tracking {shot_file.stem}: {len(shot.clicks)} clicks over {count} frames with "
+               f"{segmenter.model_name} on {segmenter.device}", err=True)
+    progress = lambda frame, done, total: click.echo(f"frame {frame}  tracked  ({done}/{total})", err=True)  # noqa: E731
+    result = track_shot(shot, segmenter, frames=frames, progress=progress)
+    save_shot(result.shot, out_file)
+    labels = ["positive" if c.positive else "negative" for c in shot.clicks]
+    click.echo(f"tracked {len(shot.clicks)} clicks over {count} frames from keyframes "
+               f"{', '.join(map(str, result.keyframes))}: {len(result.moves)} moved back onto the object, "
+               f"{len(result.drops)} dropped, {len(result.unverified)} kept unverified", err=True)
+    for index, frame, reason in result.drops:
+        click.echo(f"  clicks[{index}] ({labels[index]}) dropped from frame {frame} on: {reason}", err=True)
+    click.echo(f"wrote {out_file}")
+
+
+@main.command()
+@click.argument("shot_file", metavar="SHOT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The contact sheet to write (.png).")
 @click.option("--frames", "frame_spec", default=None, help="Frames to sample from (default: the shot's).")
