@@ -500,8 +500,9 @@ def demo(out: Path, size: str, frame_count: int, checkpoint_path: Path | None, d
               help="HyperSeg model; repeat to compare several (default: the bundled default model).")
 @click.option("--methods", default="hyperseg,random_walk,graph_cut", show_default=True,
               help="Comma-separated: hyperseg, random_walk, graph_cut.")
-@click.option("--protocol", type=click.Choice(["fixed", "robot"]), default="fixed", show_default=True,
-              help="fixed: 10 robot clicks, at most 5 of each label (the paper's); robot: up to 20 (NoC, mIoU@k).")
+@click.option("--protocol", type=click.Choice(["fixed", "robot", "track"]), default="fixed", show_default=True,
+              help="fixed: 10 robot clicks, at most 5 of each label (the paper's); robot: up to 20 (NoC, mIoU@k); "
+                   "track: fixed clicks on each clip's first frame, tracked vs held vs the robot on every frame.")
 @click.option("--report", "report_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for report.json, report.md, plots, overlays (and masks).")
 @click.option("--save-masks", is_flag=True, help="Also write REPORT/masks/<method>/<clip>/<frame>.png (0/255).")
@@ -524,6 +525,8 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
             raise HypersegError(f"no default model installed ({DEFAULT_CHECKPOINT}): pass --checkpoint FILE")
         checkpoints = (DEFAULT_CHECKPOINT,)
     samples = open_dataset(data_spec)
+    if protocol == "track":
+        return _evaluate_tracking(samples, checkpoints, device, report_dir, data_spec)
     built = build_methods(kinds, checkpoints, device)
     writer = ArtifactWriter(report_dir, samples, save_masks, overlays)
 
@@ -536,6 +539,30 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
     results = evaluate(samples, built, PROTOCOLS[protocol], on_result=progress)
     report = write_report(report_dir, results, PROTOCOLS[protocol], {n: m.describe() for n, m in built.items()},
                           data_spec)
+    click.echo(markdown_table(report["methods"]), nl=False)
+    click.echo(f"report: {report_dir / 'report.md'}")
+
+
+def _evaluate_tracking(samples, checkpoints, device: str, report_dir: Path, data_spec: str) -> None:
+    """`evaluate --protocol track`: HyperSeg only (the baselines have no tracking)."""
+    import numpy as np
+
+    from .evaluation.tracking_protocol import evaluate_tracking, markdown_table
+    from .segmenter import Segmenter
+
+    if len(checkpoints) != 1:
+        raise HypersegError("--protocol track evaluates one --checkpoint at a time")
+    segmenter = Segmenter.from_checkpoint(checkpoints[0], device=device, cache_bytes=512 * 1024**2)
+
+    def progress(clip: str, scores) -> None:
+        if scores is None:
+            click.echo(f"{clip}  skipped: no object on its first frame", err=True)
+        else:
+            click.echo(f"{clip}  " + "  ".join(f"{row} J {np.mean(s.ious):.3f}" for row, s in scores.items()), err=True)
+
+    click.echo(f"Tracking evaluation of {segmenter.model_name} on {data_spec} (baselines are not tracked: "
+               "HyperSeg only) ...", err=True)
+    report = evaluate_tracking(samples, segmenter, report_dir, data_spec, on_clip=progress)
     click.echo(markdown_table(report["methods"]), nl=False)
     click.echo(f"report: {report_dir / 'report.md'}")
 

@@ -153,13 +153,19 @@ def test_a_positive_that_leaves_the_object_is_moved_back_inside_or_dropped_and_r
 def test_check_clicks_against_a_hand_made_object():
     mask = np.zeros((40, 60), dtype=bool)
     mask[10:30, 10:30] = True
-    verdicts = check_clicks(mask, [(20.5, 20.5, True), (33.5, 20.5, True), (55.5, 20.5, True), (15.5, 15.5, False),
-                                   (50.5, 5.5, False), (70.0, 5.0, True)], max_move=8.0)
+    # (x, y, positive, was on the object before being carried)
+    verdicts = check_clicks(mask, [(20.5, 20.5, True, True), (33.5, 20.5, True, True), (55.5, 20.5, True, True),
+                                   (15.5, 15.5, False, False), (50.5, 5.5, False, False), (70.0, 5.0, True, True)],
+                            max_move=8.0)
     assert [v.outcome for v in verdicts] == ["kept", "moved", "left_object", "on_object", "kept", "left_frame"]
     moved = verdicts[1]
     assert (moved.x, moved.y) == (30 - MARGIN - 0.5, 20.5)  # the nearest pixel MARGIN px inside the edge
+    # clicks already on the matte's wrong side are the artist's corrections of it: kept as they are
+    corrections = check_clicks(mask, [(55.5, 20.5, True, False), (15.5, 15.5, False, True), (20.5, 20.5, True, True)],
+                               max_move=8.0)
+    assert [v.outcome for v in corrections] == ["kept", "kept", "kept"]
     # the last positive is never dropped for leaving the object: kept, marked unverified
-    assert [v.outcome for v in check_clicks(mask, [(55.5, 20.5, True)], max_move=8.0)] == ["unverified"]
+    assert [v.outcome for v in check_clicks(mask, [(55.5, 20.5, True, True)], max_move=8.0)] == ["unverified"]
 
 
 def test_a_correction_changes_only_the_frames_between_its_neighbouring_keyframes(disc_shot, segmenter, tmp_path):

@@ -1,11 +1,14 @@
 """Clicks checked against where the object is: what happens to a carried click on a frame.
 
 The object's place on frame t is the matte of the frame it was carried from, warped into t with
-the measured motion (flow.warp_mask). A positive click must lie on it, a negative one off it:
+the measured motion (flow.warp_mask). A click is checked for crossing the object's edge: the
+matte's edge moved one way, the click another (an occlusion, a flow error). A click that was on
+the wrong side of the matte already on the previous frame is the artist's correction of that
+matte and is kept as it is.
 
-- a positive off the object is moved to the nearest pixel at least MARGIN px inside it when
-  that is at most `max_move` px away, else dropped (`left_object`);
-- a negative on the object is dropped (`on_object`);
+- a positive that was on the object and is now off it is moved to the nearest pixel at least
+  MARGIN px inside it when that is at most `max_move` px away, else dropped (`left_object`);
+- a negative that was off the object and is now on it is dropped (`on_object`);
 - a click carried out of the frame is dropped (`left_frame`).
 
 Dropped clicks stay dropped for the rest of that propagation (the object they marked is gone
@@ -64,24 +67,26 @@ def nearest_inside(mask: np.ndarray, x: float, y: float, max_move: float) -> tup
 
 
 def check_clicks(
-    object_mask: np.ndarray, clicks: list[tuple[float, float, bool]], max_move: float
+    object_mask: np.ndarray, clicks: list[tuple[float, float, bool, bool]], max_move: float
 ) -> list[Verdict]:
-    """Verdicts for carried clicks [(x, y, positive)] on a frame whose object is `object_mask`
-    ((H, W) bool), in the order given."""
+    """Verdicts for carried clicks [(x, y, positive, was_inside)] on a frame whose object is
+    `object_mask` ((H, W) bool), in the order given. was_inside: whether the click was on the
+    object (the previous frame's matte) before it was carried."""
     verdicts = []
-    for x, y, positive in clicks:
+    for x, y, positive, was_inside in clicks:
         if not _in_frame(object_mask.shape, x, y):
             cx = min(max(x, 0.0), object_mask.shape[1] - 0.5)
             cy = min(max(y, 0.0), object_mask.shape[0] - 0.5)
             verdicts.append(Verdict("left_frame", cx, cy))
         elif not positive:
-            verdicts.append(Verdict("on_object" if _inside(object_mask, x, y) else KEPT, x, y))
-        elif _inside(object_mask, x, y):
+            crossed = not was_inside and _inside(object_mask, x, y)
+            verdicts.append(Verdict("on_object" if crossed else KEPT, x, y))
+        elif not was_inside or _inside(object_mask, x, y):
             verdicts.append(Verdict(KEPT, x, y))
         else:
             moved = nearest_inside(object_mask, x, y, max_move)
             verdicts.append(Verdict("left_object", x, y) if moved is None else Verdict(MOVED, *moved))
-    positives = [i for i, (_, _, positive) in enumerate(clicks) if positive]
+    positives = [i for i, click in enumerate(clicks) if click[2]]
     if positives and all(verdicts[i].dropped for i in positives):
         for i in positives:
             if verdicts[i].outcome in ("left_object", "left_frame"):

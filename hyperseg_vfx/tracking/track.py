@@ -8,8 +8,8 @@ Keyframes are the frames where any click has an artist key (a key not marked tra
 frame takes its clicks from its nearest keyframe (the earlier one on a tie): starting from the
 clicks on the keyframe, each click is carried frame by frame with the motion measured on the
 plates (flow.dis_flow), away from the keyframe in both directions, and checked on each frame
-against the object's place there (check.check_clicks: the previous frame's matte warped by the
-flow). The matte of each frame is then the model's answer for the checked clicks, through the
+for crossing the object's edge (check.check_clicks: against the previous frame's matte warped by
+the flow). The matte of each frame is then the model's answer for the checked clicks, through the
 renderer's own segment_shot_frame, so it is exactly the matte `render` later writes for it.
 
 The clicks on a keyframe k: a click's artist key at k; without one, its existing key at k (what
@@ -253,19 +253,21 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
         prev_rgb = read(shot.input_path(previous), shot.colorspace).rgb
         rgb = read(shot.input_path(frame), shot.colorspace).rgb
         forward, backward = flow(prev_rgb, rgb), flow(rgb, prev_rgb)
-        object_mask = warp_mask(matte.alpha > 0.5, backward)
+        previous_mask = matte.alpha > 0.5
+        object_mask = warp_mask(previous_mask, backward)
         max_move = MAX_MOVE_FRACTION * math.hypot(*object_mask.shape)
-        checked = []
+        checked, was_inside = [], {}
         for i, (track, c) in enumerate(zip(shot.clicks, state)):
             if c.alive:
+                was_inside[i] = bool(previous_mask[int(c.y), int(c.x)])
                 c.x, c.y = carry_point(forward, c.x, c.y)
                 if _counts(track, frame):
                     checked.append(i)
                 else:  # not counting here: only kept inside the frame
                     c.x = min(max(c.x, 0.0), object_mask.shape[1] - 0.5)
                     c.y = min(max(c.y, 0.0), object_mask.shape[0] - 0.5)
-        verdicts = check_clicks(object_mask, [(state[i].x, state[i].y, shot.clicks[i].positive) for i in checked],
-                                max_move)
+        verdicts = check_clicks(
+            object_mask, [(state[i].x, state[i].y, shot.clicks[i].positive, was_inside[i]) for i in checked], max_move)
         for i, verdict in zip(checked, verdicts):
             c, mark = state[i], marks[i]
             c.x, c.y = verdict.x, verdict.y
