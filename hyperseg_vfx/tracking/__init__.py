@@ -5,6 +5,6 @@ Modules: flow (DIS optical flow, carrying points, warping masks), check (a carri
 the object's place), track (the pass over a shot, `hyperseg-vfx track`).
 """
 
-from .track import TrackError, TrackResult, artist_keys, keyframes_of, track_shot
+from .track import TrackError, TrackResult, artist_keys, check_trackable, keyframes_of, track_shot
 
-__all__ = ["TrackError", "TrackResult", "artist_keys", "keyframes_of", "track_shot"]
+__all__ = ["TrackError", "TrackResult", "artist_keys", "check_trackable", "keyframes_of", "track_shot"]

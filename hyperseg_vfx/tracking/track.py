@@ -147,22 +147,7 @@ def track_shot(
     TrackError when no frame has an artist key or plates are missing.
     """
     frames = sorted(set(shot.frames if frames is None else frames))
-    for i, track in enumerate(shot.clicks):
-        if not artist_keys(track):
-            raise TrackError(f"clicks[{i}]: every key is marked tracked; the click has no artist key to track from")
-    keyframes = keyframes_of(shot, frames)
-    if not keyframes:
-        raise TrackError(
-            f"{shot.path or 'shot'}: no click has an artist key on frames {format_frame_spec(frames)}; "
-            "key the clicks on at least one frame to track from"
-        )
-    missing = [f for f in frames if not _plate_exists(shot, f)]
-    if missing:
-        raise TrackError(
-            f"input: {len(missing)} plates missing on frames {format_frame_spec(missing)} "
-            f"(first: {shot.input_path(missing[0])})"
-        )
-    check_shot_files(dataclasses.replace(shot, frames=frames))  # model file, clicks inside the frames
+    keyframes = check_trackable(shot, frames)
     read = CachedPlateReader(PLATE_CACHE_BYTES)
     marks = [_kept_marks(track, set(frames)) for track in shot.clicks]
     result = TrackResult(None, frames, keyframes)
@@ -197,6 +182,28 @@ def track_shot(
                 return result
     result.shot = _tracked_shot(shot, marks)
     return result
+
+
+def check_trackable(shot: Shot, frames: list[int]) -> list[int]:
+    """The keyframes among `frames`; TrackError when a click has no artist key, no frame has
+    one, or plates are missing (all of them named), ShotError when a file check fails."""
+    for i, track in enumerate(shot.clicks):
+        if not artist_keys(track):
+            raise TrackError(f"clicks[{i}]: every key is marked tracked; the click has no artist key to track from")
+    keyframes = keyframes_of(shot, frames)
+    if not keyframes:
+        raise TrackError(
+            f"{shot.path or 'shot'}: no click has an artist key on frames {format_frame_spec(frames)}; "
+            "key the clicks on at least one frame to track from"
+        )
+    missing = [f for f in frames if not _plate_exists(shot, f)]
+    if missing:
+        raise TrackError(
+            f"input: {len(missing)} plates missing on frames {format_frame_spec(missing)} "
+            f"(first: {shot.input_path(missing[0])})"
+        )
+    check_shot_files(dataclasses.replace(shot, frames=frames))  # model file, clicks inside the frames
+    return keyframes
 
 
 def _plate_exists(shot: Shot, frame: int) -> bool:
