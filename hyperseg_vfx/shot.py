@@ -444,8 +444,15 @@ def load_shot(
 
 
 def save_shot(shot: Shot, path: str | os.PathLike) -> None:
-    """Write `shot` as a YAML shot file at `path` (atomically), paths relative to its folder."""
+    """Write `shot` as a YAML shot file at `path` (atomically), paths relative to its folder; as
+    JSON (also YAML) when the name ends in .json, for readers without YAML (the Nuke plugin)."""
     folder = os.path.dirname(os.path.abspath(path))
-    text = yaml.safe_dump(shot.to_dict(relative_to=folder), sort_keys=False, default_flow_style=None)
+    data = shot.to_dict(relative_to=folder)
+    if str(path).lower().endswith(".json"):
+        import json
+
+        text = json.dumps(data, indent=1) + "\n"
+    else:
+        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
     with atomic_output(path) as tmp:
         tmp.write_text(text)
