@@ -12,10 +12,16 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import HypersegError
+
 #: flow(source_rgb, destination_rgb) -> (H, W, 2) float32 flow from source to destination.
 FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+class FlowError(HypersegError, ValueError):
+    """Motion cannot be measured on these plates (too small for DIS's patches)."""
 
 
 def grey8(rgb: np.ndarray) -> np.ndarray:
@@ -32,7 +38,12 @@ def dis_flow(source_rgb: np.ndarray, destination_rgb: np.ndarray) -> np.ndarray:
     import cv2
 
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return dis.calc(grey8(source_rgb), grey8(destination_rgb), None)
+    try:
+        return dis.calc(grey8(source_rgb), grey8(destination_rgb), None)
+    except cv2.error:
+        height, width = source_rgb.shape[:2]
+        raise FlowError(f"cannot measure motion on {width}x{height} plates (DIS optical flow needs about 12 px "
+                        "on each side)") from None
 
 
 def sample_flow(flow: np.ndarray, x: float, y: float) -> tuple[float, float]:

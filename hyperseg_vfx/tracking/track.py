@@ -33,8 +33,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
-
 from ..errors import HypersegError
 from ..render import CachedPlateReader, segment_shot_frame
 from ..shot import ClickTrack, Shot, ShotError, TrackMarks, check_shot_files, shot_from_dict
