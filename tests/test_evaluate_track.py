@@ -50,3 +50,19 @@ def test_evaluate_track_takes_one_checkpoint(tmp_path):
                                        "--report", str(tmp_path / "r"), "--checkpoint", str(DEFAULT_CHECKPOINT),
                                        "--checkpoint", str(DEFAULT_CHECKPOINT)])
     assert result.exit_code == 2 and "one --checkpoint" in result.output
+
+
+def test_plate_pattern_names_davis_and_clip_plates(tmp_path):
+    from hyperseg_vfx.data.datasets import Sample
+    from hyperseg_vfx.errors import HypersegError
+    from hyperseg_vfx.evaluation.tracking_protocol import plate_pattern
+
+    def sample(path: str, frame: int) -> Sample:
+        return Sample("c", frame, path, None, 1, f"c/{frame}", "")
+
+    davis = [sample(f"/d/JPEGImages/480p/bear/{f:05d}.jpg", f) for f in (0, 1, 2)]
+    assert plate_pattern("bear", davis) == "/d/JPEGImages/480p/bear/#####.jpg"
+    clips = [sample(f"/c/s902_000/rgb/s902_000.{f:04d}.png", f) for f in (1001, 1002)]
+    assert plate_pattern("s902_000", clips) == "/c/s902_000/rgb/s902_000.####.png"
+    with pytest.raises(HypersegError, match="not one numbered sequence"):
+        plate_pattern("mixed", [sample("/x/a.0001.png", 1), sample("/x/b.0002.png", 2)])
