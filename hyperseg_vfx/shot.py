@@ -57,7 +57,7 @@ class ShotError(HypersegError, ValueError):
 
 
 #: Why tracking dropped a click on a frame (TrackMarks.dropped keys).
-DROP_REASONS = ("left_object", "on_object", "left_frame", "outside_keys")
+DROP_REASONS = ("left_object", "on_object", "left_frame")
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,7 @@ class TrackMarks:
     keys: frames whose key tracking wrote; every other key is the artist's, and re-tracking
     replaces only these. dropped: reason -> frames where tracking dropped the click (it does not
     count there): left_object (a positive that left the object and could not be moved back),
-    on_object (a negative the object moved onto), left_frame (carried out of the frame),
-    outside_keys (frames served by a keyframe outside this click's artist keys). moved: frames
+    on_object (a negative the object moved onto), left_frame (carried out of the frame). moved: frames
     where a positive that left the object was moved back inside. unverified: frames where a
     positive left the object but was kept, being the last positive there.
     """
