@@ -391,6 +391,52 @@ def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None
 
 @main.command()
 @click.argument("shot_file", metavar="SHOT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The tracked shot file to write (never the input shot file).")
+@click.option("--frames", "frame_spec", default=None,
+              help="Frames to track (default: the shot's); keys on other frames are kept as they are.")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Model the clicks are checked with (default: the shot's `checkpoint`, else the bundled model).")
+@DEVICE_OPTION
+def track(shot_file: Path, out_file: Path, frame_spec: str | None, checkpoint_path: Path | None, device: str) -> None:
+    """Carry the clicks from their artist keys to every frame, following the object.
+
+    Clicks are carried forward and backward from the nearest artist keyframe with the motion
+    measured on the plates and checked against the mattes. Exit status: 0 written, 2 bad input
+    (no artist keys, missing plates; nothing written).
+    """
+    from .render import render_segmenter, resolve_checkpoint
+    from .sequences import parse_frame_spec
+    from .shot import load_shot, save_shot
+    from .tracking import track_shot
+
+    if out_file.resolve() == shot_file.resolve():
+        raise HypersegError(f"--out {out_file} is the input shot file; write the tracked shot elsewhere")
+    try:
+        shot = load_shot(shot_file, check_files=False)
+        frames = None if frame_spec is None else parse_frame_spec(frame_spec)
+    except OSError as exc:
+        raise HypersegError(f"cannot read shot file {shot_file}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise HypersegError(f"--frames: {exc}") from None
+    segmenter = render_segmenter(resolve_checkpoint(shot, checkpoint_path), device)
+    count = len(frames or shot.frames)
+    click.echo(f"Tracking {shot_file.stem}: {len(shot.clicks)} clicks over {count} frames with "
+               f"{segmenter.model_name} on {segmenter.device}", err=True)
+    progress = lambda frame, done, total: click.echo(f"frame {frame}  tracked  ({done}/{total})", err=True)  # noqa: E731
+    result = track_shot(shot, segmenter, frames=frames, progress=progress)
+    save_shot(result.shot, out_file)
+    labels = ["positive" if c.positive else "negative" for c in shot.clicks]
+    click.echo(f"tracked {len(shot.clicks)} clicks over {count} frames from keyframes "
+               f"{', '.join(map(str, result.keyframes))}: {len(result.moves)} moved back onto the object, "
+               f"{len(result.drops)} dropped, {len(result.unverified)} kept unverified", err=True)
+    for index, frame, reason in result.drops:
+        click.echo(f"  clicks[{index}] ({labels[index]}) dropped from frame {frame} on: {reason}", err=True)
+    click.echo(f"wrote {out_file}")
+
+
+@main.command()
+@click.argument("shot_file", metavar="SHOT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The contact sheet to write (.png).")
 @click.option("--frames", "frame_spec", default=None, help="Frames to sample from (default: the shot's).")
@@ -484,8 +530,9 @@ def demo(out: Path, size: str, frame_count: int, checkpoint_path: Path | None, d
               help="HyperSeg model; repeat to compare several (default: the bundled default model).")
 @click.option("--methods", default="hyperseg,random_walk,graph_cut", show_default=True,
               help="Comma-separated: hyperseg, random_walk, graph_cut.")
-@click.option("--protocol", type=click.Choice(["fixed", "robot"]), default="fixed", show_default=True,
-              help="fixed: 10 robot clicks, at most 5 of each label (the paper's); robot: up to 20 (NoC, mIoU@k).")
+@click.option("--protocol", type=click.Choice(["fixed", "robot", "track"]), default="fixed", show_default=True,
+              help="fixed: 10 robot clicks, at most 5 of each label (the paper's); robot: up to 20 (NoC, mIoU@k); "
+                   "track: fixed clicks on each clip's first frame, tracked vs held vs the robot on every frame.")
 @click.option("--report", "report_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for report.json, report.md, plots, overlays (and masks).")
 @click.option("--save-masks", is_flag=True, help="Also write REPORT/masks/<method>/<clip>/<frame>.png (0/255).")
@@ -508,6 +555,8 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
             raise HypersegError(f"no default model installed ({DEFAULT_CHECKPOINT}): pass --checkpoint FILE")
         checkpoints = (DEFAULT_CHECKPOINT,)
     samples = open_dataset(data_spec)
+    if protocol == "track":
+        return _evaluate_tracking(samples, checkpoints, device, report_dir, data_spec)
     built = build_methods(kinds, checkpoints, device)
     writer = ArtifactWriter(report_dir, samples, save_masks, overlays)
 
@@ -520,6 +569,30 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
     results = evaluate(samples, built, PROTOCOLS[protocol], on_result=progress)
     report = write_report(report_dir, results, PROTOCOLS[protocol], {n: m.describe() for n, m in built.items()},
                           data_spec)
+    click.echo(markdown_table(report["methods"]), nl=False)
+    click.echo(f"report: {report_dir / 'report.md'}")
+
+
+def _evaluate_tracking(samples, checkpoints, device: str, report_dir: Path, data_spec: str) -> None:
+    """`evaluate --protocol track`: HyperSeg only (the baselines have no tracking)."""
+    import numpy as np
+
+    from .evaluation.tracking_protocol import evaluate_tracking, markdown_table
+    from .segmenter import Segmenter
+
+    if len(checkpoints) != 1:
+        raise HypersegError("--protocol track evaluates one --checkpoint at a time")
+    segmenter = Segmenter.from_checkpoint(checkpoints[0], device=device, cache_bytes=512 * 1024**2)
+
+    def progress(clip: str, scores) -> None:
+        if scores is None:
+            click.echo(f"{clip}  skipped: no object on its first frame", err=True)
+        else:
+            click.echo(f"{clip}  " + "  ".join(f"{row} J {np.mean(s.ious):.3f}" for row, s in scores.items()), err=True)
+
+    click.echo(f"Tracking evaluation of {segmenter.model_name} on {data_spec} (baselines are not tracked: "
+               "HyperSeg only) ...", err=True)
+    report = evaluate_tracking(samples, segmenter, report_dir, data_spec, on_clip=progress)
     click.echo(markdown_table(report["methods"]), nl=False)
     click.echo(f"report: {report_dir / 'report.md'}")
 

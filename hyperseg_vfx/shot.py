@@ -12,6 +12,9 @@ A shot file is YAML (so JSON works too):
         keys: {1001: [812.0, 440.5], 1050: [900.0, 420.0]}   # frame: [x, y] pixels, top-left
         interpolation: linear         # linear | constant; held outside the keys
         frames: 1001-1100             # optional: frames where this click counts
+        tracked:                      # optional, written by `hyperseg-vfx track` (see TrackMarks)
+          keys: 1002-1100             # keys written by tracking (re-tracking replaces only these)
+          dropped: {left_object: 1090-1100}   # frames where tracking dropped the click, by reason
     options: {scale: 1.0, matte: soft, candidates: false}
     overwrite: false                  # optional: true lets outputs replace files hyperseg-vfx did not write
 
@@ -60,6 +63,32 @@ class ShotError(HypersegError, ValueError):
         super().__init__(f"{where}: {message}")
 
 
+#: Why tracking dropped a click on a frame (TrackMarks.dropped keys).
+DROP_REASONS = ("left_object", "on_object", "left_frame")
+
+
+@dataclass(frozen=True)
+class TrackMarks:
+    """What `hyperseg-vfx track` did to one click (absent on a click it never touched).
+
+    keys: frames whose key tracking wrote; every other key is the artist's, and re-tracking
+    replaces only these. dropped: reason -> frames where tracking dropped the click (it does not
+    count there): left_object (a positive that left the object and could not be moved back),
+    on_object (a negative the object moved onto), left_frame (carried out of the frame). moved: frames
+    where a positive that left the object was moved back inside. unverified: frames where a
+    positive left the object but was kept, being the last positive there.
+    """
+
+    keys: frozenset[int] = frozenset()
+    dropped: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    moved: frozenset[int] = frozenset()
+    unverified: frozenset[int] = frozenset()
+
+    def dropped_at(self, frame: int) -> str | None:
+        """The reason the click was dropped at `frame`, None where it was not."""
+        return next((reason for reason, frames in self.dropped.items() if frame in frames), None)
+
+
 @dataclass(frozen=True)
 class ClickTrack:
     """One click followed through the shot.
@@ -73,6 +102,7 @@ class ClickTrack:
     keys: Mapping[int, tuple[float, float]]
     interpolation: str = "linear"
     frames: frozenset[int] | None = None
+    tracked: TrackMarks | None = None
 
     def position_at(self, frame: int) -> tuple[float, float]:
         """(x, y) of the click at `frame`."""
@@ -89,8 +119,11 @@ class ClickTrack:
         return (x0 + t * (x1 - x0), y0 + t * (y1 - y0))
 
     def click_at(self, frame: int) -> Click | None:
-        """The click at `frame`, None where the track does not count."""
+        """The click at `frame`, None where the track does not count (outside `frames`, or
+        dropped there by tracking)."""
         if self.frames is not None and frame not in self.frames:
+            return None
+        if self.tracked is not None and self.tracked.dropped_at(frame) is not None:
             return None
         return Click(*self.position_at(frame), self.positive)
 
@@ -167,6 +200,18 @@ def _track_to_dict(track: ClickTrack) -> dict[str, Any]:
     }
     if track.frames is not None:
         data["frames"] = format_frame_spec(track.frames)
+    if track.tracked is not None:
+        marks = track.tracked
+        tracked: dict[str, Any] = {}
+        if marks.keys:
+            tracked["keys"] = format_frame_spec(marks.keys)
+        dropped = {reason: format_frame_spec(f) for reason, f in marks.dropped.items() if f}
+        if dropped:
+            tracked["dropped"] = dropped
+        for name in ("moved", "unverified"):
+            if getattr(marks, name):
+                tracked[name] = format_frame_spec(getattr(marks, name))
+        data["tracked"] = tracked
     return data
 
 
@@ -257,16 +302,38 @@ def _keys(value: Any, where: str) -> dict[int, tuple[float, float]]:
     return keys
 
 
+def _frame_set(value: Any, where: str) -> frozenset[int]:
+    return frozenset(_frames(value, where))
+
+
+def _track_marks(value: Any, where: str, keys: Mapping[int, Any]) -> TrackMarks:
+    data = _mapping(value, where, ("keys", "dropped", "moved", "unverified"), ())
+    tracked_keys = _frame_set(data["keys"], f"{where}.keys") if "keys" in data else frozenset()
+    missing = sorted(tracked_keys - set(keys))
+    if missing:
+        raise ShotError(f"{where}.keys", f"frame {missing[0]} is marked tracked but has no key")
+    dropped = {}
+    for reason, frames in _mapping(data.get("dropped", {}), f"{where}.dropped", DROP_REASONS, ()).items():
+        dropped[reason] = _frame_set(frames, f"{where}.dropped.{reason}")
+    return TrackMarks(
+        tracked_keys, dropped,
+        *(_frame_set(data[n], f"{where}.{n}") if n in data else frozenset() for n in ("moved", "unverified")),
+    )
+
+
 def _track(value: Any, where: str) -> ClickTrack:
-    data = _mapping(value, where, ("label", "keys", "interpolation", "frames"), ("label", "keys"))
+    data = _mapping(value, where, ("label", "keys", "interpolation", "frames", "tracked"), ("label", "keys"))
     frames = data.get("frames")
+    keys = _keys(data["keys"], f"{where}.keys")
+    tracked = data.get("tracked")
     return ClickTrack(
         positive=_choice(data["label"], f"{where}.label", LABELS) == "positive",
-        keys=_keys(data["keys"], f"{where}.keys"),
+        keys=keys,
         interpolation=_choice(
             data.get("interpolation", "linear"), f"{where}.interpolation", INTERPOLATIONS
         ),
         frames=None if frames is None else frozenset(_frames(frames, f"{where}.frames")),
+        tracked=None if tracked is None else _track_marks(tracked, f"{where}.tracked", keys),
     )
 
 
@@ -486,8 +553,15 @@ def parse_shot_text(raw: bytes, where: str) -> Any:
 
 
 def save_shot(shot: Shot, path: str | os.PathLike) -> None:
-    """Write `shot` as a YAML shot file at `path` (atomically), paths relative to its folder."""
+    """Write `shot` as a YAML shot file at `path` (atomically), paths relative to its folder; as
+    JSON (also YAML) when the name ends in .json, for readers without YAML (the Nuke plugin)."""
     folder = os.path.dirname(os.path.abspath(path))
-    text = yaml.safe_dump(shot.to_dict(relative_to=folder), sort_keys=False, default_flow_style=None)
+    data = shot.to_dict(relative_to=folder)
+    if str(path).lower().endswith(".json"):
+        import json
+
+        text = json.dumps(data, indent=1) + "\n"
+    else:
+        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
     with atomic_output(path) as tmp:
         tmp.write_text(text)

@@ -1,4 +1,4 @@
-"""The bridge's HTTP API (FastAPI): health, segment, jobs, submit under /v1.
+"""The bridge's HTTP API (FastAPI): health, segment, jobs, track, submit under /v1.
 
     app = create_app(BridgeSettings(checkpoint=Path("hyperseg.pt"), device="cuda"))
 
@@ -18,7 +18,7 @@ from .. import __version__
 from .errors import install_error_handlers
 from .middleware import RequestGuard
 from .schemas import (ERROR_RESPONSES, Health, JobRequest, JobStatus, SegmentRequest, SegmentResult, SubmitRequest,
-                      SubmitResult)
+                      SubmitResult, TrackRequest)
 from .security import allowed_host_names
 from .service import Bridge
 from .settings import BridgeSettings
@@ -59,6 +59,11 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     @app.post("/v1/jobs", response_model=JobStatus, status_code=202, summary="Render a shot in the background")
     def start_job(request: JobRequest) -> dict:
         return bridge.start_job(request)
+
+    @app.post("/v1/track", response_model=JobStatus, status_code=202,
+              summary="Track a shot's clicks to every frame in the background (a job: poll and cancel at /v1/jobs/{id})")
+    def start_track(request: TrackRequest) -> dict:
+        return bridge.start_track(request)
 
     @app.get("/v1/jobs/{job_id}", response_model=JobStatus, summary="A job's state, progress, errors and ETA")
     async def job(job_id: str) -> dict:

@@ -15,8 +15,9 @@ import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
-from ..render import FrameResult, render_shot
+from ..render import FrameResult, RenderReport, render_shot
 from ..shot import Shot
 
 log = logging.getLogger("hyperseg_vfx.bridge")
@@ -27,7 +28,9 @@ KEEP_FINISHED = 200
 
 @dataclass
 class Job:
-    """One render. state: queued | running | cancelling | done | failed | cancelled."""
+    """One render (or, with `run`, another pass over a shot's frames, e.g. tracking). state:
+    queued | running | cancelling | done | failed | cancelled. run(job, segmenter) -> RenderReport
+    replaces render_shot; output: what status reports as the output (default the shot's)."""
 
     id: str
     name: str
@@ -41,6 +44,8 @@ class Job:
     finished: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    run: Callable[["Job", object], RenderReport] | None = None
+    output: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -62,7 +67,7 @@ class Job:
             "id": self.id, "name": self.name, "state": state, "frames": total,
             "done": counts["written"] + counts["skipped"], **counts,
             "errors": [{"frame": r.frame, "message": r.error or ""} for r in results if r.status == "failed"],
-            "eta_s": eta, "elapsed_s": elapsed, "output": self.shot.output, "error": self.error,
+            "eta_s": eta, "elapsed_s": elapsed, "output": self.output or self.shot.output, "error": self.error,
         }
 
     def record(self, result: FrameResult, _done: int, _total: int) -> None:
@@ -88,8 +93,9 @@ class JobManager:
         self._lock = threading.Lock()
         self._runner = ThreadPoolExecutor(1, thread_name_prefix="hyperseg-job")
 
-    def start(self, shot: Shot, name: str, *, skip_existing: bool, continue_on_error: bool) -> Job:
-        job = Job(uuid.uuid4().hex, name, shot, skip_existing, continue_on_error)
+    def start(self, shot: Shot, name: str, *, skip_existing: bool, continue_on_error: bool,
+              run: Callable[[Job, object], RenderReport] | None = None, output: str | None = None) -> Job:
+        job = Job(uuid.uuid4().hex, name, shot, skip_existing, continue_on_error, run=run, output=output)
         with self._lock:
             self._jobs[job.id] = job
             self._forget_old()
@@ -130,9 +136,12 @@ class JobManager:
                 return
             job.state, job.started = "running", time.time()
         try:
-            report = render_shot(job.shot, self.segmenter, skip_existing=job.skip_existing,
-                                 continue_on_error=job.continue_on_error, progress=job.record,
-                                 cancel=job.cancel)
+            if job.run is not None:
+                report = job.run(job, self.segmenter)
+            else:
+                report = render_shot(job.shot, self.segmenter, skip_existing=job.skip_existing,
+                                     continue_on_error=job.continue_on_error, progress=job.record,
+                                     cancel=job.cancel)
         except Exception as exc:  # noqa: BLE001 - a bug: the job fails, the bridge keeps serving
             log.exception("job %s failed", job.id)
             job.update("failed", error=f"internal error ({type(exc).__name__}); the bridge log has the details",

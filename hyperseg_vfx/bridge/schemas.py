@@ -23,6 +23,17 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TrackMarks(Request):
+    """What `track` did to a click, as in a shot file (hyperseg_vfx.shot.TrackMarks): frame specs
+    of its tracked keys, of the frames where it was dropped (by reason), moved back or kept
+    unverified."""
+
+    keys: str | int | None = None
+    dropped: dict[str, str | int] | None = None
+    moved: str | int | None = None
+    unverified: str | int | None = None
+
+
 class ClickTrack(Request):
     """A click followed through frames, as in a shot file: keys {frame: [x, y]} in pixels with
     the origin top-left; held before the first and after the last key."""
@@ -32,6 +43,7 @@ class ClickTrack(Request):
     interpolation: Literal["linear", "constant"] = "linear"
     frames: StrictStr | StrictInt | None = Field(
         None, description="Frames where the click counts, e.g. 1001-1050 (default: all).")
+    tracked: TrackMarks | None = Field(None, description="Written by `track`: which keys it wrote, where it dropped the click.")
 
 
 class Options(Request):
@@ -81,6 +93,17 @@ class JobRequest(Request):
     frames: StrictStr | StrictInt | None = None
     skip_existing: StrictBool = False
     continue_on_error: StrictBool = False
+
+
+class TrackRequest(Request):
+    """A shot whose clicks to track (like `hyperseg-vfx track`): `shot` (inline) or `shot_path`,
+    not both; `out`: the tracked shot file to write (absolute, never the shot file itself);
+    frames: track these instead of the shot's frames (keys elsewhere are kept)."""
+
+    shot: ShotData | None = None
+    shot_path: str | None = None
+    out: str
+    frames: str | int | None = None
 
 
 class SubmitRequest(Request):

@@ -20,7 +20,7 @@ from ..render import (
 from ..segmenter import Segmenter
 from .errors import ApiError
 from .jobs import Job, JobManager
-from .schemas import JobRequest, SegmentRequest, SubmitRequest
+from .schemas import JobRequest, SegmentRequest, SubmitRequest, TrackRequest
 from .security import PathGuard
 from .settings import BridgeSettings
 from .shots import job_shot, segment_shot, shot_file_for_submit
@@ -89,6 +89,16 @@ class Bridge:
                               continue_on_error=request.continue_on_error)
         return job.status()
 
+    def start_track(self, request: TrackRequest) -> dict:
+        """Track a shot's clicks in the background (a job: progress, cancel and status as renders)."""
+        from .shots import track_request
+
+        shot, frames, out = track_request(request, self.guard, self.checkpoint)
+        name = (Path(shot.path).stem if shot.path else Path(out).stem) + " (track)"
+        job = self.jobs.start(dataclasses.replace(shot, frames=frames), name, skip_existing=False,
+                              continue_on_error=False, run=_tracking(shot, frames, out), output=out)
+        return job.status()
+
     def job(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)
         if job is None:
@@ -109,6 +119,38 @@ class Bridge:
                              chunk_size=request.chunk_size, gpus=request.gpus, priority=request.priority,
                              name=request.name, dry_run=request.dry_run)
         return _jsonable(dataclasses.asdict(result))
+
+
+def _tracking(shot, frames: list[int], out: str):
+    """A job runner tracking `shot` over `frames` and writing the tracked shot file `out` (only
+    when every frame is tracked: a cancelled or failed job writes nothing)."""
+    from ..errors import HypersegError
+    from ..render import FAILED, WRITTEN, FrameResult, RenderReport
+    from ..shot import save_shot
+    from ..tracking import track_shot
+
+    def run(job: Job, segmenter) -> RenderReport:
+        report = RenderReport(list(frames))
+
+        def progress(frame: int, done: int, total: int) -> None:
+            result = FrameResult(frame, WRITTEN, out)
+            report.results.append(result)
+            job.record(result, done, total)
+
+        try:
+            tracked = track_shot(shot, segmenter, frames=frames, progress=progress, cancel=job.cancel)
+            if not tracked.cancelled:
+                save_shot(tracked.shot, out)
+        except (HypersegError, OSError) as exc:  # the user's (plates gone, unwritable out): the job says why
+            failed = FrameResult(frames[len(report.results)] if len(report.results) < len(frames) else frames[-1],
+                                 FAILED, out, error=str(exc))
+            report.results.append(failed)
+            job.record(failed, len(report.results), len(frames))
+            return report
+        report.cancelled = tracked.cancelled
+        return report
+
+    return run
 
 
 def _jsonable(value):

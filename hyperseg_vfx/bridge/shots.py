@@ -17,7 +17,7 @@ from pathlib import Path
 from ..render import check_outputs, output_is_complete, previous_input
 from ..shot import Shot, ShotError, check_shot_files, load_shot, shot_from_dict
 from .errors import ApiError
-from .schemas import JobRequest, SegmentRequest
+from .schemas import JobRequest, SegmentRequest, TrackRequest
 from .security import PathGuard, require_absolute
 
 
@@ -131,3 +131,26 @@ def check_shot_paths(shot: Shot, guard: PathGuard) -> None:
     for output, resolved in outputs.items():
         if resolved in sources:
             raise ApiError(422, "invalid_shot", f"{output} would overwrite an input file", "output")
+
+def track_request(request: TrackRequest, guard: PathGuard, checkpoint: Path) -> tuple[Shot, list[int], str]:
+    """(shot, frames to track, tracked shot file) of a /v1/track request, checked: the shot as
+    for /v1/jobs (the same path guard on every file), `out` inside the allowed folders and not
+    the shot file, the shot trackable (artist keys, plates)."""
+    from ..sequences import parse_frame_spec
+    from ..tracking import check_trackable
+
+    job = JobRequest(shot=request.shot, shot_path=request.shot_path)
+    shot = job_shot(job, guard, checkpoint)
+    out = guard.check(request.out, "out")
+    if shot.path is not None and os.path.realpath(out) == os.path.realpath(shot.path):
+        raise ApiError(422, "invalid_request", f"{out} is the shot file itself; write the tracked shot elsewhere", "out")
+    if os.path.isdir(out):
+        raise ApiError(422, "invalid_request", f"{out} is a folder; name the tracked shot file", "out")
+    try:
+        frames = shot.frames if request.frames is None else parse_frame_spec(request.frames)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc), "frames") from None
+    for frame in frames:
+        guard.check(shot.input_path(frame), "input")
+    check_trackable(shot, frames)
+    return shot, frames, out

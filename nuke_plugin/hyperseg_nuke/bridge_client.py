@@ -134,6 +134,21 @@ class BridgeClient:
             body["frames"] = frames
         return self._request("POST", "/v1/jobs", body, timeout=timeout)
 
+    def start_track(self, out: str, shot: Optional[Dict[str, Any]] = None, shot_path: Optional[str] = None,
+                    frames: Optional[str] = None, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """Track a shot's clicks to every frame (POST /v1/track); the answer is a job (poll it
+        with job / wait_for_job); when done, `out` is the tracked shot file."""
+        if (shot is None) == (shot_path is None):
+            raise ValueError("give either shot (shot-file data) or shot_path")
+        body: Dict[str, Any] = {"out": out}
+        if shot is not None:
+            body["shot"] = dict(shot, clicks=_json_clicks(shot.get("clicks", [])))
+        else:
+            body["shot_path"] = shot_path
+        if frames is not None:
+            body["frames"] = frames
+        return self._request("POST", "/v1/track", body, timeout=timeout)
+
     def job(self, job_id: str, timeout: Optional[float] = None) -> Dict[str, Any]:
         return self._request("GET", "/v1/jobs/" + quote(job_id, safe=""), timeout=timeout)
 

@@ -1,0 +1,82 @@
+"""Motion measured on the plates: dense optical flow (OpenCV's DIS) and what is done with it.
+
+A flow field is (H, W, 2) float32: flow[y, x] = (dx, dy) is where the pixel at (x, y) of the
+source frame went in the destination frame, in pixels. DIS (Kroeger et al., ECCV 2016,
+cv2.DISOpticalFlow) runs on 8-bit grey images, so plates (display-referred RGB in [0, 1], as the
+model sees them) are converted with the Rec. 601 luma weights first.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..errors import HypersegError
+
+#: flow(source_rgb, destination_rgb) -> (H, W, 2) float32 flow from source to destination.
+FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+class FlowError(HypersegError, ValueError):
+    """Motion cannot be measured on these plates (too small for DIS's patches)."""
+
+
+def grey8(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float RGB in [0, 1] -> (H, W) uint8 luma, C-contiguous (what DIS takes)."""
+    luma = np.clip(np.asarray(rgb, dtype=np.float32) @ _LUMA, 0.0, 1.0)
+    return np.ascontiguousarray(np.rint(luma * 255.0).astype(np.uint8))
+
+
+def dis_flow(source_rgb: np.ndarray, destination_rgb: np.ndarray) -> np.ndarray:
+    """DIS optical flow (OpenCV, `medium` preset) from source to destination, (H, W, 2) float32.
+
+    The preset's defaults: 8 px patches, 3 px stride, variational refinement on; deterministic
+    for the same pair of images."""
+    import cv2
+
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    try:
+        return dis.calc(grey8(source_rgb), grey8(destination_rgb), None)
+    except cv2.error:
+        height, width = source_rgb.shape[:2]
+        raise FlowError(f"cannot measure motion on {width}x{height} plates (DIS optical flow needs about 12 px "
+                        "on each side)") from None
+
+
+def sample_flow(flow: np.ndarray, x: float, y: float) -> tuple[float, float]:
+    """Bilinear (dx, dy) of `flow` at pixel coordinates (x, y) (origin top-left, pixel centres
+    at +0.5); positions beyond the frame take the nearest edge pixel's flow."""
+    height, width = flow.shape[:2]
+    fx = min(max(x - 0.5, 0.0), width - 1.0)
+    fy = min(max(y - 0.5, 0.0), height - 1.0)
+    x0, y0 = int(fx), int(fy)
+    x1, y1 = min(x0 + 1, width - 1), min(y0 + 1, height - 1)
+    ax, ay = fx - x0, fy - y0
+    top = (1 - ax) * flow[y0, x0] + ax * flow[y0, x1]
+    bottom = (1 - ax) * flow[y1, x0] + ax * flow[y1, x1]
+    dx, dy = (1 - ay) * top + ay * bottom
+    return float(dx), float(dy)
+
+
+def carry_point(flow: np.ndarray, x: float, y: float) -> tuple[float, float]:
+    """(x, y) moved by `flow` (source -> destination) to where it is in the destination frame."""
+    dx, dy = sample_flow(flow, x, y)
+    return x + dx, y + dy
+
+
+def warp_mask(mask: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
+    """A source frame's (H, W) bool mask moved into the destination frame.
+
+    flow_back: flow from the destination to the source, so that destination pixel p takes the
+    source value at p + flow_back[p] (backward warping: no holes). Bilinear on the mask, > 0.5.
+    Pixels that come from beyond the frame are outside the mask."""
+    import cv2
+
+    height, width = mask.shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    warped = cv2.remap(np.asarray(mask, dtype=np.float32), xs + flow_back[..., 0], ys + flow_back[..., 1],
+                       interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return warped > 0.5
