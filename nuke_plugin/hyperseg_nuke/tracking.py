@@ -125,7 +125,7 @@ def _prepare(node):
 
 def _track(prepared, task) -> Dict:
     plan, names = prepared
-    path = paths.shot_file(plan.script, plan.node_name)
+    path = paths.shot_file(plan.script, plan.node_id)
     out = path[: -len(".json")] + "_tracked.json"
     client = callbacks._connect_and_write(plan, path)
     job = jobs.follow_job(client, client.start_track(out, shot_path=path), task)
