@@ -114,6 +114,7 @@ def checkpoint_info(path: Path, as_json: bool) -> None:
         f"click maps:      radius {info['context']['click_radius']} px, truncation {info['context']['distance_truncation']} px "
         f"at short side {info['context']['reference_short_side']}",
         f"refinement:      {_refinement_line(info['refine'])}",
+        f"working size:    {_working_size_line(info['working_short_side'])}",
     ]
     extra = {k: v for k, v in meta.items() if k not in ("name", "description")}
     lines += [f"{k + ':':<17}{v}" for k, v in extra.items()]
@@ -125,6 +126,34 @@ def _refinement_line(refine: dict) -> str:
         return "none (the network's candidates as they are)"
     return (f"guided filter, radius {refine['radius']:g} px at short side {refine['reference_short_side']}, "
             f"eps {refine['eps']:g}")
+
+
+def _working_size_line(short_side: int | None) -> str:
+    if short_side is None:
+        return "native (backbone and network at the plate's own resolution)"
+    return f"short side {short_side} px (larger plates: network at this size, guided upsampling to full resolution)"
+
+
+@checkpoint.command("set-working-size")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--short-side", type=click.IntRange(16), default=None,
+              help="Short side (px) that backbone and network run at on larger plates.")
+@click.option("--native", is_flag=True, help="Run at every plate's own resolution (the paper's model).")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def checkpoint_set_working_size(source: Path, out: Path, short_side: int | None, native: bool, force: bool) -> None:
+    """Copy a checkpoint with another working resolution (the network's weights are unchanged)."""
+    from .checkpoint import load_checkpoint, save_checkpoint
+
+    if native == (short_side is not None):
+        raise click.UsageError("give exactly one of --short-side N and --native")
+    if out.exists() and not force:
+        raise HypersegError(f"{out} already exists (use --force to overwrite it)")
+    model, metadata = load_checkpoint(source)
+    model.config.working_short_side = short_side
+    model.config.validate()
+    save_checkpoint(model, out, metadata)
+    click.echo(f"Wrote {out}: {source} with working size {_working_size_line(short_side)}")
 
 
 @checkpoint.command("set-refine")
@@ -158,8 +187,11 @@ def checkpoint_set_refine(source: Path, out: Path, radius: float, eps: float, re
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Model to time (default: an untrained model of the paper's architecture, random backbone).")
 @click.option("--repeats", type=click.IntRange(1), default=1, show_default=True, help="Timed runs; the best is reported.")
+@click.option("--compare-native", is_flag=True,
+              help="For a model with a working size, also time it at the plate's own resolution.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def bench(width: int, height: int, device: str, checkpoint_path: Path | None, repeats: int, as_json: bool) -> None:
+def bench(width: int, height: int, device: str, checkpoint_path: Path | None, repeats: int, compare_native: bool,
+          as_json: bool) -> None:
     """Time a full frame and a click update; compare with the FLOP floor; report peak memory."""
     from .bench import run_benchmark
     from .segmenter import Segmenter
@@ -175,23 +207,34 @@ def bench(width: int, height: int, device: str, checkpoint_path: Path | None, re
         segmenter = Segmenter(build_untrained(config, seed=0, tucker_frames=1), device=device)
     if not as_json:
         click.echo(f"Benchmarking {width}x{height} on {segmenter.device} (warm-up first) ...", err=True)
-    result = run_benchmark(segmenter, width, height, repeats)
+    result = run_benchmark(segmenter, width, height, repeats, compare_native)
     if as_json:
         click.echo(json.dumps(result))
         return
-    click.echo(
-        f"{width}x{height} on {result['device']} ({result['threads']} threads, {result['compute_dtype']}, {result['tiles']} tiles)\n"
+    click.echo(_bench_text(result))
+    if "native" in result:
+        click.echo(f"same model at the plate's resolution:\n{_bench_text(result['native'])}\n"
+                   f"  speed-up:     full frame {result['full_frame_speedup']:.1f}x, "
+                   f"click update {result['click_update_speedup']:.1f}x")
+
+
+def _bench_text(result: dict) -> str:
+    working = ("native resolution" if result["working_short_side"] is None else
+               f"working size {result['working_width']}x{result['working_height']}")
+    return (
+        f"{result['width']}x{result['height']} on {result['device']} ({result['threads']} threads, {result['compute_dtype']}, "
+        f"{working}, {result['tiles']} tiles)\n"
         f"  full frame:   {result['full_frame_s']:.3f} s  {result['full_frame_gflop']:.0f} GFLOP  "
         f"{result['full_frame_floor_ratio']:.2f}x floor\n"
         f"  click update: {result['click_update_s']:.3f} s  {result['click_update_gflop']:.0f} GFLOP  "
         f"{result['click_update_floor_ratio']:.2f}x floor\n"
         f"  stages:       " + ", ".join(f"{k} {v:.3f} s" for k, v in result["stage_s"].items()) + "\n"
+        f"  update:       " + ", ".join(f"{k} {v:.3f} s" for k, v in result["click_update_stage_s"].items()) + "\n"
         f"  matmul rate:  {result['matmul_gflops']:.0f} GFLOP/s\n"
         f"  peak RSS:     {result['peak_rss_bytes'] / 2**30:.2f} GiB\n"
         f"  literal path would need {result['literal_path']['hypercolumn_bytes'] / 2**30:.1f} GiB of hypercolumns and "
         f"{result['literal_path']['projection_gflop']:.0f} GFLOP for its projection"
     )
-
 
 
 @main.command("bench-bridge")
