@@ -504,9 +504,11 @@ def demo(out: Path, size: str, frame_count: int, checkpoint_path: Path | None, d
 @click.option("--save-masks", is_flag=True, help="Also write REPORT/masks/<method>/<clip>/<frame>.png (0/255).")
 @click.option("--overlays", type=click.IntRange(0), default=3, show_default=True,
               help="Samples per method with an overlay PNG.")
+@click.option("--size", "size_text", default=None,
+              help="Resample every sample to WIDTHxHEIGHT first (plates bilinear, truth from the soft matte).")
 @DEVICE_OPTION
 def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str, protocol: str, report_dir: Path,
-                     save_masks: bool, overlays: int, device: str) -> None:
+                     save_masks: bool, overlays: int, size_text: str | None, device: str) -> None:
     """Compare HyperSeg with the Random Walk and Graph Cut baselines under the same robot clicks."""
     from .data.datasets import open_dataset
     from .evaluation import PROTOCOLS, build_methods, evaluate, write_report
@@ -521,6 +523,11 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
             raise HypersegError(f"no default model installed ({DEFAULT_CHECKPOINT}): pass --checkpoint FILE")
         checkpoints = (DEFAULT_CHECKPOINT,)
     samples = open_dataset(data_spec)
+    if size_text is not None:
+        from .data.datasets import resampled
+
+        samples = resampled(samples, *_size(size_text))
+        data_spec = f"{data_spec} at {size_text}"
     built = build_methods(kinds, checkpoints, device)
     writer = ArtifactWriter(report_dir, samples, save_masks, overlays)
 

@@ -20,7 +20,6 @@ from typing import Any, Hashable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .cache import ByteLRU
 from .checkpoint import load_checkpoint
@@ -28,6 +27,7 @@ from .clicks import Click
 from .errors import HypersegError
 from .devices import autocast_for, resolve_device, to_device_image
 from .modeling.hyperseg import HyperSeg, StageTimes
+from .modeling.resize import resize_image
 
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 
@@ -121,7 +121,7 @@ class Segmenter:
         guided = resized and self.model.config.working_short_side is not None
         if resized:
             with times.stage("resize", self.device):
-                x, x_prev = (_resize(t, target) for t in (x, x_prev))
+                x, x_prev = (resize_image(t, target) for t in (x, x_prev))
         clicks = [Click(c.x * target[1] / width, c.y * target[0] / height, c.positive) for c in clicks]
         key = (frame_key if frame_key is not None else _pixels_key(frame), target)
         with autocast_for(self.device):
@@ -134,7 +134,7 @@ class Segmenter:
             candidates = self.model(x, x_prev, clicks, projected=projected, times=times,
                                     output_frame=full if guided else None)
         if resized and not guided:
-            candidates = _resize(candidates.float(), (height, width)).clamp_(0, 1)
+            candidates = resize_image(candidates.float(), (height, width)).clamp_(0, 1)
         result = candidates[0].float().cpu().numpy()
         times["total"] = time.perf_counter() - start
         return Matte(result, cached, dict(times))
@@ -159,12 +159,6 @@ class Segmenter:
         if not 0 < scale <= 4:
             raise SegmentError(f"scale must be in (0, 4], got {scale}")
         return frame.shape[0], frame.shape[1]
-
-
-def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize of (1, C, H, W), antialiased when shrinking."""
-    shrinking = size[0] < image.shape[2] or size[1] < image.shape[3]
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
 
 
 def _pixels_key(frame: np.ndarray) -> str:
