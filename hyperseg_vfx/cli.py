@@ -552,12 +552,22 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
 @click.option("--size", default="320x240", show_default=True, help="Frame size WIDTHxHEIGHT.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Clips of one seed are always the same.")
 @click.option("--greenscreen", is_flag=True, help="Green-screen plates instead of photographic backgrounds.")
-def synth(out: Path, clips: int, frame_count: int, size: str, seed: int, greenscreen: bool) -> None:
+@click.option("--generator", type=click.Choice(["photo", "procedural"]), default="photo", show_default=True,
+              help="photo: photographs cut by outlines (training data); procedural: a second generator sharing "
+                   "no code with it (held-out checks: never train on it).")
+def synth(out: Path, clips: int, frame_count: int, size: str, seed: int, greenscreen: bool, generator: str) -> None:
     """Generate synthetic composited clips with exact mattes (the clips:OUT dataset layout)."""
-    from .data.synth import generate_clips
-
     width, height = _size(size)
-    folders = generate_clips(out, clips, frame_count, width, height, seed, greenscreen)
+    if generator == "procedural":
+        from .data.procedural import generate_procedural_clips
+
+        if greenscreen:
+            raise click.UsageError("--greenscreen is a photo-generator option")
+        folders = generate_procedural_clips(out, clips, frame_count, width, height, seed)
+    else:
+        from .data.synth import generate_clips
+
+        folders = generate_clips(out, clips, frame_count, width, height, seed, greenscreen)
     click.echo(f"Wrote {len(folders)} clips of {frame_count} frames ({width}x{height}, seed {seed}) to {out}; "
                f"use it as --data clips:{out}")
 
