@@ -165,3 +165,19 @@ def test_config_field_checks():
         ModelConfig.from_dict(good | {"working_short_side": 8})
     with pytest.raises(ConfigError, match="refine.radius > 0"):
         ModelConfig.from_dict({"working_short_side": 144})
+
+
+def test_bench_reports_the_working_size_and_compares_with_native(tiny_model):
+    from hyperseg_vfx.bench import run_benchmark
+
+    model = copy.deepcopy(tiny_model[0])
+    model.config.refine = RefineConfig(radius=4, eps=1e-3, reference_short_side=WORKING)
+    model.config.working_short_side = WORKING
+    result = run_benchmark(Segmenter(model, device="cpu"), 256, 128, compare_native=True)
+    assert (result["working_short_side"], result["working_width"], result["working_height"]) == (WORKING, 128, 64)
+    assert result["tiles"] == 1 and result["native"]["tiles"] == 2  # 256x128 natively is 2 x 1 tiles of 224
+    assert result["native"]["working_short_side"] is None and result["native"]["working_width"] == 256
+    assert set(result["click_update_stage_s"]) == {"resize", "network", "refine"}
+    assert result["click_update_stage_s"]["resize"] > 0 and result["native"]["click_update_stage_s"]["resize"] == 0
+    assert result["click_update_speedup"] == pytest.approx(result["native"]["click_update_s"] / result["click_update_s"])
+    assert result["click_update_gflop"] == pytest.approx(result["native"]["click_update_gflop"] / 4)  # a quarter of the pixels
