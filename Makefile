@@ -3,6 +3,8 @@
 #   make test   create .venv, install with test extras, check that nuke_plugin/ needs no Python
 #               newer than 3.7 (vermin), run the whole test suite, then the Nuke plugin's portable
 #               tests under each real Nuke Python found in ~/.pyenv (3.7: Nuke 13, 3.11: Nuke 16)
+#   make gpu-check  on a GPU host: bench at 2K and 4K (float16), CPU-vs-GPU alphas, a 2K render, a bridge
+#               round trip and 50 AMP training steps, into gpu_check.json (python -m hyperseg_vfx.gpu_check)
 PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
@@ -11,7 +13,7 @@ INSTALLED := $(VENV)/.installed
 NUKE_PYTHONS := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.7*/bin/python3)) \
                 $(firstword $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3))
 
-.PHONY: demo test test-nuke-pythons clean
+.PHONY: demo test test-nuke-pythons gpu-check clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +36,9 @@ test-nuke-pythons:
 	  echo "Nuke plugin under Python $$version"; \
 	  $$venv/bin/python -m pytest --noconftest -p no:cacheprovider -q tests/test_nuke_portable.py || exit 1; \
 	done; [ -n "$(strip $(NUKE_PYTHONS))" ] || echo "no Python 3.7 / 3.11 in ~/.pyenv: the plugin's portable run is skipped"
+
+gpu-check: $(INSTALLED)
+	$(VENV)/bin/python -m hyperseg_vfx.gpu_check --out gpu_check.json
 
 clean:
 	rm -rf $(VENV) .venv-nuke-* demo_output

@@ -4,11 +4,14 @@ Times, after a warm-up at the same size, a full frame (features + network: a cac
 click update (cached features: network only), with per-stage times; counts each stage's FLOPs
 from the architecture; measures this device's matrix-multiply rate in the same run; and reports
 peak memory. The floor ratio is time / (FLOPs / matmul rate): 1.0 would mean every FLOP ran at
-the speed of a large matrix multiply.
+the speed of a large matrix multiply. A model with a working_short_side runs backbone and network at
+its working size (reported, with the FLOPs counted there); `compare_native` also times the same
+model at the plate's own resolution, today's cost of a working-size model's plate.
 """
 
 from __future__ import annotations
 
+import copy
 import resource
 import time
 from typing import Any
@@ -40,8 +43,24 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run_benchmark(segmenter: Segmenter, width: int, height: int, repeats: int = 1) -> dict[str, Any]:
-    """Benchmark `segmenter` at width x height; returns the JSON-ready result."""
+def run_benchmark(segmenter: Segmenter, width: int, height: int, repeats: int = 1, compare_native: bool = False) -> dict[str, Any]:
+    """Benchmark `segmenter` at width x height; returns the JSON-ready result.
+
+    compare_native: for a model with a working_short_side, also benchmark a copy running at the
+    plate's resolution (result["native"], and click_update_speedup = native / working time).
+    """
+    result = _benchmark(segmenter, width, height, repeats)
+    if compare_native and segmenter.model.config.working_short_side is not None:
+        model = copy.deepcopy(segmenter.model)
+        model.config.working_short_side = None
+        native = Segmenter(model, device=str(segmenter.device), metadata=segmenter.metadata)
+        result["native"] = _benchmark(native, width, height, repeats)
+        result["click_update_speedup"] = result["native"]["click_update_s"] / result["click_update_s"]
+        result["full_frame_speedup"] = result["native"]["full_frame_s"] / result["full_frame_s"]
+    return result
+
+
+def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int) -> dict[str, Any]:
     device = segmenter.device
     plate = synthetic_frame(width, height, seed=1)
     clicks = [Click(*plate.center, True), Click(width * 0.05, height * 0.05, False)]
@@ -55,14 +74,17 @@ def run_benchmark(segmenter: Segmenter, width: int, height: int, repeats: int = 
     assert not any(m.features_cached for m in full) and all(m.features_cached for m in update)
     compute_dtype = torch.float16 if device.type == "cuda" else torch.float32
     rate = matmul_gflops(device, compute_dtype)
-    flops = segmenter.model.flops(height, width)
+    work_height, work_width = segmenter.working_size(height, width)
+    flops = segmenter.model.flops(work_height, work_width)
     full_gflop = (flops["backbone"] + flops["projection"] + flops["network"]) / 1e9
     update_gflop = flops["network"] / 1e9
     full_s = min(m.timings["total"] for m in full)
     update_s = min(m.timings["total"] for m in update)
-    stages = {k: min(m.timings.get(k, 0.0) for m in full) for k in ("backbone", "projection", "features", "network", "refine")}
+    names = ("resize", "backbone", "projection", "features", "network", "refine")
+    stages = {k: min(m.timings.get(k, 0.0) for m in full) for k in names}
+    update_stages = {k: min(m.timings.get(k, 0.0) for m in update) for k in ("resize", "network", "refine")}
     config = segmenter.model.config
-    pixels = width * height
+    pixels = work_width * work_height
     result = {
         "width": width,
         "height": height,
@@ -70,10 +92,14 @@ def run_benchmark(segmenter: Segmenter, width: int, height: int, repeats: int = 
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
         "compute_dtype": str(compute_dtype).removeprefix("torch."),
-        "tiles": segmenter.model.tile_grid(height, width).count,
+        "working_short_side": config.working_short_side,
+        "working_width": work_width,
+        "working_height": work_height,
+        "tiles": segmenter.model.tile_grid(work_height, work_width).count,
         "full_frame_s": full_s,
         "click_update_s": update_s,
         "stage_s": stages,
+        "click_update_stage_s": update_stages,
         "stage_gflop": {k: v / 1e9 for k, v in flops.items() if k != "literal_projection"},
         "full_frame_gflop": full_gflop,
         "click_update_gflop": update_gflop,

@@ -131,6 +131,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         },
         "context": config["context"],
         "refine": dataclasses.asdict(ModelConfig.from_dict(config).refine),
+        "working_short_side": config.get("working_short_side"),
         "metadata": _summarised(payload["metadata"]),
     }
 

@@ -114,6 +114,7 @@ def checkpoint_info(path: Path, as_json: bool) -> None:
         f"click maps:      radius {info['context']['click_radius']} px, truncation {info['context']['distance_truncation']} px "
         f"at short side {info['context']['reference_short_side']}",
         f"refinement:      {_refinement_line(info['refine'])}",
+        f"working size:    {_working_size_line(info['working_short_side'])}",
     ]
     extra = {k: v for k, v in meta.items() if k not in ("name", "description")}
     lines += [f"{k + ':':<17}{v}" for k, v in extra.items()]
@@ -125,6 +126,34 @@ def _refinement_line(refine: dict) -> str:
         return "none (the network's candidates as they are)"
     return (f"guided filter, radius {refine['radius']:g} px at short side {refine['reference_short_side']}, "
             f"eps {refine['eps']:g}")
+
+
+def _working_size_line(short_side: int | None) -> str:
+    if short_side is None:
+        return "native (backbone and network at the plate's own resolution)"
+    return f"short side {short_side} px (larger plates: network at this size, guided upsampling to full resolution)"
+
+
+@checkpoint.command("set-working-size")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--short-side", type=click.IntRange(16), default=None,
+              help="Short side (px) that backbone and network run at on larger plates.")
+@click.option("--native", is_flag=True, help="Run at every plate's own resolution (the paper's model).")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def checkpoint_set_working_size(source: Path, out: Path, short_side: int | None, native: bool, force: bool) -> None:
+    """Copy a checkpoint with another working resolution (the network's weights are unchanged)."""
+    from .checkpoint import load_checkpoint, save_checkpoint
+
+    if native == (short_side is not None):
+        raise click.UsageError("give exactly one of --short-side N and --native")
+    if out.exists() and not force:
+        raise HypersegError(f"{out} already exists (use --force to overwrite it)")
+    model, metadata = load_checkpoint(source)
+    model.config.working_short_side = short_side
+    model.config.validate()
+    save_checkpoint(model, out, metadata)
+    click.echo(f"Wrote {out}: {source} with working size {_working_size_line(short_side)}")
 
 
 @checkpoint.command("set-refine")
@@ -158,8 +187,11 @@ def checkpoint_set_refine(source: Path, out: Path, radius: float, eps: float, re
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Model to time (default: an untrained model of the paper's architecture, random backbone).")
 @click.option("--repeats", type=click.IntRange(1), default=1, show_default=True, help="Timed runs; the best is reported.")
+@click.option("--compare-native", is_flag=True,
+              help="For a model with a working size, also time it at the plate's own resolution.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def bench(width: int, height: int, device: str, checkpoint_path: Path | None, repeats: int, as_json: bool) -> None:
+def bench(width: int, height: int, device: str, checkpoint_path: Path | None, repeats: int, compare_native: bool,
+          as_json: bool) -> None:
     """Time a full frame and a click update; compare with the FLOP floor; report peak memory."""
     from .bench import run_benchmark
     from .segmenter import Segmenter
@@ -175,23 +207,34 @@ def bench(width: int, height: int, device: str, checkpoint_path: Path | None, re
         segmenter = Segmenter(build_untrained(config, seed=0, tucker_frames=1), device=device)
     if not as_json:
         click.echo(f"Benchmarking {width}x{height} on {segmenter.device} (warm-up first) ...", err=True)
-    result = run_benchmark(segmenter, width, height, repeats)
+    result = run_benchmark(segmenter, width, height, repeats, compare_native)
     if as_json:
         click.echo(json.dumps(result))
         return
-    click.echo(
-        f"{width}x{height} on {result['device']} ({result['threads']} threads, {result['compute_dtype']}, {result['tiles']} tiles)\n"
+    click.echo(_bench_text(result))
+    if "native" in result:
+        click.echo(f"same model at the plate's resolution:\n{_bench_text(result['native'])}\n"
+                   f"  speed-up:     full frame {result['full_frame_speedup']:.1f}x, "
+                   f"click update {result['click_update_speedup']:.1f}x")
+
+
+def _bench_text(result: dict) -> str:
+    working = ("native resolution" if result["working_short_side"] is None else
+               f"working size {result['working_width']}x{result['working_height']}")
+    return (
+        f"{result['width']}x{result['height']} on {result['device']} ({result['threads']} threads, {result['compute_dtype']}, "
+        f"{working}, {result['tiles']} tiles)\n"
         f"  full frame:   {result['full_frame_s']:.3f} s  {result['full_frame_gflop']:.0f} GFLOP  "
         f"{result['full_frame_floor_ratio']:.2f}x floor\n"
         f"  click update: {result['click_update_s']:.3f} s  {result['click_update_gflop']:.0f} GFLOP  "
         f"{result['click_update_floor_ratio']:.2f}x floor\n"
         f"  stages:       " + ", ".join(f"{k} {v:.3f} s" for k, v in result["stage_s"].items()) + "\n"
+        f"  update:       " + ", ".join(f"{k} {v:.3f} s" for k, v in result["click_update_stage_s"].items()) + "\n"
         f"  matmul rate:  {result['matmul_gflops']:.0f} GFLOP/s\n"
         f"  peak RSS:     {result['peak_rss_bytes'] / 2**30:.2f} GiB\n"
         f"  literal path would need {result['literal_path']['hypercolumn_bytes'] / 2**30:.1f} GiB of hypercolumns and "
         f"{result['literal_path']['projection_gflop']:.0f} GFLOP for its projection"
     )
-
 
 
 @main.command("bench-bridge")
@@ -538,9 +581,11 @@ def demo(out: Path, size: str, frame_count: int, checkpoint_path: Path | None, d
 @click.option("--save-masks", is_flag=True, help="Also write REPORT/masks/<method>/<clip>/<frame>.png (0/255).")
 @click.option("--overlays", type=click.IntRange(0), default=3, show_default=True,
               help="Samples per method with an overlay PNG.")
+@click.option("--size", "size_text", default=None,
+              help="Resample every sample to WIDTHxHEIGHT first (plates bilinear, truth from the soft matte).")
 @DEVICE_OPTION
 def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str, protocol: str, report_dir: Path,
-                     save_masks: bool, overlays: int, device: str) -> None:
+                     save_masks: bool, overlays: int, size_text: str | None, device: str) -> None:
     """Compare HyperSeg with the Random Walk and Graph Cut baselines under the same robot clicks."""
     from .data.datasets import open_dataset
     from .evaluation import PROTOCOLS, build_methods, evaluate, write_report
@@ -555,6 +600,11 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
             raise HypersegError(f"no default model installed ({DEFAULT_CHECKPOINT}): pass --checkpoint FILE")
         checkpoints = (DEFAULT_CHECKPOINT,)
     samples = open_dataset(data_spec)
+    if size_text is not None:
+        from .data.datasets import resampled
+
+        samples = resampled(samples, *_size(size_text))
+        data_spec = f"{data_spec} at {size_text}"
     if protocol == "track":
         return _evaluate_tracking(samples, checkpoints, device, report_dir, data_spec)
     built = build_methods(kinds, checkpoints, device)
@@ -605,12 +655,22 @@ def _evaluate_tracking(samples, checkpoints, device: str, report_dir: Path, data
 @click.option("--size", default="320x240", show_default=True, help="Frame size WIDTHxHEIGHT.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Clips of one seed are always the same.")
 @click.option("--greenscreen", is_flag=True, help="Green-screen plates instead of photographic backgrounds.")
-def synth(out: Path, clips: int, frame_count: int, size: str, seed: int, greenscreen: bool) -> None:
+@click.option("--generator", type=click.Choice(["photo", "procedural"]), default="photo", show_default=True,
+              help="photo: photographs cut by outlines (training data); procedural: a second generator sharing "
+                   "no code with it (held-out checks: never train on it).")
+def synth(out: Path, clips: int, frame_count: int, size: str, seed: int, greenscreen: bool, generator: str) -> None:
     """Generate synthetic composited clips with exact mattes (the clips:OUT dataset layout)."""
-    from .data.synth import generate_clips
-
     width, height = _size(size)
-    folders = generate_clips(out, clips, frame_count, width, height, seed, greenscreen)
+    if generator == "procedural":
+        from .data.procedural import generate_procedural_clips
+
+        if greenscreen:
+            raise click.UsageError("--greenscreen is a photo-generator option")
+        folders = generate_procedural_clips(out, clips, frame_count, width, height, seed)
+    else:
+        from .data.synth import generate_clips
+
+        folders = generate_clips(out, clips, frame_count, width, height, seed, greenscreen)
     click.echo(f"Wrote {len(folders)} clips of {frame_count} frames ({width}x{height}, seed {seed}) to {out}; "
                f"use it as --data clips:{out}")
 

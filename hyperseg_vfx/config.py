@@ -99,6 +99,13 @@ class RefineConfig:
 
 @dataclass
 class ModelConfig:
+    """The whole model. working_short_side: the short side (px) backbone and network run at;
+    a larger plate is resized to it and the candidates come back to the plate's resolution by
+    guided upsampling (the refinement's coefficients fitted at working size, applied to the
+    full-resolution frame; needs refine.radius > 0). None runs at the plate's own resolution,
+    the paper's model. Plates at or below the working size always run natively."""
+
+    working_short_side: int | None = None
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     tucker: TuckerConfig = field(default_factory=TuckerConfig)
     context: ContextConfig = field(default_factory=ContextConfig)
@@ -134,6 +141,12 @@ class ModelConfig:
             raise ConfigError("context.click_radius and context.distance_truncation must be positive")
         if self.network.width < 1 or self.network.candidates < 1 or not self.network.dilations:
             raise ConfigError("network.width, network.candidates and network.dilations must be positive")
+        if self.working_short_side is not None:
+            if self.working_short_side < 16:
+                raise ConfigError("working_short_side must be at least 16 px (or null: native resolution)")
+            if self.refine.radius <= 0:
+                raise ConfigError("working_short_side needs refine.radius > 0: guided upsampling is the refinement's "
+                                  "filter fitted at working size (see `checkpoint set-refine`)")
         if self.refine.radius < 0 or self.refine.eps <= 0 or self.refine.reference_short_side < 1:
             raise ConfigError("refine.radius must be >= 0, refine.eps and refine.reference_short_side positive")
         return self
@@ -175,7 +188,9 @@ def dataclass_from_dict(cls: type, data: Any, prefix: str) -> Any:
         f = fields[name]
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         where = f"{prefix}{name}"
-        if dataclasses.is_dataclass(default):
+        if default is None:  # an optional int: null or a whole number
+            values[name] = None if value is None else _coerce(value, int, where)
+        elif dataclasses.is_dataclass(default):
             values[name] = dataclass_from_dict(type(default), value, where + ".")
         elif isinstance(default, tuple):
             if not isinstance(value, (list, tuple)):

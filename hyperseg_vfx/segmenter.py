@@ -20,7 +20,6 @@ from typing import Any, Hashable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .cache import ByteLRU
 from .checkpoint import load_checkpoint
@@ -28,6 +27,7 @@ from .clicks import Click
 from .errors import HypersegError
 from .devices import autocast_for, resolve_device, to_device_image
 from .modeling.hyperseg import HyperSeg, StageTimes
+from .modeling.resize import resize_image
 
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 
@@ -108,16 +108,20 @@ class Segmenter:
         shot's first frame) means the frame itself. clicks: in pixels of this frame, origin
         top-left. frame_key: the caller's identity of the frame pixels (e.g. (path, mtime));
         None hashes the pixels. scale: segment a frame resized by this factor and resize the
-        matte back (fast previews).
+        matte back (fast previews); on a model with a working_short_side it scales the working
+        size instead, and the matte comes back by guided upsampling (see working_size).
         """
         height, width = self._check_inputs(frame, prev_frame, scale)
         start = time.perf_counter()
         times = StageTimes()
-        x = to_device_image(np.ascontiguousarray(frame, dtype=np.float32), self.device)
-        x_prev = x if prev_frame is None else to_device_image(np.ascontiguousarray(prev_frame, dtype=np.float32), self.device)
-        target = (max(1, round(height * scale)), max(1, round(width * scale)))
-        if target != (height, width):
-            x, x_prev = (_resize(t, target) for t in (x, x_prev))
+        full = to_device_image(np.ascontiguousarray(frame, dtype=np.float32), self.device)
+        x, x_prev = full, full if prev_frame is None else to_device_image(np.ascontiguousarray(prev_frame, dtype=np.float32), self.device)
+        target = self.working_size(height, width, scale)
+        resized = target != (height, width)
+        guided = resized and self.model.config.working_short_side is not None
+        if resized:
+            with times.stage("resize", self.device):
+                x, x_prev = (resize_image(t, target) for t in (x, x_prev))
         clicks = [Click(c.x * target[1] / width, c.y * target[0] / height, c.positive) for c in clicks]
         key = (frame_key if frame_key is not None else _pixels_key(frame), target)
         with autocast_for(self.device):
@@ -127,12 +131,24 @@ class Segmenter:
                 with times.stage("features", self.device):
                     projected = self.model.project_frame(x, times).to(self.feature_dtype)
                 self.cache.put(key, projected)
-            candidates = self.model(x, x_prev, clicks, projected=projected, times=times)
-        if target != (height, width):
-            candidates = _resize(candidates.float(), (height, width)).clamp_(0, 1)
+            candidates = self.model(x, x_prev, clicks, projected=projected, times=times,
+                                    output_frame=full if guided else None)
+        if resized and not guided:
+            candidates = resize_image(candidates.float(), (height, width)).clamp_(0, 1)
         result = candidates[0].float().cpu().numpy()
         times["total"] = time.perf_counter() - start
         return Matte(result, cached, dict(times))
+
+    def working_size(self, height: int, width: int, scale: float = 1.0) -> tuple[int, int]:
+        """(h, w) that backbone and network run at for an H x W plate.
+
+        A native model (working_short_side None) runs at the plate size times `scale`. A model
+        with a working short side S runs at short side S * scale, never above the plate's own
+        size (a proxy smaller than S runs natively).
+        """
+        working = self.model.config.working_short_side
+        factor = scale if working is None else min(1.0, working * scale / min(height, width))
+        return max(1, round(height * factor)), max(1, round(width * factor))
 
     @staticmethod
     def _check_inputs(frame: np.ndarray, prev_frame: np.ndarray | None, scale: float) -> tuple[int, int]:
@@ -143,12 +159,6 @@ class Segmenter:
         if not 0 < scale <= 4:
             raise SegmentError(f"scale must be in (0, 4], got {scale}")
         return frame.shape[0], frame.shape[1]
-
-
-def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize of (1, C, H, W), antialiased when shrinking."""
-    shrinking = size[0] < image.shape[2] or size[1] < image.shape[3]
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
 
 
 def _pixels_key(frame: np.ndarray) -> str:

@@ -131,3 +131,22 @@ def test_davis_split_and_resolution_options(tmp_path):
         open_dataset(f"davis:{root}:train")
     with pytest.raises(DatasetError, match="bad dataset spec"):
         open_dataset(f"davis:{root}:val:test")
+
+
+def test_resampled_samples_are_read_at_another_size_with_a_smooth_truth(clips_root):
+    from hyperseg_vfx.data.datasets import resampled
+
+    samples = open_dataset(f"clips:{clips_root}")
+    bigger = resampled(samples, 4 * W, 4 * H)
+    assert [s.key for s in bigger] == [f"{s.key}@{4 * W}x{4 * H}" for s in samples]
+    assert [(s.clip, s.frame, s.object_id) for s in bigger] == [(s.clip, s.frame, s.object_id) for s in samples]
+    loaded, native = bigger[3].load(), samples[3].load()
+    assert loaded.rgb.shape == loaded.prev_rgb.shape == (4 * H, 4 * W, 3) and loaded.mask.shape == (4 * H, 4 * W)
+    assert loaded.rgb.dtype == np.float32 and 0 <= loaded.rgb.min() and loaded.rgb.max() <= 1
+    # The 0.6 block (rows 2-7, columns 3-8) over 0 / 0.4: the bilinear truth crosses 0.5 inside the
+    # edge pixels, not on the 4x4 blocks a nearest upsampling of the thresholded mask would give.
+    assert loaded.mask[4 * 5, 4 * 3 + 3] and not loaded.mask[4 * 5, 4 * 3 - 2]
+    assert loaded.mask.sum() < 16 * native.mask.sum()
+    assert np.abs(loaded.rgb[::4, ::4].mean() - native.rgb.mean()) < 0.02
+    smaller = resampled(samples, W // 2, H // 2)[0].load()
+    assert smaller.rgb.shape == (H // 2, W // 2, 3)

@@ -165,3 +165,23 @@ def test_evaluate_command_on_synth_clips(tiny_checkpoint, tmp_path):
 
     bad = runner.invoke(main, args[:5] + ["--methods", "watershed", "--report", str(out)])
     assert bad.exit_code == 2 and "unknown method" in bad.output
+
+
+def test_evaluate_size_resamples_the_dataset(tiny_checkpoint, tmp_path):
+    from click.testing import CliRunner
+
+    from hyperseg_vfx.cli import main
+
+    runner = CliRunner()
+    clips, out = tmp_path / "clips", tmp_path / "report"
+    assert runner.invoke(main, ["synth", str(clips), "--clips", "1", "--frames", "1", "--size", "48x32", "--seed", "7"]).exit_code == 0
+    args = ["evaluate", "--data", f"clips:{clips}", "--methods", "graph_cut", "--report", str(out), "--save-masks",
+            "--size", "96x64"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["data"] == f"clips:{clips} at 96x64" and len(report["samples"]) == 1
+    mask = read_png(next((out / "masks" / "graph_cut").rglob("*.png")))
+    assert mask.shape[:2] == (64, 96)
+    bad = runner.invoke(main, args[:-1] + ["96"])
+    assert bad.exit_code == 2 and "WIDTHxHEIGHT" in bad.output

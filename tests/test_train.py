@@ -6,6 +6,7 @@ import json
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -204,6 +205,24 @@ def test_training_with_a_refinement_learns_through_the_guided_filter(clips, tmp_
     losses = [trainer.optimize(items, lr=1e-2)["loss"] for _ in range(20)]
     assert all(torch.isfinite(p.grad).all() for p in network.parameters())
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_multi_scale_data_draws_each_samples_size_from_sizes(clips, tmp_path):
+    config = tiny_config(clips, tmp_path / "run", steps=2)
+    config.data.sizes = (24, 48, 96)  # 96 x 64 frames are 1 x 1 tiles of 64: multi-tile at tile size 32
+    config.model.backbone.tile_size = 32
+    config.model.refine = RefineConfig(radius=2, reference_short_side=32)
+    config.model.working_short_side = 32
+    trainer = Trainer(config)
+    shapes = {tuple(item.context.shape[2:]) for step in range(6) for item in trainer.draw(step)}
+    assert shapes == {(16, 24), (32, 48), (64, 96)}
+    assert max(item.features[0].shape[0] for step in range(6) for item in trainer.draw(step)) == 6  # 3 x 2 tiles
+    assert {tuple(trainer._items(trainer.samples[:1], np.random.default_rng(0))[0].context.shape[2:])} == {(32, 48)}
+    model, _ = load_checkpoint(trainer.run())
+    assert model.config.working_short_side == 32
+    config.data.sizes = (8,)
+    with pytest.raises(ConfigError, match="data.sizes"):
+        config.validate()
 
 
 def test_init_starts_a_new_run_from_a_checkpoint(clips, tmp_path):

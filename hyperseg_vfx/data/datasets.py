@@ -68,25 +68,64 @@ class Sample:
     key: str
     mask_path: str
 
-    def load(self) -> LoadedSample:
-        """Read the frame, its previous frame and the truth; DatasetError if their sizes differ."""
+    def load(self, size: tuple[int, int] | None = None) -> LoadedSample:
+        """Read the frame, its previous frame and the truth; DatasetError if their sizes differ.
+
+        size: (height, width) to resample everything to (modeling.resize): plates bilinear, the
+        truth from the soft matte (clips) or the object's mask (DAVIS) resized bilinearly and
+        thresholded at 0.5, so an upsampled truth has smooth edges; void and other objects nearest.
+        """
         from ..io.images import read_frame, read_matte
 
         rgb = read_frame(self.rgb_path).rgb
         prev_rgb = read_frame(self.prev_rgb_path).rgb if self.prev_rgb_path else rgb
         if self.object_id is None:
-            mask, void, others = read_matte(self.mask_path) > 0.5, None, None
+            matte, void, others = read_matte(self.mask_path), None, None
         else:
             labels = read_palette_indices(self.mask_path)
-            mask, void = labels == self.object_id, labels == DAVIS_VOID
-            others = ~mask & ~void & (labels != 0)
-        for name, array in (("previous frame", prev_rgb), ("truth", mask)):
+            matte, void = (labels == self.object_id).astype(np.float32), labels == DAVIS_VOID
+            others = (labels != self.object_id) & ~void & (labels != 0)
+        for name, array in (("previous frame", prev_rgb), ("truth", matte)):
             if array.shape[:2] != rgb.shape[:2]:
                 raise DatasetError(
                     f"{self.key}: {name} is {array.shape[1]}x{array.shape[0]}, the frame "
                     f"{self.rgb_path} is {rgb.shape[1]}x{rgb.shape[0]}"
                 )
-        return LoadedSample(rgb, prev_rgb, mask, void, others)
+        if size is not None and size != rgb.shape[:2]:
+            from ..modeling.resize import resize_array, resize_mask
+
+            same = prev_rgb is rgb
+            rgb, matte = resize_array(rgb, size), resize_array(matte, size)
+            prev_rgb = rgb if same else resize_array(prev_rgb, size)
+            void, others = (None if m is None else resize_mask(m, size) for m in (void, others))
+        return LoadedSample(rgb, prev_rgb, matte > 0.5, void, others)
+
+
+@dataclass(frozen=True)
+class ResampledSample:
+    """A sample read at another size (`evaluate --size`): same clip, frame and object, key
+    '<key>@<W>x<H>' (another size, other pixels)."""
+
+    sample: Sample
+    height: int
+    width: int
+
+    clip = property(lambda self: self.sample.clip)
+    frame = property(lambda self: self.sample.frame)
+    object_id = property(lambda self: self.sample.object_id)
+    rgb_path = property(lambda self: self.sample.rgb_path)
+
+    @property
+    def key(self) -> str:
+        return f"{self.sample.key}@{self.width}x{self.height}"
+
+    def load(self) -> LoadedSample:
+        return self.sample.load((self.height, self.width))
+
+
+def resampled(samples: list[Sample], width: int, height: int) -> list[ResampledSample]:
+    """`samples` read at width x height."""
+    return [ResampledSample(sample, height, width) for sample in samples]
 
 
 def read_palette_indices(path: str | Path) -> np.ndarray:

@@ -184,11 +184,14 @@ class HyperSeg(nn.Module):
         clicks: Sequence[Click],
         projected: torch.Tensor | None = None,
         times: StageTimes | None = None,
+        output_frame: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """frame, prev_frame (1, 3, H, W) in [0, 1]; clicks in frame pixels -> (1, M, H, W) in [0, 1].
 
         projected: this frame's project_frame result when the caller has it cached. times:
-        collects the stages ("network" includes the click maps).
+        collects the stages ("network" includes the click maps). output_frame: the plate at full
+        resolution (1, 3, H', W') when `frame` is its working-size copy; the result is then
+        (1, M, H', W'), guided-upsampled (see segment_projected).
         """
         times = StageTimes() if times is None else times
         if projected is None:
@@ -196,20 +199,25 @@ class HyperSeg(nn.Module):
         with times.stage("network", frame.device):
             context = context_channels(frame, prev_frame, clicks, self.config.context)
             context = context.contiguous(memory_format=torch.channels_last)
-        return self.segment_projected(projected, context, times)
+        return self.segment_projected(projected, context, times, output_frame)
 
-    def segment_projected(self, projected: torch.Tensor, context: torch.Tensor, times: StageTimes | None = None) -> torch.Tensor:
+    def segment_projected(
+        self, projected: torch.Tensor, context: torch.Tensor, times: StageTimes | None = None,
+        output_frame: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """projected (1, width, H, W) layer 1's feature part, context (1, 10, H, W) -> (1, M, H, W).
 
         The network, then the configured refinement (none by default) guided by X_t, the
         context's first three channels. Inference and training both run this, so the losses see
-        what users get. times: collects the "network" and "refine" stages.
+        what users get. output_frame (1, 3, H', W'): X_t at full resolution; the refinement's
+        coefficients fitted at H x W are applied to it (guided upsampling), giving (1, M, H', W').
+        times: collects the "network" and "refine" stages.
         """
         times = StageTimes() if times is None else times
         with times.stage("network", context.device):
             candidates = self.network.forward_projected(projected.to(context.dtype), context)
         with times.stage("refine", context.device):
-            return refine_candidates(candidates, context[:, :3], self.config.refine)
+            return refine_candidates(candidates, context[:, :3], self.config.refine, output_frame)
 
     def flops(self, height: int, width: int) -> dict[str, float]:
         """Floating-point operations (2 per multiply-add) of each stage for an H x W frame.

@@ -13,13 +13,13 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..clicks import Click
 from ..config import ContextConfig
 from ..data.datasets import Sample
 from ..modeling.context import context_channels
 from ..modeling.hyperseg import HyperSeg
+from ..modeling.resize import resize_image, resize_mask
 from .dos import DosConfig, click_masks, sample_clicks
 from .features import FeatureCache, frame_identity, frame_tensor
 
@@ -64,20 +64,11 @@ def training_size(height: int, width: int, size: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def resize_image(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(1, C, H, W) float -> (1, C, h, w), bilinear, antialiased when shrinking."""
+def resize_frame(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(1, C, H, W) float -> (1, C, h, w) in [0, 1] (modeling.resize.resize_image, clipped)."""
     if tuple(image.shape[-2:]) == size:
         return image
-    shrinking = size[0] < image.shape[-2] or size[1] < image.shape[-1]
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking).clamp_(0, 1)
-
-
-def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool -> (h, w) bool, nearest."""
-    if mask.shape == size:
-        return mask
-    tensor = torch.from_numpy(mask).float()[None, None]
-    return F.interpolate(tensor, size=size, mode="nearest-exact")[0, 0].numpy() > 0.5
+    return resize_image(image, size).clamp_(0, 1)
 
 
 def prepare_item(
@@ -87,8 +78,8 @@ def prepare_item(
     """Load, resize, fetch features and draw DOS clicks for one sample."""
     loaded = sample.load()
     target = training_size(loaded.rgb.shape[0], loaded.rgb.shape[1], size)
-    frame = resize_image(frame_tensor(loaded.rgb, device), target)
-    prev = resize_image(frame_tensor(loaded.prev_rgb, device), target)
+    frame = resize_frame(frame_tensor(loaded.rgb, device), target)
+    prev = resize_frame(frame_tensor(loaded.prev_rgb, device), target)
     mask = resize_mask(loaded.mask, target)
     others = resize_mask(loaded.others, target) if loaded.others is not None else None
     drawn = sample_clicks(mask, rng, clicks, others)

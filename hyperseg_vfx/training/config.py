@@ -40,6 +40,9 @@ from .robot_clicks import RobotClicksConfig
 class DataConfig:
     """train/val: dataset specs (hyperseg_vfx.data.open_dataset); val may be empty.
     size: frames are resized so that their long side is `size` pixels.
+    sizes: multi-scale training: each drawn sample's long side is one of these (uniformly, per
+    sample and step); empty: `size` only. Sizes above backbone.tile_size give multi-tile frames,
+    as a plate larger than the tile is tessellated at inference. Validation stays at `size`.
     cache: 'memory', 'none' (compute every step: large frames on a GPU) or a folder for the
     frozen-feature cache.
     tucker_factors: a file written by `fit-tucker`; empty: fit on `tucker_frames` training frames."""
@@ -48,6 +51,7 @@ class DataConfig:
     val: str = ""
     val_samples: int = 32
     size: int = 192
+    sizes: tuple[int, ...] = ()
     cache: str = "memory"
     tucker_factors: str = ""
     tucker_frames: int = 64
@@ -120,8 +124,8 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         if not self.data.train:
             raise ConfigError("data.train: a dataset spec is required (clips:ROOT or davis:ROOT)")
-        if self.data.size < 16:
-            raise ConfigError("data.size must be at least 16")
+        if self.data.size < 16 or any(size < 16 for size in self.data.sizes):
+            raise ConfigError("data.size and every data.sizes entry must be at least 16")
         s = self.schedule
         if s.steps < 1 or s.batch_size < 1 or min(s.checkpoint_every, s.log_every, s.val_every) < 1:
             raise ConfigError("schedule: steps, batch_size, checkpoint_every, log_every, val_every must be >= 1")

@@ -184,6 +184,7 @@ class Trainer:
             if _weighted_parts(model.config) != _weighted_parts(config.model):
                 raise HypersegError(f"init: {config.init} has another model config than this run's `model`")
             model.config.refine = config.model.refine  # no weights: this run's refinement applies
+            model.config.working_short_side = config.model.working_short_side  # what the model expects
             self.init_training = metadata.get("training")
             return model, 0, None
         model = HyperSeg(config.model)
@@ -194,16 +195,19 @@ class Trainer:
             fit_on_dataset(model, self.samples, config.data.tucker_frames, config.data.size)
         return model, 0, None
 
-    def _items(self, samples: list[Sample], rng: np.random.Generator) -> list[TrainingItem]:
+    def _items(self, samples: list[Sample], rng: np.random.Generator, multi_scale: bool = False) -> list[TrainingItem]:
+        """Training items of `samples`; multi_scale draws each one's long side from data.sizes."""
         c = self.config
-        return [prepare_item(s, self.model, self.cache, c.data.size, c.clicks, rng, self.device) for s in samples]
+        sizes = c.data.sizes if multi_scale and c.data.sizes else None
+        return [prepare_item(s, self.model, self.cache, int(rng.choice(sizes)) if sizes else c.data.size, c.clicks,
+                             rng, self.device) for s in samples]
 
     def draw(self, step: int) -> list[TrainingItem]:
         """The batch of optimiser step `step` for this process (a pure function of seed, step, rank)."""
         c = self.config
         rng = np.random.Generator(np.random.PCG64([c.seed, step, self.dist.rank]))
         picks = rng.integers(len(self.samples), size=c.schedule.batch_size)
-        items = self._items([self.samples[i] for i in picks], rng)
+        items = self._items([self.samples[i] for i in picks], rng, multi_scale=True)
         if c.robot_clicks.probability > 0:
             items = [add_robot_clicks(i, self._predict, c.robot_clicks, self.model.config.context, rng) for i in items]
         return items
@@ -335,5 +339,6 @@ def train(config: TrainConfig, resume: bool = False, progress: Progress | None =
 
 
 def _weighted_parts(config) -> dict:
-    """A model config without its refinement, which has no weights: what `init` must match."""
-    return {k: v for k, v in config.to_dict().items() if k != "refine"}
+    """A model config without its refinement and working size, which have no weights: what
+    `init` must match."""
+    return {k: v for k, v in config.to_dict().items() if k not in ("refine", "working_short_side")}

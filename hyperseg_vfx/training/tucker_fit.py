@@ -19,7 +19,7 @@ from ..data.datasets import Sample
 from ..errors import HypersegError
 from ..modeling.factory import fit_tucker
 from ..modeling.hyperseg import HyperSeg
-from .batches import resize_image, training_size
+from .batches import resize_frame, training_size
 from .features import frame_tensor
 
 FORMAT = "hyperseg-vfx-tucker"
@@ -45,7 +45,7 @@ def _frames(paths: Sequence[str], size: int | None) -> Iterator[np.ndarray]:
         rgb = read_frame(path).rgb
         if size:
             target = training_size(rgb.shape[0], rgb.shape[1], size)
-            rgb = resize_image(frame_tensor(rgb, torch.device("cpu")), target)[0].permute(1, 2, 0).numpy()
+            rgb = resize_frame(frame_tensor(rgb, torch.device("cpu")), target)[0].permute(1, 2, 0).numpy()
         yield rgb
 
 

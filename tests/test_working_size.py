@@ -1,0 +1,183 @@
+"""model.working_short_side: backbone and network at the working size, candidates brought back to
+the plate's resolution by guided upsampling; native models unchanged; the checkpoint field."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+
+from hyperseg_vfx.checkpoint import describe_checkpoint, load_checkpoint, save_checkpoint
+from hyperseg_vfx.cli import main
+from hyperseg_vfx.clicks import Click
+from hyperseg_vfx.config import ConfigError, ModelConfig, RefineConfig
+from hyperseg_vfx.segmenter import Segmenter
+from hyperseg_vfx.synthetic import synthetic_frame
+
+WORKING = 64
+EDGE_X = 131.37  # the plate's colour edge in full-resolution pixels (4x the working size)
+LEFT, RIGHT = np.array([0.8, 0.3, 0.2], np.float32), np.array([0.1, 0.4, 0.7], np.float32)
+
+
+def edge_plate(size: int = 4 * WORKING) -> np.ndarray:
+    """(size, size, 3): LEFT where x < EDGE_X, RIGHT beyond, the edge pixel mixed by its coverage."""
+    coverage = np.clip(EDGE_X - np.arange(size, dtype=np.float32), 0, 1)  # pixel i spans [i, i + 1)
+    row = coverage[:, None] * LEFT + (1 - coverage[:, None]) * RIGHT
+    return np.ascontiguousarray(np.broadcast_to(row, (size, size, 3)), dtype=np.float32)
+
+
+def coarse_network(shift: float, ramp: float):
+    """A network stand-in whose candidates (at whatever size it runs) are a soft vertical step
+    `ramp` working pixels wide, `shift` working pixels right of the true edge: what a low-resolution
+    network gives, so the test measures what the upsampling makes of it."""
+
+    def forward_projected(projected: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        _, _, height, width = context.shape
+        edge = EDGE_X * width / (4 * WORKING) + shift
+        centres = torch.arange(width, dtype=torch.float32) + 0.5
+        step = ((edge - centres) / ramp + 0.5).clamp(0, 1)
+        return step.expand(1, 6, height, width).clone()
+
+    return forward_projected
+
+
+def measured_edges(alpha: np.ndarray) -> np.ndarray:
+    """Per row, where a left-is-inside matte crosses 0.5, interpolated linearly between pixel
+    centres (pixel i's centre is at x = i + 0.5)."""
+    edges = []
+    for row in alpha:
+        i = int(np.flatnonzero(row < 0.5)[0])
+        edges.append(i - 0.5 + (row[i - 1] - 0.5) / (row[i - 1] - row[i]))
+    return np.array(edges)
+
+
+def transition_width(alpha: np.ndarray) -> int:
+    """Pixels of the first row strictly between 0.1 and 0.9."""
+    return int(np.count_nonzero((alpha[0] > 0.1) & (alpha[0] < 0.9)))
+
+
+def working_model_with(tiny_model, shift: float, ramp: float = 3.0):
+    model = copy.deepcopy(tiny_model[0])
+    model.config.refine = RefineConfig(radius=4, eps=1e-3, reference_short_side=WORKING)
+    model.config.working_short_side = WORKING
+    model.network.forward_projected = coarse_network(shift, ramp)
+    return model
+
+
+@pytest.fixture()
+def working_model(tiny_model):
+    return working_model_with(tiny_model, shift=1.0)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.5, 1.0])
+def test_full_size_matte_edge_lies_on_the_plates_colour_edge(tiny_model, shift):
+    """The coarse candidates are soft (3 working px = 12 plate px) and up to 1 working px (4 plate
+    px) off. The full-size matte crosses 0.5 within 1 px of the true sub-pixel edge and drops
+    across the edge pixel itself; the same model refined at working size and resized bilinearly
+    (what `scale` does for a native model) spreads the drop over many pixels."""
+    plate = edge_plate()
+    model = working_model_with(tiny_model, shift)
+    segmenter = Segmenter(model, device="cpu", cache_bytes=0)
+    assert segmenter.working_size(*plate.shape[:2]) == (WORKING, WORKING)
+    matte = segmenter.segment(plate, None, [Click(60, 128, True)])
+    assert matte.candidates.shape == (6, 256, 256)
+    error = np.abs(measured_edges(matte.alpha) - EDGE_X)
+    assert error.max() < 1.0, error.max()
+    edge_pixel = int(EDGE_X)
+    assert (matte.alpha[:, edge_pixel - 1] - matte.alpha[:, edge_pixel + 1]).min() > 0.6
+    assert matte.alpha[:, : edge_pixel - 1].min() > 0.9  # the object's inside stays inside
+    model.config.working_short_side = None
+    resized = Segmenter(model, device="cpu", cache_bytes=0).segment(plate, None, [Click(60, 128, True)], scale=0.25)
+    assert (resized.alpha[:, edge_pixel - 1] - resized.alpha[:, edge_pixel + 1]).max() < 0.4
+    if shift == 0.0:  # placed right: the guided matte is 1-2 px wide at the plate's resolution
+        assert transition_width(matte.alpha) <= 2 and transition_width(resized.alpha) >= 8
+
+
+def test_native_models_are_unchanged_bit_for_bit(tiny_model):
+    """working_short_side None: the Segmenter returns the model's own forward at the plate size,
+    and with `scale` the forward at the scaled size resized back bilinearly, as before the field
+    existed; a working size at or above the plate's runs natively too."""
+    model = tiny_model[0]
+    plate = synthetic_frame(200, 120, seed=7)
+    clicks = [Click(*plate.center, True), Click(5, 5, False)]
+    frame = torch.from_numpy(plate.rgb).permute(2, 0, 1)[None]
+    native = Segmenter(model, device="cpu", cache_bytes=0)
+    with torch.inference_mode():
+        expected = model(frame, frame, clicks)[0].numpy()
+        small = F.interpolate(frame, size=(60, 100), mode="bilinear", antialias=True, align_corners=False)
+        halved = model(small, small, [Click(c.x / 2, c.y / 2, c.positive) for c in clicks])
+        halved = F.interpolate(halved, size=(120, 200), mode="bilinear", align_corners=False).clamp_(0, 1)[0].numpy()
+    np.testing.assert_array_equal(native.segment(plate.rgb, None, clicks).candidates, expected)
+    np.testing.assert_array_equal(native.segment(plate.rgb, None, clicks, scale=0.5).candidates, halved)
+    large = copy.deepcopy(model)
+    large.config.refine = RefineConfig(radius=0.01)  # on, but 0 px at this size: the candidates as they are
+    large.config.working_short_side = 120
+    assert Segmenter(large, device="cpu").working_size(120, 200) == (120, 200)
+    np.testing.assert_array_equal(Segmenter(large, device="cpu").segment(plate.rgb, None, clicks).candidates, expected)
+
+
+def test_scale_scales_the_working_size_and_the_cache_key_holds_it(working_model):
+    plate = edge_plate()
+    segmenter = Segmenter(working_model, device="cpu")
+    assert segmenter.working_size(256, 512, scale=0.5) == (32, 64)
+    assert segmenter.working_size(256, 512, scale=4.0) == (256, 512)  # never above the plate
+    first = segmenter.segment(plate, None, [], frame_key="f")
+    again = segmenter.segment(plate, None, [], frame_key="f", scale=0.5)
+    assert not first.features_cached and not again.features_cached  # another working size, other features
+    assert segmenter.segment(plate, None, [], frame_key="f").features_cached
+    assert again.candidates.shape == (6, 256, 256)
+
+
+def test_checkpoint_round_trip_and_info_of_the_working_size(tiny_checkpoint, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "working.pt"
+    refused = runner.invoke(main, ["checkpoint", "set-working-size", str(tiny_checkpoint), str(out), "--short-side", "144"])
+    assert refused.exit_code == 2 and "refine.radius" in refused.output and not out.exists()
+    refined = tmp_path / "refined.pt"
+    assert runner.invoke(main, ["checkpoint", "set-refine", str(tiny_checkpoint), str(refined), "--radius", "8",
+                                "--reference-short-side", "144"]).exit_code == 0
+    result = runner.invoke(main, ["checkpoint", "set-working-size", str(refined), str(out), "--short-side", "144"])
+    assert result.exit_code == 0, result.output
+    model, _ = load_checkpoint(out)
+    assert model.config.working_short_side == 144
+    assert describe_checkpoint(out)["working_short_side"] == 144
+    assert "working size:    short side 144 px" in runner.invoke(main, ["checkpoint", "info", str(out)]).output
+    assert "working size:    native" in runner.invoke(main, ["checkpoint", "info", str(tiny_checkpoint)]).output
+    save_checkpoint(model, tmp_path / "again.pt")
+    assert load_checkpoint(tmp_path / "again.pt")[0].config.working_short_side == 144
+    back = tmp_path / "native.pt"
+    assert runner.invoke(main, ["checkpoint", "set-working-size", str(out), str(back), "--native"]).exit_code == 0
+    assert load_checkpoint(back)[0].config.working_short_side is None
+
+
+def test_config_field_checks():
+    assert ModelConfig.from_dict({}).working_short_side is None
+    assert ModelConfig.from_dict({"working_short_side": None}).working_short_side is None
+    good = {"working_short_side": 144, "refine": {"radius": 8.0, "reference_short_side": 144}}
+    assert ModelConfig.from_dict(good).working_short_side == 144
+    with pytest.raises(ConfigError, match="working_short_side: expected int"):
+        ModelConfig.from_dict(good | {"working_short_side": "144"})
+    with pytest.raises(ConfigError, match="at least 16"):
+        ModelConfig.from_dict(good | {"working_short_side": 8})
+    with pytest.raises(ConfigError, match="refine.radius > 0"):
+        ModelConfig.from_dict({"working_short_side": 144})
+
+
+def test_bench_reports_the_working_size_and_compares_with_native(tiny_model):
+    from hyperseg_vfx.bench import run_benchmark
+
+    model = copy.deepcopy(tiny_model[0])
+    model.config.refine = RefineConfig(radius=4, eps=1e-3, reference_short_side=WORKING)
+    model.config.working_short_side = WORKING
+    result = run_benchmark(Segmenter(model, device="cpu"), 256, 128, compare_native=True)
+    assert (result["working_short_side"], result["working_width"], result["working_height"]) == (WORKING, 128, 64)
+    assert result["tiles"] == 1 and result["native"]["tiles"] == 2  # 256x128 natively is 2 x 1 tiles of 224
+    assert result["native"]["working_short_side"] is None and result["native"]["working_width"] == 256
+    assert set(result["click_update_stage_s"]) == {"resize", "network", "refine"}
+    assert result["click_update_stage_s"]["resize"] > 0 and result["native"]["click_update_stage_s"]["resize"] == 0
+    assert result["click_update_speedup"] == pytest.approx(result["native"]["click_update_s"] / result["click_update_s"])
+    assert result["click_update_gflop"] == pytest.approx(result["native"]["click_update_gflop"] / 4)  # a quarter of the pixels
