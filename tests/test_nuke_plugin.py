@@ -283,6 +283,11 @@ def test_click_helpers_add_and_key_clicks(nuke, plugin, make_shot, tmp_path):
     for _ in range(9):
         callbacks.add_negative(node)
     assert "All 8 negative clicks are in use" in nuke.messages[-1]
+    added = [tuple(node[name].getValueAt(1002)) for name in ["pos1"] + ["neg{}".format(i) for i in range(1, 9)]]
+    spacing = 64 / 20.0  # every added click has a handle of its own, inside the Source
+    assert all(((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5 >= spacing - 1e-9
+               for i, a in enumerate(added) for b in added[i + 1:])
+    assert all(0 <= x <= 96 and 0 <= y <= 64 for x, y in added)
     nuke.frame(1005)
     node["pos1"].setValue([60.0, 20.0])  # the artist drags it: Nuke keys the animated knob
     nuke.frame(1004)

@@ -93,6 +93,17 @@ def test_windows_paths(nuke):
     assert paths.frame_file("//srv/m.%04d.exr", 7) == "//srv/m.0007.exr"
 
 
+def test_an_added_click_goes_to_the_nearest_free_point(nuke):
+    from hyperseg_nuke.clicks import free_point
+
+    assert free_point([], 200, 100) == (100.0, 50.0)
+    second = free_point([(100.0, 50.0)], 200, 100)
+    assert abs(((second[0] - 100) ** 2 + (second[1] - 50) ** 2) ** 0.5 - 5.0) < 1e-9  # one spacing: 100 / 20
+    third = free_point([(100.0, 50.0), second], 200, 100)
+    assert third not in ((100.0, 50.0), second)
+    assert free_point([(100.0, 50.0)], 200, 100) == second  # deterministic
+
+
 def test_click_export_flips_and_bakes(nuke):
     from hyperseg_nuke.clicks import ClickKnob, clicks_at, export_tracks
 

@@ -86,12 +86,14 @@ def open_preview(node):
 
 
 def add_positive(node) -> None:
-    """Enable the next positive click, keyed at the current frame in the middle of the Source."""
+    """Enable the next positive click, keyed at the current frame near the middle of the Source
+    (the nearest point no other click covers)."""
     _guarded(node, "Add click", _add_click, node, "positive")
 
 
 def add_negative(node) -> None:
-    """Enable the next negative click, keyed at the current frame in the middle of the Source."""
+    """Enable the next negative click, keyed at the current frame near the middle of the Source
+    (the nearest point no other click covers)."""
     _guarded(node, "Add click", _add_click, node, "negative")
 
 
@@ -293,7 +295,8 @@ def _show_preview(node, plan: ShotPlan, sheet: str) -> None:
 def _add_click(node, label: str) -> None:
     info = sources.source_info(node)
     frame = script.current_frame()
-    name = knobs.add_click(node, label, frame, (info.width / 2.0, info.height / 2.0))
+    taken = [knob.position(frame) for knob in knobs.click_knobs(node) if knob.enabled]
+    name = knobs.add_click(node, label, frame, clicks.free_point(taken, info.width, info.height))
     if not name:
         raise PluginError("All {} {} clicks are in use: disable one, or move it.".format(knobs.CLICK_SLOTS, label))
     feedback.report(node, "{} {} added at frame {}: drag it onto the {} in the Viewer.".format(

@@ -11,6 +11,7 @@ Pure Python: the knob reading happens in hyperseg_nuke.knobs.
 """
 
 import bisect
+import math
 from typing import Callable, Dict, List, NamedTuple, Sequence, Tuple
 
 from hyperseg_nuke.errors import PluginError
@@ -31,6 +32,26 @@ class ClickKnob(NamedTuple):
     enabled: bool
     keyframes: Tuple[float, ...]
     position: Callable[[float], Point]
+
+
+def free_point(taken: Sequence[Point], width: float, height: float) -> Point:
+    """Where a new click appears: the frame centre, or, when a click already sits there, the
+    nearest point of a ring of 8 around it (spacing 1/20 of the short side, rings widening) that
+    is at least one spacing from every click in `taken` and inside the frame. So two added clicks
+    never hide under one Viewer handle. Points in Nuke pixels (any origin: the centre is symmetric)."""
+    spacing = max(min(width, height) / 20.0, 1.0)
+    centre = (width / 2.0, height / 2.0)
+    candidates = [centre]
+    for ring in range(1, 10):
+        for step in range(8):
+            angle = 2.0 * math.pi * step / 8.0
+            candidates.append((centre[0] + ring * spacing * math.cos(angle),
+                               centre[1] + ring * spacing * math.sin(angle)))
+    for point in candidates:
+        inside = 0.0 <= point[0] <= width and 0.0 <= point[1] <= height
+        if inside and all(math.hypot(point[0] - x, point[1] - y) >= spacing for x, y in taken):
+            return point
+    return centre
 
 
 def to_top_left(point: Point, height: int) -> Point:
