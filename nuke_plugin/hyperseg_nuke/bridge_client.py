@@ -123,31 +123,14 @@ class BridgeClient:
     def start_job(self, shot: Optional[Dict[str, Any]] = None, shot_path: Optional[str] = None,
                   frames: Optional[str] = None, skip_existing: bool = False,
                   continue_on_error: bool = False, timeout: Optional[float] = None) -> Dict[str, Any]:
-        if (shot is None) == (shot_path is None):
-            raise ValueError("give either shot (shot-file data) or shot_path")
-        body: Dict[str, Any] = {"skip_existing": skip_existing, "continue_on_error": continue_on_error}
-        if shot is not None:
-            body["shot"] = dict(shot, clicks=_json_clicks(shot.get("clicks", [])))
-        else:
-            body["shot_path"] = shot_path
-        if frames is not None:
-            body["frames"] = frames
+        body = _shot_body(shot, shot_path, frames, skip_existing=skip_existing, continue_on_error=continue_on_error)
         return self._request("POST", "/v1/jobs", body, timeout=timeout)
 
     def start_track(self, out: str, shot: Optional[Dict[str, Any]] = None, shot_path: Optional[str] = None,
                     frames: Optional[str] = None, timeout: Optional[float] = None) -> Dict[str, Any]:
         """Track a shot's clicks to every frame (POST /v1/track); the answer is a job (poll it
         with job / wait_for_job); when done, `out` is the tracked shot file."""
-        if (shot is None) == (shot_path is None):
-            raise ValueError("give either shot (shot-file data) or shot_path")
-        body: Dict[str, Any] = {"out": out}
-        if shot is not None:
-            body["shot"] = dict(shot, clicks=_json_clicks(shot.get("clicks", [])))
-        else:
-            body["shot_path"] = shot_path
-        if frames is not None:
-            body["frames"] = frames
-        return self._request("POST", "/v1/track", body, timeout=timeout)
+        return self._request("POST", "/v1/track", _shot_body(shot, shot_path, frames, out=out), timeout=timeout)
 
     def job(self, job_id: str, timeout: Optional[float] = None) -> Dict[str, Any]:
         return self._request("GET", "/v1/jobs/" + quote(job_id, safe=""), timeout=timeout)
@@ -225,6 +208,22 @@ class BridgeClient:
         text = raw[:500].decode("utf-8", "replace").strip()
         raise BridgeError("{}: HTTP {} {}".format(where, status, text), status, code="bad_response")
 
+
+
+def _shot_body(shot: Optional[Dict[str, Any]], shot_path: Optional[str], frames: Optional[str],
+               **fields: Any) -> Dict[str, Any]:
+    """The JSON body of a request about a whole shot (/v1/jobs, /v1/track): exactly one of the
+    shot's data (`shot`) or its file (`shot_path`), the optional frame spec, and `fields`."""
+    if (shot is None) == (shot_path is None):
+        raise ValueError("give either shot (shot-file data) or shot_path")
+    body = dict(fields)
+    if shot is not None:
+        body["shot"] = dict(shot, clicks=_json_clicks(shot.get("clicks", [])))
+    else:
+        body["shot_path"] = shot_path
+    if frames is not None:
+        body["frames"] = frames
+    return body
 
 def _json_clicks(clicks: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """Click tracks with their key frames as strings (JSON object keys), positions as lists."""
