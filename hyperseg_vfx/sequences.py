@@ -18,6 +18,8 @@ import os
 import re
 from typing import Iterable
 
+from hyperseg_vfx.limits import limit_from_env
+
 #: Most frames one spec (a shot, a chunk, a click's frames) may hold; $HYPERSEG_MAX_FRAMES overrides.
 DEFAULT_MAX_FRAMES = 100_000
 MAX_FRAMES_ENV = "HYPERSEG_MAX_FRAMES"
@@ -32,12 +34,7 @@ _TOKEN = re.compile(r"#+|@+|%(?:0(\d+))?d")
 
 def max_frames() -> int:
     """The frame limit of a spec: $HYPERSEG_MAX_FRAMES, else DEFAULT_MAX_FRAMES."""
-    value = os.environ.get(MAX_FRAMES_ENV, "").strip()
-    if not value:
-        return DEFAULT_MAX_FRAMES
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"${MAX_FRAMES_ENV} must be a positive whole number, got {value[:_QUOTED]!r}")
-    return int(value)
+    return limit_from_env(MAX_FRAMES_ENV, DEFAULT_MAX_FRAMES)
 
 
 def _quoted(spec: str) -> str:

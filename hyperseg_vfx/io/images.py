@@ -17,6 +17,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from hyperseg_vfx.errors import HypersegError
+from hyperseg_vfx.limits import limit_from_env
 
 #: Friendly colour space names and, in order of preference, the names an OCIO config may use
 #: for them. OpenImageIO's built-in config knows the first of each list.
@@ -75,12 +76,10 @@ def resolve_colorspace(name: str) -> str:
 
 def max_pixels() -> int:
     """The pixel limit of a display or data window: $HYPERSEG_MAX_IMAGE_PIXELS, else DEFAULT_MAX_PIXELS."""
-    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
-    if not value:
-        return DEFAULT_MAX_PIXELS
-    if not value.isdigit() or int(value) < 1:
-        raise ImageReadError(f"${MAX_PIXELS_ENV} must be a positive whole number of pixels, got {value!r}")
-    return int(value)
+    try:
+        return limit_from_env(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)
+    except ValueError as exc:
+        raise ImageReadError(str(exc)) from None
 
 
 def _open(path: str | os.PathLike) -> oiio.ImageInput:
