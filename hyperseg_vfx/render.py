@@ -132,6 +132,7 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
         shot.clicks_at(frame),
         frame_key=plate.key,
         scale=shot.options.scale,
+        all_candidates=shot.options.candidates,
     )
 
 

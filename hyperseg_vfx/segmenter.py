@@ -36,7 +36,8 @@ DEFAULT_CACHE_BYTES = 2 * 1024**3
 class Matte:
     """The result for one frame.
 
-    candidates: (M, H, W) float32 in [0, 1], ranked (candidate 1 is the model's best).
+    candidates: (M, H, W) float32 in [0, 1], ranked (candidate 1 is the model's best); (1, H, W)
+        when segment() was asked for candidate 1 only.
     features_cached: whether the frame's features came from the cache (network only).
     timings: seconds per stage (features, network, refine, total, ...).
     """
@@ -101,6 +102,7 @@ class Segmenter:
         *,
         frame_key: Hashable | None = None,
         scale: float = 1.0,
+        all_candidates: bool = True,
     ) -> Matte:
         """Segment one frame.
 
@@ -110,6 +112,9 @@ class Segmenter:
         None hashes the pixels. scale: segment a frame resized by this factor and resize the
         matte back (fast previews); on a model with a working_short_side it scales the working
         size instead, and the matte comes back by guided upsampling (see working_size).
+        all_candidates: False returns candidate 1 only (Matte.candidates (1, H, W)); at a working
+        size the other candidates are then never brought to the plate's resolution, which is most
+        of a click update's cost on a 2K plate.
         """
         height, width = self._check_inputs(frame, prev_frame, scale)
         start = time.perf_counter()
@@ -132,7 +137,9 @@ class Segmenter:
                     projected = self.model.project_frame(x, times).to(self.feature_dtype)
                 self.cache.put(key, projected)
             candidates = self.model(x, x_prev, clicks, projected=projected, times=times,
-                                    output_frame=full if guided else None)
+                                    output_frame=full if guided else None, output_count=None if all_candidates else 1)
+        if not all_candidates:
+            candidates = candidates[:, :1]
         if resized and not guided:
             candidates = resize_image(candidates.float(), (height, width)).clamp_(0, 1)
         result = candidates[0].float().cpu().numpy()

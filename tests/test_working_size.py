@@ -120,6 +120,22 @@ def test_native_models_are_unchanged_bit_for_bit(tiny_model):
     np.testing.assert_array_equal(Segmenter(large, device="cpu").segment(plate.rgb, None, clicks).candidates, expected)
 
 
+def test_candidate_one_alone_is_candidate_one_of_all(tiny_model):
+    """all_candidates=False (what render asks for without options.candidates) returns exactly
+    candidate 1 of the full answer, guided-upsampled or native, as a (1, H, W) array."""
+    plate = synthetic_frame(256, 192, seed=3)
+    clicks = [Click(*plate.center, True), Click(5, 5, False)]
+    guided = copy.deepcopy(tiny_model[0])
+    guided.config.refine = RefineConfig(radius=4, eps=1e-3, reference_short_side=WORKING)
+    guided.config.working_short_side = WORKING
+    for model in (guided, tiny_model[0]):
+        segmenter = Segmenter(model, device="cpu", cache_bytes=0)
+        every = segmenter.segment(plate.rgb, None, clicks)
+        first = segmenter.segment(plate.rgb, None, clicks, all_candidates=False)
+        assert every.candidates.shape == (6, 192, 256) and first.candidates.shape == (1, 192, 256)
+        np.testing.assert_array_equal(first.alpha, every.alpha)
+
+
 def test_scale_scales_the_working_size_and_the_cache_key_holds_it(working_model):
     plate = edge_plate()
     segmenter = Segmenter(working_model, device="cpu")

@@ -185,13 +185,14 @@ class HyperSeg(nn.Module):
         projected: torch.Tensor | None = None,
         times: StageTimes | None = None,
         output_frame: torch.Tensor | None = None,
+        output_count: int | None = None,
     ) -> torch.Tensor:
         """frame, prev_frame (1, 3, H, W) in [0, 1]; clicks in frame pixels -> (1, M, H, W) in [0, 1].
 
         projected: this frame's project_frame result when the caller has it cached. times:
         collects the stages ("network" includes the click maps). output_frame: the plate at full
         resolution (1, 3, H', W') when `frame` is its working-size copy; the result is then
-        (1, M, H', W'), guided-upsampled (see segment_projected).
+        (1, output_count or M, H', W'), guided-upsampled (see segment_projected).
         """
         times = StageTimes() if times is None else times
         if projected is None:
@@ -199,25 +200,25 @@ class HyperSeg(nn.Module):
         with times.stage("network", frame.device):
             context = context_channels(frame, prev_frame, clicks, self.config.context)
             context = context.contiguous(memory_format=torch.channels_last)
-        return self.segment_projected(projected, context, times, output_frame)
+        return self.segment_projected(projected, context, times, output_frame, output_count)
 
     def segment_projected(
         self, projected: torch.Tensor, context: torch.Tensor, times: StageTimes | None = None,
-        output_frame: torch.Tensor | None = None,
+        output_frame: torch.Tensor | None = None, output_count: int | None = None,
     ) -> torch.Tensor:
         """projected (1, width, H, W) layer 1's feature part, context (1, 10, H, W) -> (1, M, H, W).
 
         The network, then the configured refinement (none by default) guided by X_t, the
         context's first three channels. Inference and training both run this, so the losses see
         what users get. output_frame (1, 3, H', W'): X_t at full resolution; the refinement's
-        coefficients fitted at H x W are applied to it (guided upsampling), giving (1, M, H', W').
-        times: collects the "network" and "refine" stages.
+        coefficients fitted at H x W are applied to it (guided upsampling), giving (1, M, H', W'),
+        or only the first output_count candidates (the others are not upsampled). times: collects the "network" and "refine" stages.
         """
         times = StageTimes() if times is None else times
         with times.stage("network", context.device):
             candidates = self.network.forward_projected(projected.to(context.dtype), context)
         with times.stage("refine", context.device):
-            return refine_candidates(candidates, context[:, :3], self.config.refine, output_frame)
+            return refine_candidates(candidates, context[:, :3], self.config.refine, output_frame, output_count)
 
     def flops(self, height: int, width: int) -> dict[str, float]:
         """Floating-point operations (2 per multiply-add) of each stage for an H x W frame.

@@ -29,14 +29,16 @@ def refine_radius(config: RefineConfig, height: int, width: int) -> int:
 
 
 def refine_candidates(
-    candidates: torch.Tensor, frame: torch.Tensor, config: RefineConfig, output_frame: torch.Tensor | None = None
+    candidates: torch.Tensor, frame: torch.Tensor, config: RefineConfig, output_frame: torch.Tensor | None = None,
+    output_count: int | None = None,
 ) -> torch.Tensor:
     """candidates (1, M, h, w) in [0, 1], frame (1, 3, h, w) RGB -> refined (1, M, H, W) in [0, 1].
 
     output_frame: (1, 3, H, W), the same picture at a higher resolution (a model's
     working_short_side): the filter's coefficients are fitted at h x w on `frame` and applied
     to output_frame, which brings the candidates to H x W with edges on its own pixels (guided
-    upsampling). None: H x W = h x w. Computed in float32 whatever the caller's dtype (the
+    upsampling); output_count: only the first that many candidates are brought up (the rest is
+    most of a click update's cost at 2K when only candidate 1 is wanted). None: H x W = h x w. Computed in float32 whatever the caller's dtype (the
     covariances need it); returned in the candidates' dtype. Returns `candidates` itself when the
     radius rounds to 0 at this size and there is no output_frame. Radii above 8 px compute the
     coefficients on a grid radius // 8 times coarser.
@@ -47,13 +49,13 @@ def refine_candidates(
     radius = max(1, radius)
     subsample = max(1, radius // _COARSE_RADIUS)
     output = None if output_frame is None else output_frame.float()
-    refined = guided_filter(frame.float(), candidates.float(), radius, config.eps, subsample, output)
+    refined = guided_filter(frame.float(), candidates.float(), radius, config.eps, subsample, output, output_count)
     return refined.clamp_(0, 1).to(candidates.dtype)
 
 
 def guided_filter(
     guide: torch.Tensor, source: torch.Tensor, radius: int, eps: float, subsample: int = 1,
-    output_guide: torch.Tensor | None = None,
+    output_guide: torch.Tensor | None = None, output_count: int | None = None,
 ) -> torch.Tensor:
     """guide (1, 3, h, w), source (1, M, h, w), float32 -> filtered source (1, M, H, W).
 
@@ -63,7 +65,8 @@ def guided_filter(
     grid and upsamples their window means bilinearly, while q uses the full-resolution guide:
     subsample > 1 average-pools guide and source by that factor (radius divided by it), and
     output_guide (1, 3, H, W) is a finer version of `guide` that q is computed on (default:
-    guide itself, H x W = h x w).
+    guide itself, H x W = h x w), of which only the first output_count sources are computed
+    (default all M).
     """
     output_guide = guide if output_guide is None else output_guide
     height, width = output_guide.shape[2:]
@@ -72,15 +75,16 @@ def guided_filter(
         coarse_guide, coarse_source = (F.avg_pool2d(t, subsample, ceil_mode=True) for t in (guide, source))
     mean_a, mean_b = _coefficient_means(coarse_guide[0], coarse_source[0], max(1, round(radius / subsample)), eps)
     if output_guide is not guide:
-        return _apply_upsampled(mean_a, mean_b, output_guide[0]).unsqueeze(0)
+        return _apply_upsampled(mean_a, mean_b, output_guide[0], output_count).unsqueeze(0)
     if subsample > 1:
         mean_a, mean_b = (F.interpolate(t[None], size=(height, width), mode="bilinear", align_corners=False)[0]
                           for t in (mean_a, mean_b))
     return (torch.einsum("cmhw,chw->mhw", mean_a.view(3, -1, height, width), output_guide[0]) + mean_b).unsqueeze(0)
 
 
-def _apply_upsampled(mean_a: torch.Tensor, mean_b: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
-    """q = up(mean_a)^T I + up(mean_b) on a finer guide I (3, H, W) -> (M, H, W).
+def _apply_upsampled(mean_a: torch.Tensor, mean_b: torch.Tensor, guide: torch.Tensor, count: int | None = None) -> torch.Tensor:
+    """q = up(mean_a)^T I + up(mean_b) on a finer guide I (3, H, W) -> (count, H, W), for the
+    first `count` of the M sources (default all).
 
     The same formula as guided_filter's last line, arranged for the working-size path, where it
     runs at the plate's full resolution on every click: one bilinear resize of all coefficients
@@ -88,14 +92,16 @@ def _apply_upsampled(mean_a: torch.Tensor, mean_b: torch.Tensor, guide: torch.Te
     the einsum's 0.22 s). The native path keeps its einsum, so native models stay bit-identical.
     """
     height, width = guide.shape[1:]
-    coefficients = torch.cat([mean_a, mean_b])[None]
+    sources = mean_b.shape[0]
+    count = sources if count is None else min(count, sources)
+    per_plane = torch.cat([mean_a.view(3, sources, *mean_a.shape[1:])[:, :count].flatten(0, 1), mean_b[:count]])
+    coefficients = per_plane[None]  # (1, 4 * count, h, w): a for R, G, B, then b
     if coefficients.shape[2:] != (height, width):
         coefficients = F.interpolate(coefficients, size=(height, width), mode="bilinear", align_corners=False)
-    candidates = mean_b.shape[0]
     planes = coefficients[0]
-    refined = planes[3 * candidates :].clone()
+    refined = planes[3 * count :].clone()
     for channel in range(3):
-        refined.addcmul_(planes[channel * candidates : (channel + 1) * candidates], guide[channel])
+        refined.addcmul_(planes[channel * count : (channel + 1) * count], guide[channel])
     return refined
 
 
