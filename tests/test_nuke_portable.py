@@ -25,7 +25,7 @@ from fake_nuke import PLUGIN_DIR
 from fake_nuke.comp import load_plugin
 
 MODULES = ("background", "bridge_client", "callbacks", "clicks", "connection", "errors", "feedback", "install", "jobs",
-           "knobs", "live", "matte", "paths", "preview", "script", "settings", "shotfile", "source", "tasks", "tracking")
+           "knobs", "live", "matte", "paths", "preview", "script", "settings", "shotfile", "source", "tasks", "track_memory", "tracking")
 
 
 @pytest.fixture

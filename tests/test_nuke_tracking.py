@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 
-from test_nuke_e2e import HEIGHT, POSITIVE, click_comp, finish, nuke_point
+import numpy as np
+from test_nuke_e2e import HEIGHT, NEGATIVE, POSITIVE, alpha, click_comp, finish, matte_file, nuke_point
 
-from hyperseg_vfx.shot import load_shot
+from hyperseg_vfx.render import render_shot
+from hyperseg_vfx.shot import load_shot, shot_from_dict
 
 
 def test_track_clicks_keys_every_frame_and_keeps_the_artist_keys_known(nuke, bridge, make_shot):
@@ -43,12 +45,71 @@ def test_track_clicks_keys_every_frame_and_keeps_the_artist_keys_known(nuke, bri
 
 
 def test_marking_tracked_keys_from_the_memory():
-    from hyperseg_nuke import tracking
+    from hyperseg_nuke import track_memory
 
-    memory = {"pos1": {"artist": [1], "tracked": {"2": [5.0, 5.0], "3": [6.0, 6.0]}}}
-    tracks = [{"label": "positive", "keys": {1: [1.0, 1.0], 2: [5.0, 5.0], 3: [9.0, 6.0], 4: [7.0, 7.0]}}]
-    marked = tracking.mark_tracked(tracks, ["pos1"], memory)
-    assert marked[0]["tracked"] == {"keys": "2"}  # 3 was moved, 4 is new, 1 is listed
-    assert tracking.mark_tracked(tracks, ["pos1"], {})[0].get("tracked") is None  # no memory: all the artist's
-    assert tracking.read_memory("not json") == {} and tracking.read_memory("") == {}
-    assert tracking._frames("-3--1,5") == [-3, -2, -1, 5]
+    memory = {"pos1": {"artist": [1], "tracked": {"2": [5.0, 5.0], "3": [6.0, 6.0], "5": [8.0, 8.0], "6": [9.0, 9.0]},
+                       "dropped": {"3": "on_object", "5": "left_object", "6": "left_object"}}}
+    tracks = [{"label": "positive", "keys": {1: [1.0, 1.0], 2: [5.0, 5.0], 3: [9.0, 6.0], 4: [7.0, 7.0],
+                                             5: [8.0, 8.0], 6: [9.0, 9.0]}}]
+    marked = track_memory.mark_tracked(tracks, ["pos1"], memory)
+    # 3 was moved (a correction: no longer dropped), 4 is new, 1 is listed
+    assert marked[0]["tracked"] == {"keys": "2,5-6", "dropped": {"left_object": "5-6"}}
+    assert track_memory.mark_tracked(tracks, ["pos1"], {})[0].get("tracked") is None  # no memory: all the artist's
+    assert track_memory.read_memory("not json") == {} and track_memory.read_memory("") == {}
+    assert track_memory.spec_frames("-3--1,5") == [-3, -2, -1, 5]
+    assert track_memory.frame_spec([5, 1, 2, 3, 7]) == "1-3,5,7"
+
+
+def _tracked_shot_with_a_drop():
+    """A tracked shot as /v1/track writes it: pos1 keyed by the artist on 1001 and 1005, tracked
+    (here: held) elsewhere; neg1 keyed on 1001, tracked on 1002-1006 and dropped on 1004-1006
+    (the object came over it)."""
+    pos = {f: list(POSITIVE[1001] if f < 1005 else POSITIVE[1005]) for f in range(1001, 1007)}
+    pos.update({f: list(p) for f, p in POSITIVE.items()})
+    neg = {f: list(NEGATIVE) for f in range(1001, 1007)}
+    return {"clicks": [
+        {"label": "positive", "keys": {str(f): p for f, p in pos.items()}, "tracked": {"keys": "1002-1004,1006"}},
+        {"label": "negative", "keys": {str(f): p for f, p in neg.items()},
+         "tracked": {"keys": "1002-1006", "dropped": {"on_object": "1004-1006"}}},
+    ]}
+
+
+def test_a_dropped_click_stays_dropped_in_live_clicks_and_segment_range(nuke, bridge, make_shot, make_segmenter):
+    """After Track clicks dropped neg1 on 1004-1006, the knob keeps a position there, but live
+    clicks (Segment frame) and Segment range leave it out as the tracked shot file does; moving it
+    on a frame is a correction that brings it back there."""
+    from hyperseg_nuke import callbacks, tracking
+
+    folder = bridge.root / "nuke_drop"
+    _, node = click_comp(nuke, folder, make_shot)
+    node["bridge_url"].setValue(bridge.url)
+    tracking._show(node, tracking._prepare(node), _tracked_shot_with_a_drop())
+    assert "dropped where they left the object or frame: neg1 on 1004-1006" in node["status"].value()
+    assert node["neg1"].getKeyList() == [float(f) for f in range(1001, 1007)]  # the knob still has a key there
+
+    nuke.frame(1005)
+    nuke.artist_sets(node, "live", True)
+    nuke.artist_sets(node, "pos1", list(nuke_point(POSITIVE[1005])))  # a live click change on a dropped frame
+    nuke.pump(lambda: node["status"].value().startswith("frame 1005: "), timeout=120)
+    expected = _alpha_with_clicks(folder, make_segmenter, 1005, [("positive", POSITIVE[1005])])
+    np.testing.assert_array_equal(alpha(matte_file(folder, 1005)), expected)
+    node["live"].setValue(False)
+
+    finish(nuke, callbacks.segment_range(node))
+    shot = load_shot(folder / "comp_HyperSeg1.json")
+    assert shot.clicks[1].tracked.dropped == {"on_object": frozenset({1004, 1005, 1006})}
+    assert [len(shot.clicks_at(f)) for f in range(1001, 1007)] == [2, 2, 2, 1, 1, 1]
+    np.testing.assert_array_equal(alpha(matte_file(folder, 1005)), expected)
+
+    node["neg1"].setValueAt(NEGATIVE[0] + 2, 1005, 0)  # the artist moves neg1 on 1005: a correction
+    plan = callbacks._prepare_shot(node)
+    assert plan.data["clicks"][1]["tracked"] == {"keys": "1002-1004,1006", "dropped": {"on_object": "1004,1006"}}
+
+
+def _alpha_with_clicks(folder, make_segmenter, frame: int, clicks) -> np.ndarray:
+    """`render` of the comp's plates at `frame` with these (label, top-left point) clicks."""
+    data = {"input": str(folder / "plates" / "plate.####.exr"), "frames": frame,
+            "output": str(folder / "reference" / "ref.####.exr"),
+            "clicks": [{"label": label, "keys": {frame: list(point)}} for label, point in clicks]}
+    assert render_shot(shot_from_dict(data, folder), make_segmenter()).ok
+    return alpha(folder / "reference" / f"ref.{frame}.exr")

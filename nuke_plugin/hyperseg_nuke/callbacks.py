@@ -23,7 +23,7 @@ hyperseg_nuke.source); the bridge gets their colour space. Files are named by th
 from typing import Callable, Dict, NamedTuple, Optional
 
 from hyperseg_nuke import background, clicks, connection, feedback, jobs, knobs, matte, paths, preview, script, settings
-from hyperseg_nuke import live, shotfile, tasks
+from hyperseg_nuke import live, shotfile, tasks, track_memory
 from hyperseg_nuke import source as sources
 from hyperseg_nuke.bridge_client import command_line
 from hyperseg_nuke.errors import PluginError
@@ -153,7 +153,7 @@ def _prepare_frame(node) -> FramePlan:
     frame = script.current_frame()
     if frame not in info.frames():
         raise PluginError("Frame {} is outside the Source's frames {}-{}.".format(frame, info.first, info.last))
-    tracks = clicks.clicks_at(knobs.click_knobs(node), frame, info.width, info.height)
+    tracks = _with_track_marks(node, clicks.clicks_at(knobs.click_knobs(node), frame, info.width, info.height))
     node_id, output = _node_files(node, values)
     if info.plates is not None:  # the Read's own files; the previous frame by render's rule
         return FramePlan(values, info, frame, info.plates, None, tracks, output)
@@ -200,7 +200,7 @@ def _prepare_shot(node) -> ShotPlan:
     script.require_full_resolution()
     values = knobs.read_settings(node)
     info = sources.source_info(node, values.colorspace)
-    tracks = clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height)
+    tracks = _with_track_marks(node, clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height))
     script_file = script.script_path()
     node_id, output = _node_files(node, values)
     plates, render = info.plates, None
@@ -290,6 +290,14 @@ def _show_preview(node, plan: ShotPlan, sheet: str) -> None:
 
 
 # -- click helpers ------------------------------------------------------------------------------
+
+
+def _with_track_marks(node, tracks: list) -> list:
+    """The exported tracks of the enabled clicks with what the last Track clicks remembers: keys
+    that are tracking's marked tracked, dropped clicks marked dropped (hyperseg_nuke.track_memory)."""
+    names = [knob.name for knob in knobs.click_knobs(node) if knob.enabled]
+    memory = track_memory.read_memory(node[track_memory.MEMORY_KNOB].value())
+    return track_memory.mark_tracked(tracks, names, memory)
 
 
 def _add_click(node, label: str) -> None:
