@@ -154,11 +154,14 @@ def test_check_clicks_against_a_hand_made_object():
     mask[10:30, 10:30] = True
     # (x, y, positive, was on the object before being carried)
     verdicts = check_clicks(mask, [(20.5, 20.5, True, True), (33.5, 20.5, True, True), (55.5, 20.5, True, True),
-                                   (15.5, 15.5, False, False), (50.5, 5.5, False, False), (70.0, 5.0, True, True)],
+                                   (20.5, 20.5, False, False), (50.5, 5.5, False, False), (70.0, 5.0, True, True),
+                                   (11.5, 20.5, False, False)],
                             max_move=8.0)
-    assert [v.outcome for v in verdicts] == ["kept", "moved", "left_object", "on_object", "kept", "left_frame"]
+    assert [v.outcome for v in verdicts] == ["kept", "moved", "left_object", "on_object", "kept", "left_frame", "moved"]
     moved = verdicts[1]
     assert (moved.x, moved.y) == (30 - MARGIN - 0.5, 20.5)  # the nearest pixel MARGIN px inside the edge
+    pushed_out = verdicts[6]  # a negative the object came over, 2 px inside its edge: back out
+    assert (pushed_out.x, pushed_out.y) == (10 - MARGIN - 0.5, 20.5)  # the nearest pixel MARGIN px outside
     # clicks already on the matte's wrong side are the artist's corrections of it: kept as they are
     corrections = check_clicks(mask, [(55.5, 20.5, True, False), (15.5, 15.5, False, True), (20.5, 20.5, True, True)],
                                max_move=8.0)

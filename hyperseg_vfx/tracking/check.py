@@ -8,7 +8,11 @@ matte and is kept as it is.
 
 - a positive that was on the object and is now off it is moved to the nearest pixel at least
   MARGIN px inside it when that is at most `max_move` px away, else dropped (`left_object`);
-- a negative that was off the object and is now on it is dropped (`on_object`);
+- a negative that was off the object and is now on it is moved, the same way, to the nearest
+  pixel at least MARGIN px outside it, else dropped (`on_object`). The negatives a robot or an
+  artist places sit just outside the object's edge, where the matte bled; the object's own
+  motion brings them onto it, and moving them back keeps that edge held (dropping them let the
+  matte bleed there again: measured in docs/tracking.md);
 - a click carried out of the frame is dropped (`left_frame`).
 
 Dropped clicks stay dropped for the rest of that propagation (the object they marked is gone
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-#: Pixels a moved-back positive lies inside the object's edge.
+#: Pixels a moved-back click lies inside (positive) or outside (negative) the object's edge.
 MARGIN = 2
 
 KEPT, MOVED, UNVERIFIED = "kept", "moved", "unverified"
@@ -55,7 +59,8 @@ def _in_frame(shape: tuple[int, int], x: float, y: float) -> bool:
 def nearest_inside(mask: np.ndarray, x: float, y: float, max_move: float) -> tuple[float, float] | None:
     """Centre of the pixel nearest (x, y) that lies at least MARGIN px inside `mask` (or anywhere
     in it when it is too thin for that), None when it is farther than `max_move` px or the mask
-    is empty."""
+    is empty. The frame's border counts as outside the mask (for a negative, `mask` is the
+    object's outside: a click is not pushed against the frame edge)."""
     core = ndimage.binary_erosion(mask, iterations=MARGIN, border_value=0)
     target = core if core.any() else mask
     if not target.any():
@@ -78,14 +83,13 @@ def check_clicks(
             cx = min(max(x, 0.0), object_mask.shape[1] - 0.5)
             cy = min(max(y, 0.0), object_mask.shape[0] - 0.5)
             verdicts.append(Verdict("left_frame", cx, cy))
-        elif not positive:
-            crossed = not was_inside and _inside(object_mask, x, y)
-            verdicts.append(Verdict("on_object" if crossed else KEPT, x, y))
-        elif not was_inside or _inside(object_mask, x, y):
-            verdicts.append(Verdict(KEPT, x, y))
+        elif was_inside != positive or _inside(object_mask, x, y) == positive:
+            verdicts.append(Verdict(KEPT, x, y))  # on its side of the edge, or an artist's correction
         else:
-            moved = nearest_inside(object_mask, x, y, max_move)
-            verdicts.append(Verdict("left_object", x, y) if moved is None else Verdict(MOVED, *moved))
+            side = object_mask if positive else ~object_mask
+            moved = nearest_inside(side, x, y, max_move)
+            reason = "left_object" if positive else "on_object"
+            verdicts.append(Verdict(reason, x, y) if moved is None else Verdict(MOVED, *moved))
     positives = [i for i, click in enumerate(clicks) if click[2]]
     if positives and all(verdicts[i].dropped for i in positives):
         for i in positives:
