@@ -25,7 +25,7 @@ import os
 import threading
 import time
 import traceback
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -118,10 +118,22 @@ def previous_input(shot: Shot, frame: int) -> str | None:
     """The file used as X_{t-1} for `frame`: input frame t-1 when it exists (in the rendered
     range or not), None when it does not (the frame is its own previous frame). A pattern
     without a frame token names one file for every frame: None too."""
-    path = shot.input_path(frame - 1)
+    return _adjacent_input(shot, frame, -1)
+
+
+def _adjacent_input(shot: Shot, frame: int, step: int) -> str | None:
+    """Input frame `frame + step` when that file exists and is not frame's own file, else None."""
+    path = shot.input_path(frame + step)
     if path == shot.input_path(frame) or not os.path.isfile(path):
         return None
     return path
+
+
+def smoothing_neighbours(shot: Shot, frame: int) -> list[int]:
+    """The frames whose mattes temporal smoothing averages into `frame`'s: t-1 and t+1 when their
+    input files exist, in the rendered range or not (as previous_input), so that any chunking of
+    a shot gives the mattes of one run."""
+    return [frame + step for step in (-1, 1) if _adjacent_input(shot, frame, step) is not None]
 
 
 def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: Plate | None):
@@ -158,15 +170,39 @@ class CachedPlateReader:
         return plate
 
 
-def segment_shot_frame(shot: Shot, segmenter, frame: int, *, read: Callable[..., Plate] = read_plate):
+def segment_shot_frame(
+    shot: Shot, segmenter, frame: int, *, read: Callable[..., Plate] = read_plate, raw_mattes: dict | None = None
+):
     """The Matte of one frame of `shot`, exactly as render_shot computes it.
 
     read: how plates are read (read_plate, or a CachedPlateReader for interactive use).
+    raw_mattes: frame -> that frame's Matte before temporal smoothing, kept by a caller that
+    segments consecutive frames of a smoothed shot (each raw matte then serves three frames).
+    With options.temporal_smoothing the raw mattes of the smoothing_neighbours are averaged in
+    (hyperseg_vfx.smoothing); timings["smoothing"] says how long that took.
     """
-    plate = read(shot.input_path(frame), shot.colorspace)
-    prev_path = previous_input(shot, frame)
-    previous = None if prev_path is None else read(prev_path, shot.colorspace)
-    return _segment_plates(shot, segmenter, frame, plate, previous)
+    raw_mattes = {} if raw_mattes is None else raw_mattes
+    raw = _raw_matte(shot, segmenter, frame, read, raw_mattes)
+    if not shot.options.temporal_smoothing:
+        return raw
+    from .segmenter import Matte
+    from .smoothing import smooth_candidates
+
+    neighbours = [(_raw_matte(shot, segmenter, u, read, raw_mattes).candidates,
+                   read(shot.input_path(u), shot.colorspace).rgb) for u in smoothing_neighbours(shot, frame)]
+    start = time.perf_counter()
+    smoothed = smooth_candidates(raw.candidates, read(shot.input_path(frame), shot.colorspace).rgb, neighbours)
+    return Matte(smoothed, raw.features_cached, dict(raw.timings, smoothing=time.perf_counter() - start))
+
+
+def _raw_matte(shot: Shot, segmenter, frame: int, read: Callable[..., Plate], raw_mattes: dict):
+    """The network's matte of `frame` (no temporal smoothing), from raw_mattes when it is there."""
+    if frame not in raw_mattes:
+        plate = read(shot.input_path(frame), shot.colorspace)
+        prev_path = previous_input(shot, frame)
+        previous = None if prev_path is None else read(prev_path, shot.colorspace)
+        raw_mattes[frame] = _segment_plates(shot, segmenter, frame, plate, previous)
+    return raw_mattes[frame]
 
 
 def matte_planes(shot: Shot, matte) -> tuple[np.ndarray, np.ndarray | None]:
@@ -471,10 +507,15 @@ def render_shot(
         finish(FrameResult(frame, SKIPPED, shot.output_path(frame)))
 
     def inputs(frame: int) -> list[str]:
-        prev = previous_input(shot, frame)
-        return [shot.input_path(frame)] + ([prev] if prev else [])
+        """The plates frame t needs: t, its previous frame, and with temporal smoothing t + 1
+        (t - 1's raw matte is kept from the frame before; at a chunk's start it is read then)."""
+        adjacent = [previous_input(shot, frame)]
+        if shot.options.temporal_smoothing:
+            adjacent.append(_adjacent_input(shot, frame, 1))
+        return [shot.input_path(frame)] + [path for path in adjacent if path]
 
     loads: dict[str, Future] = {}
+    raw_mattes: dict = {}  # frame -> raw Matte, for temporal smoothing's neighbours
     with ThreadPoolExecutor(2, thread_name_prefix="hyperseg-read") as reader, \
             ThreadPoolExecutor(1, thread_name_prefix="hyperseg-write") as writer:
 
@@ -484,11 +525,21 @@ def render_shot(
                     loads[path] = reader.submit(read_plate, path, shot.colorspace)
 
         def load(path: str, what: str) -> Plate:
+            if path not in loads:  # a plate no prefetch asked for (a chunk's first neighbours)
+                loads[path] = reader.submit(read_plate, path, shot.colorspace)
             try:
                 return loads[path].result()
             except Exception as exc:  # noqa: BLE001 - a frame's failure, reported with it
                 message, detail = _describe(exc)
                 raise _Failure(f"{what}: {message}" if what else message, detail) from None
+
+        def reader_for(frame: int) -> Callable[..., Plate]:
+            """read() for segment_shot_frame of `frame`: prefetched plates, failures named by
+            their role (`previous frame 1002: ...`)."""
+            roles = {shot.input_path(frame + step): f"{'previous' if step < 0 else 'next'} frame {frame + step}"
+                     for step in (-2, -1, 1)}
+            roles[shot.input_path(frame)] = ""
+            return lambda path, colorspace=None: load(path, roles.get(path, path))
 
         pending: tuple[FrameResult, Future] | None = None  # the write in flight
 
@@ -518,11 +569,12 @@ def render_shot(
             t0 = time.perf_counter()
             try:
                 plate = load(shot.input_path(frame), "")
-                prev_path = previous_input(shot, frame)
-                previous = None if prev_path is None else load(prev_path, f"previous frame {frame - 1}")
+                wait([loads[path] for path in inputs(frame)])  # reading time; a failure is reported where used
                 t1 = time.perf_counter()
                 try:
-                    matte = _segment_plates(shot, segmenter, frame, plate, previous)
+                    matte = segment_shot_frame(shot, segmenter, frame, read=reader_for(frame), raw_mattes=raw_mattes)
+                except _Failure:
+                    raise
                 except Exception as exc:  # noqa: BLE001
                     raise _Failure(*_describe(exc)) from None
                 result.timings.update(read=t1 - t0, segment=time.perf_counter() - t1)
@@ -544,6 +596,8 @@ def render_shot(
             keep = set(inputs(todo[index + 1])) if index + 1 < len(todo) else set()
             for path in [p for p in loads if p not in keep]:
                 del loads[path]
+            for done in [f for f in raw_mattes if f < frame]:  # the next frame needs t and later
+                del raw_mattes[done]
         if not collect() and not continue_on_error:
             report.stopped = True
         for future in loads.values():

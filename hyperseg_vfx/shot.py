@@ -15,7 +15,7 @@ A shot file is YAML (so JSON works too):
         tracked:                      # optional, written by `hyperseg-vfx track` (see TrackMarks)
           keys: 1002-1100             # keys written by tracking (re-tracking replaces only these)
           dropped: {left_object: 1090-1100}   # frames where tracking dropped the click, by reason
-    options: {scale: 1.0, matte: soft, candidates: false}
+    options: {scale: 1.0, matte: soft, candidates: false, temporal_smoothing: false}
     overwrite: false                  # optional: true lets outputs replace files hyperseg-vfx did not write
 
 Everything is validated before any frame is rendered, so a farm job fails in seconds with an
@@ -131,11 +131,14 @@ class ClickTrack:
 @dataclass(frozen=True)
 class ShotOptions:
     """Render options: scale in (0, 1] of the plate size the model runs at; matte `soft`
-    (probability) or `binary` (probability > 0.5); candidates: also write alternative masks."""
+    (probability) or `binary` (probability > 0.5); candidates: also write alternative masks;
+    temporal_smoothing: average each matte with its neighbours' moved by the plates' motion
+    (hyperseg_vfx.smoothing), against frame-to-frame chatter."""
 
     scale: float = 1.0
     matte: str = "soft"
     candidates: bool = False
+    temporal_smoothing: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ class Shot:
             "scale": self.options.scale,
             "matte": self.options.matte,
             "candidates": self.options.candidates,
+            "temporal_smoothing": self.options.temporal_smoothing,
         }
         if self.overwrite:
             data["overwrite"] = True
@@ -344,16 +348,15 @@ def _flag(value: Any, where: str) -> bool:
 
 
 def _options(value: Any) -> ShotOptions:
-    data = _mapping({} if value is None else value, "options", ("scale", "matte", "candidates"), ())
+    data = _mapping({} if value is None else value, "options", ("scale", "matte", "candidates", "temporal_smoothing"), ())
     defaults = ShotOptions()
     scale = _number(data.get("scale", defaults.scale), "options.scale")
     if not 0 < scale <= 1:
         raise ShotError("options.scale", f"must be in (0, 1], got {scale}")
-    candidates = data.get("candidates", defaults.candidates)
-    if not isinstance(candidates, bool):
-        raise ShotError("options.candidates", f"must be true or false, got {candidates!r}")
+    candidates = _flag(data.get("candidates", defaults.candidates), "options.candidates")
+    smoothing = _flag(data.get("temporal_smoothing", defaults.temporal_smoothing), "options.temporal_smoothing")
     matte = _choice(data.get("matte", defaults.matte), "options.matte", MATTES)
-    return ShotOptions(scale, matte, candidates)
+    return ShotOptions(scale, matte, candidates, smoothing)
 
 
 def _optional_string(data: Mapping, key: str) -> str | None:

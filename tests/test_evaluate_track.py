@@ -1,8 +1,10 @@
-"""`evaluate --protocol track` on real synthetic clips with the bundled model: the three rows,
-their numbers recomputed from the per-frame values it reports, and the tracked shots it keeps."""
+"""`evaluate --protocol track` on real synthetic clips with the bundled model: the three rows and
+their smoothed twins, their numbers recomputed from the per-frame values it reports, the tracked
+shots it keeps, and the smoothed tracked row being what render writes for a smoothed shot."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +13,9 @@ from click.testing import CliRunner
 
 from hyperseg_vfx.cli import main
 from hyperseg_vfx.data.synth import generate_clips
-from hyperseg_vfx.render import DEFAULT_CHECKPOINT
+from hyperseg_vfx.data.datasets import open_dataset
+from hyperseg_vfx.evaluation.metrics import iou
+from hyperseg_vfx.render import DEFAULT_CHECKPOINT, render_segmenter, segment_shot_frame
 from hyperseg_vfx.shot import load_shot
 
 pytestmark = pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no bundled model in this checkout")
@@ -24,7 +28,7 @@ def test_evaluate_track_reports_tracked_held_and_robot_rows(tmp_path):
                                        "--report", str(report_dir), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     report = json.loads((report_dir / "report.json").read_text())
-    assert list(report["methods"]) == ["tracked", "held", "robot"]
+    assert list(report["methods"]) == ["tracked", "held", "robot", "tracked_smoothed", "held_smoothed", "robot_smoothed"]
     assert "| tracked |" in result.output and "| robot |" in result.output
     clips = report["clips"]
     assert sorted(clips) == ["synth991_000", "synth991_001"]
@@ -42,6 +46,12 @@ def test_evaluate_track_reports_tracked_held_and_robot_rows(tmp_path):
         assert clip["tracked"]["clicks"] == clip["held"]["clicks"] <= 10 < clip["robot"]["clicks"] <= 30
     tracked = load_shot(report_dir / "shots" / "synth991_000.yaml")
     assert all(sorted(c.keys) == [1001, 1002, 1003] for c in tracked.clicks)
+    # the smoothed tracked row scores what render writes for the tracked shot with temporal smoothing
+    smoothed = dataclasses.replace(tracked, options=dataclasses.replace(tracked.options, temporal_smoothing=True))
+    segmenter = render_segmenter(DEFAULT_CHECKPOINT, device="cpu")
+    truths = {s.frame: s.load().mask for s in open_dataset(f"clips:{tmp_path / 'clips'}") if s.clip == "synth991_000"}
+    rendered = [iou(segment_shot_frame(smoothed, segmenter, f).alpha > 0.5, truths[f]) for f in (1001, 1002, 1003)]
+    assert rendered == pytest.approx(clips["synth991_000"]["tracked_smoothed"]["ious"], abs=1e-9)
 
 
 def test_evaluate_track_takes_one_checkpoint(tmp_path):

@@ -268,7 +268,11 @@ def test_knobs_read_animated_clicks_at_any_frame(nuke, plugin, make_shot, tmp_pa
     assert (values.matte, values.candidate, values.scale, values.autostart) == ("soft", 1, 1.0, True)
     node["candidate"].setValue("third")
     assert knobs.read_settings(node).candidate == 3
-    assert knobs.read_settings(node).options() == {"scale": 1.0, "matte": "soft", "candidates": True}
+    assert knobs.read_settings(node).options() == {"scale": 1.0, "matte": "soft", "candidates": True,
+                                                   "temporal_smoothing": False}
+    node["temporal_smoothing"].setValue(True)  # ranges are smoothed; one frame is the frame's own matte
+    assert knobs.read_settings(node).options()["temporal_smoothing"] is True
+    assert knobs.read_settings(node).frame_options()["temporal_smoothing"] is False
 
 
 def test_click_helpers_add_and_key_clicks(nuke, plugin, make_shot, tmp_path):

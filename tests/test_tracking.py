@@ -21,7 +21,7 @@ from hyperseg_vfx.render import DEFAULT_CHECKPOINT, read_plate, render_segmenter
 from hyperseg_vfx.shot import ClickTrack, ShotError, TrackMarks, load_shot, save_shot, shot_from_dict
 from hyperseg_vfx.tracking import track_shot
 from hyperseg_vfx.tracking.check import MARGIN, check_clicks
-from hyperseg_vfx.tracking.flow import carry_point, dis_flow
+from hyperseg_vfx.motion import carry_point, dis_flow
 
 from image_files import write_image
 
@@ -248,7 +248,7 @@ def test_shot_tracked_marks_are_checked_and_round_trip(tmp_path):
 
 
 def test_plates_too_small_for_flow_are_a_clear_error():
-    from hyperseg_vfx.tracking.flow import FlowError
+    from hyperseg_vfx.motion import FlowError
 
     with pytest.raises(FlowError, match="8x8 plates"):
         dis_flow(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))

@@ -48,11 +48,13 @@ class ClickTrack(Request):
 
 class Options(Request):
     """scale: fraction (0, 1] of the plate size the model runs at; matte: soft (probability) or
-    binary; candidates: also write the alternative masks as channels hyperseg.c1..c4, hyperseg2.c5.. (4 per layer)."""
+    binary; candidates: also write the alternative masks as channels hyperseg.c1..c4, hyperseg2.c5.. (4 per layer);
+    temporal_smoothing: average each matte with its neighbours' mattes moved by the plates' motion."""
 
     scale: StrictFloat = ShotOptions().scale
     matte: Literal["soft", "binary"] = ShotOptions().matte
     candidates: StrictBool = ShotOptions().candidates
+    temporal_smoothing: StrictBool = ShotOptions().temporal_smoothing
 
 
 class SegmentRequest(Request):

@@ -13,7 +13,10 @@ Per clip (one object of a clip or DAVIS sequence, its frames in order):
    - `robot`: the fixed protocol run afresh on every frame (an upper bound that costs 10 clicks
      per frame);
 3. per frame IoU (= DAVIS J) and contour F of matte > 0.5 against the truth (void pixels left
-   out), per clip flicker and dtSSD of the soft mattes (evaluation.temporal).
+   out), per clip flicker and dtSSD of the soft mattes (evaluation.temporal);
+4. the same three rows with temporal smoothing (`<row>_smoothed`: each row's mattes smoothed as
+   render smooths a shot with options.temporal_smoothing, hyperseg_vfx.smoothing), so the report
+   shows what the clicks do and what the smoothing does, each on its own.
 
 Summary per row: mIOU over all frames; J, F and J&F = (J + F) / 2 as DAVIS (per-clip means, then
 the mean over clips); flicker and dtSSD the mean over clips; clicks per clip. Every frame
@@ -36,13 +39,15 @@ from ..errors import HypersegError
 from ..render import segment_shot_frame
 from ..sequences import frame_path
 from ..shot import ClickTrack, Shot, save_shot
+from ..smoothing import smooth_sequence
 from ..tracking import track_shot
 from .harness import EvalSample, load_sample, run_trial
 from .methods import HyperSegMethod
 from .robot import FIXED
 from .temporal import contour_f, dtssd, flicker, region_j
 
-ROWS = ("tracked", "held", "robot")
+CLICK_ROWS = ("tracked", "held", "robot")
+ROWS = CLICK_ROWS + tuple(f"{row}_smoothed" for row in CLICK_ROWS)
 #: Columns of the table: (summary key, heading, decimals).
 COLUMNS = (("miou", "mIOU", 3), ("j", "J", 3), ("f", "F", 3), ("jf", "J&F", 3), ("flicker", "flicker", 4),
            ("dtssd", "dtSSD", 4), ("clicks_per_clip", "clicks/clip", 1))
@@ -122,11 +127,12 @@ def evaluate_clip(clip: str, samples: Sequence, segmenter, shots_dir: Path | Non
         robot.append(method.predict(sample, trial.clicks))
         robot_clicks += len(trial.clicks)
     clicks = len(first.clicks)
-    return {
-        "tracked": _scores([tracked_alphas[f] for f in frames], loaded, clicks),
-        "held": _scores(held, loaded, clicks),
-        "robot": _scores(robot, loaded, robot_clicks),
-    }
+    mattes = {"tracked": ([tracked_alphas[f] for f in frames], clicks), "held": (held, clicks),
+              "robot": (robot, robot_clicks)}
+    rgbs = [s.rgb for s in loaded]
+    scores = {row: _scores(alphas, loaded, n) for row, (alphas, n) in mattes.items()}
+    scores |= {f"{row}_smoothed": _scores(smooth_sequence(alphas, rgbs), loaded, n) for row, (alphas, n) in mattes.items()}
+    return scores
 
 
 def summarise(per_clip: dict[str, dict[str, ClipScores]]) -> dict[str, dict]:
@@ -189,7 +195,7 @@ def markdown_report(report: dict) -> str:
         f"Data: `{report['data']}`, {any_row['clips']} clips, {any_row['frames']} frames; model {report['model']}.",
         "Clicks: the fixed protocol (10 robot clicks, at most 5 of each label) on each clip's first frame, then "
         "`tracked` (propagated by `hyperseg-vfx track`), `held` (kept still), or `robot` (the fixed protocol "
-        "again on every frame).", "",
+        "again on every frame); `_smoothed`: the same mattes with temporal smoothing (options.temporal_smoothing).", "",
         markdown_table(summary),
         "mIOU over all frames; J (IoU) and F (boundary F, davis2017-evaluation) per clip, then averaged; "
         "flicker = mean |alpha_t - alpha_t-1| where the truth did not change; dtSSD as Robust Video Matting "

@@ -1,7 +1,7 @@
 """Clicks checked against where the object is: what happens to a carried click on a frame.
 
 The object's place on frame t is the matte of the frame it was carried from, warped into t with
-the measured motion (flow.warp_mask). A click is checked for crossing the object's edge: the
+the measured motion (motion.warp_mask). A click is checked for crossing the object's edge: the
 matte's edge moved one way, the click another (an occlusion, a flow error). A click that was on
 the wrong side of the matte already on the previous frame is the artist's correction of that
 matte and is kept as it is.

@@ -7,10 +7,11 @@
 Keyframes are the frames where any click has an artist key (a key not marked tracked). Every other
 frame takes its clicks from its nearest keyframe (the earlier one on a tie): starting from the
 clicks on the keyframe, each click is carried frame by frame with the motion measured on the
-plates (flow.dis_flow), away from the keyframe in both directions, and checked on each frame
+plates (motion.dis_flow), away from the keyframe in both directions, and checked on each frame
 for crossing the object's edge (check.check_clicks: against the previous frame's matte warped by
 the flow). The matte of each frame is then the model's answer for the checked clicks, through the
-renderer's own segment_shot_frame, so it is exactly the matte `render` later writes for it.
+renderer's own segment_shot_frame, so it is exactly the matte `render` later writes for it
+(before temporal smoothing, when the shot asks for it).
 
 The clicks on a keyframe k: a click's artist key at k; without one, its existing key at k (what
 the artist saw on k after an earlier tracking, with its marks there), else its position from the
@@ -38,7 +39,7 @@ from ..render import CachedPlateReader, segment_shot_frame
 from ..shot import ClickTrack, Shot, ShotError, TrackMarks, check_shot_files, shot_from_dict
 from ..sequences import format_frame_spec
 from .check import MOVED, UNVERIFIED, check_clicks
-from .flow import FlowEstimator, carry_point, dis_flow, warp_mask
+from ..motion import FlowEstimator, carry_point, dis_flow, warp_mask
 
 #: A moved-back positive may travel at most this fraction of the frame diagonal.
 MAX_MOVE_FRACTION = 0.05
@@ -141,7 +142,8 @@ def track_shot(
     segmenter: what computes the mattes the clicks are checked against (a Segmenter, or the
     bridge's queued one). flow: the motion estimator (DIS by default). progress(frame, done,
     total) after each frame; cancel: stop before the next frame (result.cancelled, no shot);
-    on_matte(frame, matte): each frame's Matte as computed (the evaluator scores them).
+    on_matte(frame, matte): each frame's Matte as computed, before temporal smoothing (the
+    evaluator scores them).
     TrackError when no frame has an artist key or plates are missing.
     """
     frames = sorted(set(shot.frames if frames is None else frames))
@@ -237,12 +239,14 @@ def _keyframe_state(shot: Shot, keyframe: int, marks: list[_Marks]) -> list[_Car
 
 def _segment(shot: Shot, segmenter, frame: int, state: list[_Carried], read):
     """The matte of `frame` for the clicks of `state` that count there, computed as render does
-    (same clicks in the same order as the tracked shot will give at this frame)."""
+    (same clicks in the same order as the tracked shot will give at this frame), before temporal
+    smoothing: the clicks of a frame are checked against that frame's own matte."""
     clicks = [
         ClickTrack(track.positive, {frame: (c.x, c.y)})
         for track, c in zip(shot.clicks, state) if c.alive and _counts(track, frame)
     ]
-    one_frame = dataclasses.replace(shot, clicks=clicks, frames=[frame])
+    raw = dataclasses.replace(shot.options, temporal_smoothing=False)
+    one_frame = dataclasses.replace(shot, clicks=clicks, frames=[frame], options=raw)
     return segment_shot_frame(one_frame, segmenter, frame, read=read)
 
 

@@ -181,7 +181,7 @@ def _segment_frame(plan: FramePlan, task) -> Dict:
     if plan.values.checkpoint:
         connection.model_checkpoint(client, plan.values.checkpoint)
     return client.segment(input=plan.input, frame=plan.frame, clicks=plan.clicks, output=plan.output,
-                          previous=plan.previous, options=plan.values.options(),
+                          previous=plan.previous, options=plan.values.frame_options(),
                           colorspace=plan.source.colorspace)
 
 

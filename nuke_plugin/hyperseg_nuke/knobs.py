@@ -2,7 +2,7 @@
 the small functions that read and write them. Main thread only, like every knob access.
 
 HyperSeg tab: bridge_url, autostart, checkpoint, matte_output, colorspace, matte, candidate,
-proxy_scale, live, farm, chunk_size, status, and the buttons. Clicks tab: pos1..pos8 and
+proxy_scale, temporal_smoothing, live, farm, chunk_size, status, and the buttons. Clicks tab: pos1..pos8 and
 neg1..neg8 (XY knobs, draggable in the Viewer, animatable), each with an enable checkbox
 posN_on / negN_on; only enabled clicks show their handle.
 
@@ -31,6 +31,7 @@ NODE_KNOBS = {
     "matte": "Enumeration_Knob",
     "candidate": "Enumeration_Knob",
     "proxy_scale": "Double_Knob",
+    "temporal_smoothing": "Boolean_Knob",
     "farm": "Enumeration_Knob",
     "chunk_size": "Int_Knob",
     "status": "Text_Knob",
@@ -63,10 +64,18 @@ class NodeSettings(NamedTuple):
     chunk_size: int
     colorspace: str
     live: bool
+    temporal_smoothing: bool
 
     def options(self) -> Dict:
-        """The shot-file options: every candidate is written, so the candidate menu switches at once."""
-        return {"scale": self.scale, "matte": self.matte, "candidates": True}
+        """The shot-file options of a range (Segment range, farm, preview, Track clicks): every
+        candidate is written, so the candidate menu switches at once."""
+        return {"scale": self.scale, "matte": self.matte, "candidates": True,
+                "temporal_smoothing": self.temporal_smoothing}
+
+    def frame_options(self) -> Dict:
+        """Segment frame's (and live clicks') options: the frame's own matte, never smoothed (for
+        one frame only t and t-1 of the Source are rendered, so t+1 is not there to average in)."""
+        return dict(self.options(), temporal_smoothing=False)
 
 
 def read_settings(node) -> NodeSettings:
@@ -83,6 +92,7 @@ def read_settings(node) -> NodeSettings:
         chunk_size=int(node["chunk_size"].value()),
         colorspace=node["colorspace"].value().strip(),
         live=bool(node["live"].value()),
+        temporal_smoothing=bool(node["temporal_smoothing"].value()),
     )
 
 

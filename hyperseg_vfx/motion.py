@@ -1,4 +1,6 @@
-"""Motion measured on the plates: dense optical flow (OpenCV's DIS) and what is done with it.
+"""Motion measured on the plates: dense optical flow (OpenCV's DIS) and what is done with it:
+carrying clicks (tracking) and moving mattes between frames (tracking's checks, temporal
+smoothing).
 
 A flow field is (H, W, 2) float32: flow[y, x] = (dx, dy) is where the pixel at (x, y) of the
 source frame went in the destination frame, in pixels. DIS (Kroeger et al., ECCV 2016,
@@ -12,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import HypersegError
+from .errors import HypersegError
 
 #: flow(source_rgb, destination_rgb) -> (H, W, 2) float32 flow from source to destination.
 FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -67,16 +69,22 @@ def carry_point(flow: np.ndarray, x: float, y: float) -> tuple[float, float]:
     return x + dx, y + dy
 
 
-def warp_mask(mask: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
-    """A source frame's (H, W) bool mask moved into the destination frame.
+def warp_image(values: np.ndarray, flow_back: np.ndarray, outside: float | None = 0.0) -> np.ndarray:
+    """A source frame's (H, W) float image moved into the destination frame, (H, W) float32.
 
     flow_back: flow from the destination to the source, so that destination pixel p takes the
-    source value at p + flow_back[p] (backward warping: no holes). Bilinear on the mask, > 0.5.
-    Pixels that come from beyond the frame are outside the mask."""
+    source value at p + flow_back[p] (backward warping: no holes), bilinear. Pixels that come from
+    beyond the frame take `outside`, or the nearest edge pixel's value when it is None."""
     import cv2
 
-    height, width = mask.shape
+    height, width = values.shape
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    warped = cv2.remap(np.asarray(mask, dtype=np.float32), xs + flow_back[..., 0], ys + flow_back[..., 1],
-                       interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    return warped > 0.5
+    border = cv2.BORDER_REPLICATE if outside is None else cv2.BORDER_CONSTANT
+    return cv2.remap(np.asarray(values, dtype=np.float32), xs + flow_back[..., 0], ys + flow_back[..., 1],
+                     interpolation=cv2.INTER_LINEAR, borderMode=border, borderValue=0.0 if outside is None else outside)
+
+
+def warp_mask(mask: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
+    """A source frame's (H, W) bool mask moved into the destination frame (warp_image, > 0.5).
+    Pixels that come from beyond the frame are outside the mask."""
+    return warp_image(np.asarray(mask, dtype=np.float32), flow_back) > 0.5
