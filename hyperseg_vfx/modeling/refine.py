@@ -37,8 +37,9 @@ def refine_candidates(
     output_frame: (1, 3, H, W), the same picture at a higher resolution (a model's
     working_short_side): the filter's coefficients are fitted at h x w on `frame` and applied
     to output_frame, which brings the candidates to H x W with edges on its own pixels (guided
-    upsampling); output_count: only the first that many candidates are brought up (the rest is
-    most of a click update's cost at 2K when only candidate 1 is wanted). None: H x W = h x w. Computed in float32 whatever the caller's dtype (the
+    upsampling), and with output_count only the first that many candidates are brought up (the
+    others are most of a click update's cost at 2K when only candidate 1 is wanted). None:
+    H x W = h x w, every candidate. Computed in float32 whatever the caller's dtype (the
     covariances need it); returned in the candidates' dtype. Returns `candidates` itself when the
     radius rounds to 0 at this size and there is no output_frame. Radii above 8 px compute the
     coefficients on a grid radius // 8 times coarser.
@@ -65,8 +66,8 @@ def guided_filter(
     grid and upsamples their window means bilinearly, while q uses the full-resolution guide:
     subsample > 1 average-pools guide and source by that factor (radius divided by it), and
     output_guide (1, 3, H, W) is a finer version of `guide` that q is computed on (default:
-    guide itself, H x W = h x w), of which only the first output_count sources are computed
-    (default all M).
+    guide itself, H x W = h x w); with an output_guide, only the first output_count sources
+    are computed on it (default all M).
     """
     output_guide = guide if output_guide is None else output_guide
     height, width = output_guide.shape[2:]
