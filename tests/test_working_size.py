@@ -197,3 +197,7 @@ def test_bench_reports_the_working_size_and_compares_with_native(tiny_model):
     assert result["click_update_stage_s"]["resize"] > 0 and result["native"]["click_update_stage_s"]["resize"] == 0
     assert result["click_update_speedup"] == pytest.approx(result["native"]["click_update_s"] / result["click_update_s"])
     assert result["click_update_gflop"] == pytest.approx(result["native"]["click_update_gflop"] / 4)  # a quarter of the pixels
+    # a cache too small for one frame's features (as the default 2 GiB is for a paper-size model's
+    # at 4K): bench still times a click update on cached features instead of failing
+    tight = run_benchmark(Segmenter(model, device="cpu", cache_bytes=1024), 256, 128, compare_native=True)
+    assert tight["click_update_s"] > 0 and tight["native"]["click_update_s"] > 0
