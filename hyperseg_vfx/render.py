@@ -20,6 +20,7 @@ leaves complete mattes or none, never a partial one under the final name.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -182,6 +183,8 @@ def segment_shot_frame(
     (hyperseg_vfx.smoothing); timings["smoothing"] says how long that took.
     """
     raw_mattes = {} if raw_mattes is None else raw_mattes
+    if shot.options.temporal_smoothing:  # up to four plates, each wanted twice: read each once
+        read = functools.lru_cache(maxsize=None)(read)
     raw = _raw_matte(shot, segmenter, frame, read, raw_mattes)
     if not shot.options.temporal_smoothing:
         return raw

@@ -90,7 +90,8 @@ def new_memory(tracked_shot: Dict, names: Sequence[str]) -> Dict:
 
 
 def frame_spec(frames: Sequence[int]) -> str:
-    """Sorted frames as a shot-file frame spec, runs joined (`1001-1004,1007`)."""
+    """Sorted frames as a shot-file frame spec, runs joined (`1001-1004,1007`), as
+    hyperseg_vfx.sequences.format_frame_spec writes it (Nuke's Python cannot import the package)."""
     runs = []
     for frame in sorted(frames):
         if runs and frame == runs[-1][1] + 1:
