@@ -82,8 +82,10 @@ def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int) -> d
     segmenter.segment(plate.rgb, None, clicks, frame_key="warm-up")
     segmenter.cache.clear()  # peak memory then counts one cached frame, as in interactive use
     # candidate 1 only, as render, the bridge and the farm compute it for a shot without options.candidates
-    full = [segmenter.segment(plate.rgb, None, clicks, frame_key=("full", i), all_candidates=False) for i in range(repeats)]
-    update = [segmenter.segment(plate.rgb, None, moved, frame_key=("full", 0), all_candidates=False) for _ in range(repeats)]
+    full = [segmenter.segment(plate.rgb, None, clicks, frame_key=("full", i), all_candidates=False)
+            for i in range(repeats)]
+    update = [segmenter.segment(plate.rgb, None, moved, frame_key=("full", 0), all_candidates=False)
+              for _ in range(repeats)]
     assert not any(m.features_cached for m in full) and all(m.features_cached for m in update)
     compute_dtype = torch.float16 if device.type == "cuda" else torch.float32
     rate = matmul_gflops(device, compute_dtype)

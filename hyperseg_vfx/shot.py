@@ -348,7 +348,8 @@ def _flag(value: Any, where: str) -> bool:
 
 
 def _options(value: Any) -> ShotOptions:
-    data = _mapping({} if value is None else value, "options", ("scale", "matte", "candidates", "temporal_smoothing"), ())
+    keys = ("scale", "matte", "candidates", "temporal_smoothing")
+    data = _mapping({} if value is None else value, "options", keys, ())
     defaults = ShotOptions()
     scale = _number(data.get("scale", defaults.scale), "options.scale")
     if not 0 < scale <= 1:

@@ -131,7 +131,8 @@ def evaluate_clip(clip: str, samples: Sequence, segmenter, shots_dir: Path | Non
               "robot": (robot, robot_clicks)}
     rgbs = [s.rgb for s in loaded]
     scores = {row: _scores(alphas, loaded, n) for row, (alphas, n) in mattes.items()}
-    scores |= {f"{row}_smoothed": _scores(smooth_sequence(alphas, rgbs), loaded, n) for row, (alphas, n) in mattes.items()}
+    scores |= {f"{row}_smoothed": _scores(smooth_sequence(alphas, rgbs), loaded, n)
+               for row, (alphas, n) in mattes.items()}
     return scores
 
 

@@ -212,7 +212,8 @@ class HyperSeg(nn.Module):
         context's first three channels. Inference and training both run this, so the losses see
         what users get. output_frame (1, 3, H', W'): X_t at full resolution; the refinement's
         coefficients fitted at H x W are applied to it (guided upsampling), giving (1, M, H', W'),
-        or only the first output_count candidates (the others are not upsampled). times: collects the "network" and "refine" stages.
+        or only the first output_count candidates (the others are not upsampled). times: collects
+        the "network" and "refine" stages.
         """
         times = StageTimes() if times is None else times
         with times.stage("network", context.device):

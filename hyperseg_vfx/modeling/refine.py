@@ -83,7 +83,9 @@ def guided_filter(
     return (torch.einsum("cmhw,chw->mhw", mean_a.view(3, -1, height, width), output_guide[0]) + mean_b).unsqueeze(0)
 
 
-def _apply_upsampled(mean_a: torch.Tensor, mean_b: torch.Tensor, guide: torch.Tensor, count: int | None = None) -> torch.Tensor:
+def _apply_upsampled(
+    mean_a: torch.Tensor, mean_b: torch.Tensor, guide: torch.Tensor, count: int | None = None
+) -> torch.Tensor:
     """q = up(mean_a)^T I + up(mean_b) on a finer guide I (3, H, W) -> (count, H, W), for the
     first `count` of the M sources (default all).
 

@@ -200,7 +200,8 @@ def _prepare_shot(node) -> ShotPlan:
     script.require_full_resolution()
     values = knobs.read_settings(node)
     info = sources.source_info(node, values.colorspace)
-    tracks = _with_track_marks(node, clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height))
+    exported = clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height)
+    tracks = _with_track_marks(node, exported)
     script_file = script.script_path()
     node_id, output = _node_files(node, values)
     plates, render = info.plates, None
