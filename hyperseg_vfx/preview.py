@@ -238,7 +238,7 @@ def write_contact_sheet(
     buf = oiio.ImageBuf(np.ascontiguousarray(sheet.pixels))
     buf.specmod().attribute("oiio:ColorSpace", "sRGB")
     with atomic_output(out) as tmp:
-        if not buf.write(str(tmp), oiio.UINT8):
+        if not buf.write(str(tmp), oiio.UINT8, Path(out).suffix.lstrip(".") or "png"):
             raise PreviewError(f"cannot write contact sheet {out}: {buf.geterror() or oiio.geterror()}")
     return sheet
 
