@@ -139,7 +139,7 @@ class Door:
                 given += [(text, real), (real, real)]
             # the outermost root first: a `..` between nested roots stays inside the outer one
             self._given = tuple(sorted(set(given), key=lambda pair: len(pair[0])))
-            self.roots = tuple(dict.fromkeys(real for _text, real in self._given))
+            self.roots = tuple(dict.fromkeys(real for _text, real in given))  # in the order given
 
     def __repr__(self) -> str:
         return f"Door({list(self.roots) if self.roots is not None else 'anywhere'})"
@@ -187,15 +187,12 @@ class Door:
         return self.read_bytes(path, field, limit).decode("utf-8")
 
     def is_file(self, path: str | os.PathLike, field: str | None = None) -> bool:
-        """Whether `path` leads to a regular file. A path out of the roots raises PathRefused,
-        whether anything is there or not."""
+        """Whether `path` leads to a regular file (False: nothing there, or it cannot be opened).
+        PathRefused for a path out of the roots, whether anything is there or not, and for a FIFO,
+        device, socket or folder where a file is expected."""
         try:
             with self.reading(path, field):
                 return True
-        except PathRefused as exc:
-            if exc.outside:
-                raise
-            return False
         except OSError:
             return False
 
@@ -204,23 +201,34 @@ class Door:
         PathRefused when that is out of the roots."""
         path = self._absolute(os.fspath(path), field)
         try:
-            return self._open_leaf(path, field, os.O_RDONLY, probe_only=True)[1]
-        except FileNotFoundError:
-            folder, name = os.path.split(path)
-            with self._folder(folder, field, create=False) as (_fd, real):
-                return os.path.join(real, name)
+            try:
+                return self._open_leaf(path, field, os.O_RDONLY, probe_only=True)[1]
+            except FileNotFoundError:
+                folder, name = os.path.split(path)
+                with self._folder(folder, field, create=False) as (_fd, real):
+                    return os.path.join(real, name)
+        except PathRefused:
+            raise
+        except OSError as exc:
+            raise _refusal(exc, path, field) from None
 
     def is_link(self, path: str | os.PathLike, field: str | None = None) -> bool:
         """Whether `path` is a symbolic link (its folder walked through the door)."""
-        folder, name = os.path.split(self._absolute(os.fspath(path), field))
-        with self._folder(folder, field, create=False) as (fd, _real):
-            if fd is None or not name:
-                return False
-            try:
-                info = os.stat(name, dir_fd=fd, follow_symlinks=False) if _WALK else os.lstat(os.path.join(folder, name))
-            except OSError:
-                return False
-            return stat.S_ISLNK(info.st_mode)
+        path = self._absolute(os.fspath(path), field)
+        folder, name = os.path.split(path)
+        try:
+            with self._folder(folder, field, create=False) as (fd, _real):
+                if fd is None or not name:
+                    return False
+                try:
+                    info = os.stat(name, dir_fd=fd, follow_symlinks=False) if _WALK else os.lstat(path)
+                except OSError:
+                    return False
+                return stat.S_ISLNK(info.st_mode)
+        except PathRefused:
+            raise
+        except OSError as exc:
+            raise _refusal(exc, path, field) from None
 
     def listdir(self, folder: str | os.PathLike, field: str | None = None) -> list[str] | None:
         """The names in `folder` (walked through the door), None when it does not exist;
@@ -253,9 +261,7 @@ class Door:
         except PathRefused:
             raise
         except OSError as exc:
-            reason = {errno.ENAMETOOLONG: "a name is too long", errno.ENOTDIR: "a parent is a file, not a folder",
-                      errno.EACCES: "permission denied", errno.ELOOP: "symbolic links loop"}.get(exc.errno)
-            raise PathRefused(path, f": {reason or exc.strerror or exc}", field) from None
+            raise _refusal(exc, path, field) from None
 
     @contextlib.contextmanager
     def writing(self, path: str | os.PathLike, field: str | None = "output", *,
@@ -533,6 +539,14 @@ class Door:
                       errno.EROFS: "read-only file system", errno.ENOSPC: "disk full",
                       errno.EDQUOT: "disk quota exceeded"}.get(exc.errno, exc.strerror or str(exc))
             raise PathRefused(real, f" (the folder of {shown(example)}) cannot be written: {reason}", field) from None
+
+
+def _refusal(exc: OSError, path: str, field: str | None) -> PathRefused:
+    """A walk's OSError as a refusal naming `path` (the request's fault, not the bridge's)."""
+    reason = {errno.ENAMETOOLONG: "a name is too long", errno.ENOTDIR: "a parent is a file, not a folder",
+              errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+              errno.ELOOP: "symbolic links loop"}.get(exc.errno)
+    return PathRefused(path, f": {reason or exc.strerror or exc}", field)
 
 
 def temporary_name(name: str) -> str:

@@ -490,7 +490,9 @@ def load_shot(
     if isinstance(path_or_dict, Mapping):
         data = path_or_dict
     else:
-        shot_path = os.path.abspath(path_or_dict)
+        # absolute as given: `..` after a link is the file system's to resolve (the door's walk), not lexical
+        given = os.fspath(path_or_dict)
+        shot_path = given if os.path.isabs(given) else os.path.abspath(given)
         data = parse_shot_text(read_shot_bytes(shot_path, door), shot_path)
         if base_dir is None:
             base_dir = os.path.dirname(shot_path)

@@ -54,7 +54,8 @@ def _track(prepared, task) -> Dict:
     path = paths.shot_file(plan.script, plan.node_id)
     out = path[: -len(".json")] + "_tracked.json"
     client = callbacks._connect_and_write(plan, path)
-    job = jobs.follow_job(client, client.start_track(out, shot_path=path), task)
+    # the plugin's own file next to the node's shot file: each Track replaces the last one
+    job = jobs.follow_job(client, client.start_track(out, shot_path=path, overwrite=True), task)
     if job["state"] != "done":
         raise PluginError("Track clicks " + jobs.job_summary(job))
     with open(out, encoding="utf-8") as tracked:
