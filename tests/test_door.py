@@ -301,3 +301,20 @@ def test_15_serve_with_a_missing_root_is_exit_2_and_creates_nothing(tmp_path, ti
     assert done.returncode == 2 and str(missing) in done.stderr and "no such folder" in done.stderr, done.stderr
     assert not (tmp_path / "no").exists()
     assert sorted(os.listdir(tmp_path)) == []
+
+
+# -- every output of every command: the contact sheet too ---------------------------------------
+
+
+def test_a_contact_sheet_replaces_only_a_contact_sheet_hyperseg_wrote(tmp_path, make_shot):
+    shot = load_shot(make_shot(tmp_path / "pv", "1001-1002", SIZE))
+    users = tmp_path / "pv" / "board.png"
+    write_image(users, np.zeros((8, 8, 3)))
+    before = digest(users)
+    status, err = run_cli("preview", shot.path, "--out", users)
+    assert status == 2 and str(users) in err and "not a contact sheet hyperseg-vfx wrote" in err, err
+    assert digest(users) == before
+    sheet = tmp_path / "pv" / "sheet.png"
+    for _ in range(2):  # its own sheet is replaced
+        status, err = run_cli("preview", shot.path, "--out", sheet)
+        assert status == 0, err

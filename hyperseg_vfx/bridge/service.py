@@ -1,5 +1,6 @@
-"""What the bridge does, apart from HTTP: one model on one device behind one worker, the path
-guard and the jobs. Each operation takes a validated request body and returns answer data.
+"""What the bridge does, apart from HTTP: one model on one device behind one worker, the door
+(hyperseg_vfx.door: its allowed folders) and the jobs. Each operation takes a validated request
+body and returns answer data.
 
 /segment and /jobs call the renderer's own functions (segment_shot_frame, write_shot_matte,
 render_shot) with the shared Segmenter behind the worker, so a matte from the bridge is the
@@ -32,7 +33,7 @@ PLATE_CACHE_BYTES = 512 * 1024**2  # about 20 decoded 2K plates (25 MB each)
 
 
 class Bridge:
-    """The server's state: one model on one device behind one worker, the path guard, the jobs.
+    """The server's state: one model on one device behind one worker, the door, the jobs.
 
     Interactive requests use `segmenter` (its feature cache sized by --cache-bytes) through
     `interactive`; jobs use a second Segmenter around the same model with the renderer's empty
