@@ -212,6 +212,18 @@ class Door:
         except OSError as exc:
             raise _refusal(exc, path, field) from None
 
+    def real_folder(self, folder: str | os.PathLike, field: str | None = None) -> str:
+        """Where folder `folder` leads (links followed by the walk), whether it exists or not;
+        PathRefused when that is out of the roots (a root itself is inside)."""
+        folder = self._absolute(os.fspath(folder), field)
+        try:
+            with self._folder(folder, field, create=False) as (_fd, real):
+                return real
+        except PathRefused:
+            raise
+        except OSError as exc:
+            raise _refusal(exc, folder, field) from None
+
     def is_link(self, path: str | os.PathLike, field: str | None = None) -> bool:
         """Whether `path` is a symbolic link (its folder walked through the door)."""
         path = self._absolute(os.fspath(path), field)

@@ -113,7 +113,7 @@ def check_shot_paths(shot: Shot, extra_sources=()) -> None:
     def real(path: str, field: str) -> str:
         folder, name = os.path.split(path)
         if folder not in folders:
-            folders[folder] = door.real_path(folder, field)
+            folders[folder] = door.real_folder(folder, field)
         if door.is_link(path, field):  # a link: where it leads (refused when out of the roots)
             return door.real_path(path, field)
         return os.path.join(folders[folder], name)
