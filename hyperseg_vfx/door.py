@@ -124,11 +124,15 @@ class Opened:
 
 class Door:
     """The one way to a user's files. roots: the folders every path must stay in (the bridge's
-    --allow-root); None: anywhere (the CLI, which acts for the user who runs it)."""
+    --allow-root); None: anywhere (the CLI, which acts for the user who runs it). files: single
+    files outside the roots that may be read too (the bridge's own checkpoint, which shot files
+    name): a path is let through when it is, or resolves to, one of them; that tells a client
+    nothing but whether a path is that file."""
 
-    def __init__(self, roots: Iterable[str | os.PathLike] | None = None):
+    def __init__(self, roots: Iterable[str | os.PathLike] | None = None, files: Iterable[str | os.PathLike] = ()):
         self.roots: tuple[str, ...] | None = None
         self._given: tuple[tuple[str, str], ...] = ()
+        self._files = frozenset(os.path.realpath(os.fspath(f)) for f in files)
         if roots is not None:
             given = []
             for root in roots:
@@ -454,6 +458,11 @@ class Door:
         its walked folder; a link there is followed by walking its target. probe_only: only find
         the real path (descriptor -1; a missing file is no error)."""
         given = path = self._absolute(path, field)
+        if self._files and self.roots is not None and os.path.realpath(path) in self._files:
+            real = os.path.realpath(path)
+            if probe_only:
+                return -1, real
+            return os.open(real, flags | _NONBLOCK | _NOFOLLOW | _CLOEXEC), real
         if not _WALK:
             real = os.path.realpath(path)
             self._check_inside(real, given, field)

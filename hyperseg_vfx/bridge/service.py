@@ -48,7 +48,7 @@ class Bridge:
         renderer = Segmenter(self.segmenter.model, device=str(self.segmenter.device),
                              cache_bytes=RENDER_CACHE_BYTES, metadata=self.segmenter.metadata)
         self.jobs = JobManager(QueuedSegmenter(renderer, self.worker, JOB))
-        self.door = Door(settings.allow_roots)
+        self.door = Door(settings.allow_roots, files=[self.checkpoint])  # its own model: shot files name it
         # Decoded plates of the frames being clicked on: a click then costs the network, not two
         # EXR decodes (measured at 1920x1080: 696 ms -> 68 ms overhead per click).
         self.plates = CachedPlateReader(PLATE_CACHE_BYTES)

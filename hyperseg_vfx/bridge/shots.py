@@ -67,7 +67,7 @@ def job_shot(request: JobRequest, door: Door, checkpoint: Path) -> Shot:
             raise ApiError(422, "invalid_shot", str(exc), f"shot.{exc.field}" if exc.field else "shot") from None
     else:
         shot = _shot_file(request.shot_path, door, frames=request.frames)
-    if shot.checkpoint is not None and door.real_path(shot.checkpoint, "checkpoint") != str(checkpoint.resolve()):
+    if shot.checkpoint is not None and os.path.realpath(shot.checkpoint) != str(checkpoint.resolve()):
         raise ApiError(
             422, "other_model",
             f"the shot names checkpoint {shot.checkpoint} but this bridge serves {checkpoint}: render it with "
