@@ -32,7 +32,7 @@ from typing import Callable
 
 import numpy as np
 
-from .door import ANYWHERE, Door, OutputExistsError, PathRefused, Replaceable  # noqa: F401 (re-exported)
+from .door import ANYWHERE, Door, PathRefused, Replaceable
 from .errors import HypersegError
 from .shot import Shot
 

@@ -54,8 +54,8 @@ ALLOWED = {
     ("demo.py", "any(folder.iterdir())"): "demo's own output folder (is it empty?)",
     ("farm/install.py", "folder.iterdir()"): "a package resource folder (the Deadline plugin shipped with us)",
     ("farm/opencue.py", "tempfile.TemporaryDirectory"): "pyoutline's scratch folder, made for one submission",
-    ("bridge/security.py", "read_text"): "the token file: read_token_file applies the token rules of its own "
-                                         "(issue 24 item 16, owned by bridge.security)",
+    ("bridge/security.py", ""): "the token file: read_token_file applies the token file's own rules (regular, "
+                                "the user's, 0600, not a link, read without blocking: issue 24 item 16)",
     ("demo.py", "marker.write_text("): "demo's marker file in its own new folder",
     ("training/train.py", ""): "training run folders the developer's config names (not reachable from the bridge)",
     ("training/features.py", ""): "the training feature cache, a folder of the developer's run",
