@@ -449,8 +449,10 @@ def render_shot(
 
     skip_existing: keep outputs that exist and whose pixels read; render the others. Before the
     first frame, check_outputs refuses outputs that are not this tool's mattes (unless the
-    shot's `overwrite`) and unwritable folders, raising OutputExistsError / OutputFolderError;
-    stale temporary files of the outputs are removed. Outputs are replaced atomically. continue_on_error: a failed frame (unreadable
+    shot's `overwrite`) and unwritable folders, raising the door's OutputExistsError /
+    PathRefused; stale temporary files of the outputs are removed. Every plate is read and every
+    matte written through the shot's door, each frame checked again where its files are opened;
+    outputs are replaced atomically. continue_on_error: a failed frame (unreadable
     plate, write error, ...) is reported and the render goes on; otherwise the render stops after
     the first failure. A failed frame leaves no file. progress(result, done, total) is called in
     the calling thread as each frame finishes. cancel: when set, the render stops after the
