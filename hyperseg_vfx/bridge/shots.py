@@ -106,29 +106,22 @@ def check_shot_paths(shot: Shot, extra_sources=()) -> None:
     """Check every file a render of `shot` reads or writes through the shot's door: inputs,
     outputs and what render's code reads as previous frames (render's rule picks files the
     request did not name; with temporal smoothing the next frames too); and that no output is,
-    through links, one of the inputs. Folders are walked once each."""
+    through links, one of the inputs. Each folder is walked once (door.survey); the render
+    checks each file again where it opens it."""
     door = shot.door
-    folders: dict[str, str] = {}
-
-    def real(path: str, field: str) -> str:
-        folder, name = os.path.split(path)
-        if folder not in folders:
-            folders[folder] = door.real_folder(folder, field)
-        if door.is_link(path, field):  # a link: where it leads (refused when out of the roots)
-            return door.real_path(path, field)
-        return os.path.join(folders[folder], name)
-
-    sources = {real(shot.input_path(f), "input") for f in shot.frames}
+    inputs = door.survey(dict.fromkeys(shot.input_path(f) for f in shot.frames), "input")
     steps = (-1, 1) if shot.options.temporal_smoothing else (-1,)
-    for frame in shot.frames:
-        for step in steps:
-            neighbour = shot.input_path(frame + step)
-            role = "previous" if step < 0 else "next"
-            if neighbour != shot.input_path(frame) and door.is_file(neighbour, role):
-                sources.add(real(neighbour, role))
-    sources |= {real(path, "previous") for path in extra_sources}
-    for output in dict.fromkeys(shot.output_path(f) for f in shot.frames):
-        if real(output, "output") in sources:
+    for step in steps:  # render's neighbours, which exist only when a file is there
+        role = "previous" if step < 0 else "next"
+        wanted = dict.fromkeys(p for f in shot.frames if (p := shot.input_path(f + step)) != shot.input_path(f))
+        for path, (real, exists) in door.survey(wanted, role).items():
+            if exists:
+                inputs[path] = (real, True)
+    sources = {real for real, _exists in inputs.values()}
+    sources |= {door.real_path(path, "previous") for path in extra_sources}
+    outputs = door.survey(dict.fromkeys(shot.output_path(f) for f in shot.frames), "output")
+    for output, (real, _exists) in outputs.items():
+        if real in sources:
             raise ApiError(422, "invalid_shot", f"{output} would overwrite an input file", "output")
 
 
