@@ -126,13 +126,14 @@ class Door:
     """The one way to a user's files. roots: the folders every path must stay in (the bridge's
     --allow-root); None: anywhere (the CLI, which acts for the user who runs it). files: single
     files outside the roots that may be read too (the bridge's own checkpoint, which shot files
-    name): a path is let through when it is, or resolves to, one of them; that tells a client
-    nothing but whether a path is that file."""
+    name): a path written as one of them (as given or resolved) is let through, read without
+    following a link at its end."""
 
     def __init__(self, roots: Iterable[str | os.PathLike] | None = None, files: Iterable[str | os.PathLike] = ()):
         self.roots: tuple[str, ...] | None = None
         self._given: tuple[tuple[str, str], ...] = ()
-        self._files = frozenset(os.path.realpath(os.fspath(f)) for f in files)
+        self._files = {os.path.abspath(os.fspath(f)): os.path.realpath(os.fspath(f)) for f in files}
+        self._files |= {real: real for real in self._files.values()}
         if roots is not None:
             given = []
             for root in roots:
@@ -175,17 +176,12 @@ class Door:
         with self.reading(path, field) as opened:
             if limit is not None and opened.stat.st_size > limit:
                 raise PathRefused(path, f" is larger than {limit} bytes", field)
-            chunks, left = [], opened.stat.st_size if limit is None else limit + 1
-            while True:
-                chunk = os.read(opened.fd, max(1, min(left, 1 << 24)) if limit is not None else 1 << 24)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                if limit is not None:
-                    left -= len(chunk)
-                    if left <= 0:
-                        raise PathRefused(path, f" is larger than {limit} bytes", field)
-            return b"".join(chunks)
+            data = bytearray()
+            while chunk := os.read(opened.fd, 1 << 20):
+                data += chunk
+                if limit is not None and len(data) > limit:  # it grew while being read
+                    raise PathRefused(path, f" is larger than {limit} bytes", field)
+            return bytes(data)
 
     def read_text(self, path: str | os.PathLike, field: str | None = None, limit: int | None = None) -> str:
         return self.read_bytes(path, field, limit).decode("utf-8")
@@ -488,8 +484,8 @@ class Door:
         its walked folder; a link there is followed by walking its target. probe_only: only find
         the real path (descriptor -1; a missing file is no error)."""
         given = path = self._absolute(path, field)
-        if self._files and self.roots is not None and os.path.realpath(path) in self._files:
-            real = os.path.realpath(path)
+        if path in self._files:
+            real = self._files[path]
             if probe_only:
                 return -1, real
             return os.open(real, flags | _NONBLOCK | _NOFOLLOW | _CLOEXEC), real
@@ -561,12 +557,8 @@ class Door:
         """Probe the deepest existing folder above `real` (inside the roots)."""
         existing = real
         while True:
-            parent = os.path.dirname(existing)
-            existing = parent
-            try:
-                fd, walked = self._walk(existing, example, field, create=False)
-            except PathRefused:
-                raise
+            existing = os.path.dirname(existing)
+            fd, walked = self._walk(existing, example, field, create=False)
             if fd is not None:
                 try:
                     return self._probe_fd(fd, walked, field, example)
@@ -608,10 +600,6 @@ def temporary_name(name: str) -> str:
 
 def _digest(name: str) -> str:
     return hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
-
-
-def _no_dotdot(target: str, parts: list[str]) -> bool:
-    return ".." not in target.split(os.sep) and ".." not in parts
 
 
 def _kind(mode: int) -> str:
