@@ -62,8 +62,6 @@ ALLOWED = {
     ("training/tucker_fit.py", "torch.load(path"): "a Tucker factors file the developer names (fit-tucker output)",
     ("training/curve.py", "Path(path).read_text()"): "a training run's metrics.jsonl the developer names",
     ("data/datasets.py", ""): "datasets on disk the developer names (evaluate/train, not the bridge)",
-    ("config.py", "Path(path).read_text()"): "a model config the developer names (checkpoint init --config)",
-    ("pathmapping.py", "open(path"): "the farm's path-mapping rules file, written by the farm's worker",
 }
 
 
