@@ -56,7 +56,8 @@ _TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"(?P<token>[0-9a-f]{16})-(?P<d
 #: Longest path text repeated in a message.
 SHOWN_PATH_CHARS = 300
 
-_WALK = hasattr(os, "O_NOFOLLOW") and {os.open, os.stat, os.mkdir, os.rename, os.unlink, os.readlink} <= os.supports_dir_fd
+_WALK = hasattr(os, "O_NOFOLLOW") and \
+    {os.open, os.stat, os.mkdir, os.rename, os.unlink, os.readlink} <= os.supports_dir_fd
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -362,7 +363,8 @@ class Door:
                 match = _TEMP_NAME.fullmatch(entry)
                 if not match or match["digest"] not in digests:
                     continue
-                info = os.stat(entry, dir_fd=fd, follow_symlinks=False) if _WALK else os.lstat(os.path.join(folder, entry))
+                info = (os.stat(entry, dir_fd=fd, follow_symlinks=False) if _WALK
+                        else os.lstat(os.path.join(folder, entry)))
                 if stat.S_ISREG(info.st_mode):
                     with contextlib.suppress(FileNotFoundError):
                         _unlink_at(fd, entry, folder)

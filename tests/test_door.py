@@ -174,7 +174,8 @@ def test_5_submit_never_writes_job_files_through_a_linked_folder(server, outside
     target = outside / "farm_target"
     target.mkdir()
     (server.root / "sub" / "farm").symlink_to(target, target_is_directory=True)
-    status, answer = send(server, "POST", "/v1/submit", {"shot_path": str(shot_path), "farm": "openjd", "dry_run": True})
+    body = {"shot_path": str(shot_path), "farm": "openjd", "dry_run": True}
+    status, answer = send(server, "POST", "/v1/submit", body)
     assert (status, error(answer)) == (403, ("forbidden_path", "out_dir")), answer
     assert list(target.iterdir()) == []
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from .. import __version__
+from ..door import Door
 from ..render import (
     RENDER_CACHE_BYTES, CachedPlateReader, previous_input, resolve_checkpoint, segment_shot_frame, write_shot_matte,
 )
@@ -23,7 +24,6 @@ from .errors import ApiError
 from .jobs import Job, JobManager
 from .schemas import JobRequest, SegmentRequest, SubmitRequest, TrackRequest
 from .security import require_absolute
-from ..door import Door
 from .settings import BridgeSettings
 from .shots import job_shot, segment_shot, shot_file_for_submit
 from .worker import INTERACTIVE, JOB, GpuWorker, QueuedSegmenter
@@ -77,7 +77,8 @@ class Bridge:
         timings = matte.timings
         return {
             "output": output, "frame": frame, "input": shot.input_path(frame),
-            "previous": request.previous or previous_input(shot, frame), "coverage": matte.coverage(), "model": self.segmenter.model_name,
+            "previous": request.previous or previous_input(shot, frame), "coverage": matte.coverage(),
+            "model": self.segmenter.model_name,
             "timings": {
                 "features_cached": matte.features_cached, "features_s": timings.get("features"),
                 "network_s": timings["network"], "refine_s": timings["refine"], "model_s": timings["total"], "queue_s": timings["queue"],
