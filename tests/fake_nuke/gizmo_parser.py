@@ -9,7 +9,9 @@ Words are bare, "quoted" (backslash escapes resolved) or {braced} (kept verbatim
 balanced); [brackets] are one word. A command ends at a newline outside braces and quotes.
 Nodes are commands `Class {knobs}`; the stack commands `set NAME [stack 0]`, `push $NAME`,
 `push 0` and each node's `inputs N` (default: 0 for Input and Read, else 1) wire them, input 0
-being the top of the stack, as Nuke reads .nk files.
+being the top of the stack, as Nuke reads .nk files. Copied text (nuke.nodeCopy) starts with
+`set cut_paste_input [stack 0]` on an empty stack: `push $cut_paste_input` is then an input
+from outside the text (CUT_PASTE_INPUT), the node selected where it is pasted.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ ESCAPES = {"n": "\n", "t": "\t"}
 NO_INPUT_CLASSES = ("Input", "Read", "Constant")
 #: Commands of a script that are not nodes.
 NOT_NODES = ("version", "set", "push", "end_group", "add_layer", "define_window_layout_xml")
+#: The input name of `push $cut_paste_input` in copied text: the node it is pasted onto.
+CUT_PASTE_INPUT = "$cut_paste_input"
 
 
 class GizmoSyntaxError(ValueError):
@@ -231,7 +235,8 @@ def _parse_nodes(text: str):
     for words in commands:
         head = words[0].text
         if head == "set" and len(words) == 3 and words[2] == Word("stack 0", "bracket"):
-            variables[words[1].text] = stack[-1] if stack else None
+            outside = CUT_PASTE_INPUT if words[1].text == "cut_paste_input" else None
+            variables[words[1].text] = stack[-1] if stack else outside
         elif head == "push":
             ref = words[1].text
             stack.append(None if ref == "0" else variables[ref.lstrip("$")])
