@@ -198,6 +198,7 @@ def test_handles_show_on_their_tab_unless_handles_anyway(nuke):
     """Knob.h: HANDLES_ANYWAY (0x400000) shows the handles whatever the node's current tab."""
     load_plugin(nuke)
     node = nuke.createNode("HyperSeg")  # its panel opens at the first tab, HyperSeg
+    node["pos1"].clearFlag(0x400000)  # as the gizmo file makes it (the plugin's onCreate sets the flag)
     node["pos1"].setVisible(True)
     assert node.shown() and not node["pos1"].handle_shown()
     nuke.select_tab(node, "Clicks")

@@ -24,8 +24,9 @@ import fake_nuke
 from fake_nuke import PLUGIN_DIR
 from fake_nuke.comp import load_plugin
 
-MODULES = ("background", "bridge_client", "callbacks", "clicks", "connection", "errors", "feedback", "install", "jobs",
-           "knobs", "live", "matte", "paths", "preview", "script", "settings", "shotfile", "source", "tasks", "track_memory", "tracking")
+MODULES = ("background", "bridge_client", "callbacks", "clicks", "connection", "edits", "errors", "feedback", "install",
+           "jobs", "knobs", "live", "matte", "paths", "preview", "script", "settings", "shotfile", "source",
+           "source_render", "tasks", "track_memory", "tracking")
 
 
 @pytest.fixture
@@ -144,15 +145,20 @@ def test_bridge_client_sends_the_colour_space(nuke):
     assert answer["got"]["colorspace"] == "ACEScg" and answer["got"]["clicks"][0]["keys"] == {"1001": [1.0, 2.0]}
 
 
-def test_farm_message_quotes_the_command(nuke, monkeypatch):
-    from hyperseg_nuke import callbacks
+def test_farm_message_quotes_the_command_and_the_node_shows_the_farms_output(nuke, monkeypatch):
+    from hyperseg_nuke import callbacks, source
 
     load_plugin(nuke)
     node = nuke.createNode("HyperSeg")
-    plan = callbacks.FarmPlan(None, "opencue", "/s/shot.json")
+    shot = callbacks.ShotPlan(None, source.SourceInfo(96, 64, 1001, 1010, None, "linear"), {}, "/s/m/m.####.exr",
+                              "/s/comp.nk", "HyperSeg1", None)
+    plan = callbacks.FarmPlan(shot, "opencue", "/s/shot.json")
     callbacks._show_submission(node, plan, {"farm": "opencue", "submitted": False, "message": "dry run",
                                             "command": ["cuerun", "a b.xml"]})
     assert "cuerun 'a b.xml'" in nuke.messages[-1]
+    assert (node["matte_file"].value(), node["matte_first"].value(), node["matte_last"].value()) == \
+        ("/s/m/m.####.exr", 1001, 1010)
+    assert "Reload matte" in node["status"].value()
 
 
 def test_without_gui_work_runs_synchronously(nuke):
