@@ -63,6 +63,9 @@ def test_copy_paste_and_rename_keep_the_matte(nuke, bridge, make_shot, make_segm
 
     node.setName("Roto_hero")
     np.testing.assert_allclose(comp_alpha(nuke, node, folder, 1003), reference, atol=1e-3)
+    shown = node["matte_file"].value()
+    segment(nuke, node)  # renamed, it segments again: into its own files, found among fresh wrappers
+    assert node["matte_file"].value() == shown and node["node_id"].value() == "HyperSeg1"
 
     node["selected"].setValue(True)
     nuke.nodeCopy("%clipboard%")

@@ -316,10 +316,12 @@ def _with_track_marks(node, tracks: list) -> list:
 
 
 def _add_click(node, label: str) -> None:
+    """One undo step; with live on, the new click segments (its knobChanged is not quieted)."""
     info = sources.source_info(node)
     frame = script.current_frame()
     taken = [knob.position(frame) for knob in knobs.click_knobs(node) if knob.enabled]
-    name = knobs.add_click(node, label, frame, clicks.free_point(taken, info.width, info.height))
+    with edits.undo_step("HyperSeg: add {} click".format(label)):
+        name = knobs.add_click(node, label, frame, clicks.free_point(taken, info.width, info.height))
     if not name:
         raise PluginError("All {} {} clicks are in use: disable one, or move it.".format(knobs.CLICK_SLOTS, label))
     feedback.report(node, "{} {} added at frame {}: drag it onto the {} in the Viewer.".format(
@@ -334,8 +336,10 @@ def _reload_matte(node) -> None:
 
 
 def _key_clicks(node) -> None:
+    """One undo step, callbacks quiet: keying where the clicks already are changes no matte."""
     frame = script.current_frame()
-    keyed = knobs.key_clicks(node, frame)
+    with edits.undo_step("HyperSeg: key clicks"), edits.quiet(node):
+        keyed = knobs.key_clicks(node, frame)
     if not keyed:
         raise PluginError("No click is enabled: enable one on the Clicks tab first.")
     feedback.report(node, "keyed {} at frame {}".format(", ".join(keyed), frame))
