@@ -103,3 +103,23 @@ def test_segment_range_from_the_gizmos_button(nuke, bridge, make_shot):
     nuke.pump(lambda: not node["status"].value().endswith("working..."), timeout=120)
     assert node["status"].value().startswith("frames 1001-1003 done"), (node["status"].value(), nuke.messages)
     assert len(list((folder / "mattes").glob("*.exr"))) == 3
+
+
+def test_a_source_inside_a_group_is_found_by_its_full_name(nuke, make_shot, tmp_path):
+    """HyperSeg inside Group1 on Group1.Switch1 (the plate); a root Switch1 shows other plates."""
+    read, node = make_comp(nuke, tmp_path, make_shot, FRAMES)
+    make_shot(tmp_path, FRAMES, SIZE, name="other", seed=3, negative_click=False)
+    other = nuke.nodes.Read(file=str(tmp_path / "plates" / "other.####.exr"), first=1001, last=1003)
+    nuke.nodes.Switch().setInput(0, other)  # root's Switch1
+    group = nuke.nodes.Group()
+    group.setInput(0, read)
+    with group:
+        inner = nuke.nodes.Input()
+        switch = nuke.nodes.Switch()
+        switch.setInput(0, inner)
+        hyperseg = nuke.createNode("HyperSeg")
+        hyperseg.setInput(0, switch)
+        nuke.nodes.Output().setInput(0, hyperseg)
+    assert switch.fullName() == "Group1.Switch1"
+    paths = render(nuke, hyperseg, tmp_path)
+    np.testing.assert_allclose(pixels(paths[0]), pixels(tmp_path / "plates" / "plate.1001.exr"), atol=1e-3)

@@ -270,3 +270,27 @@ def test_the_command_line_needs_an_interactive_licence_and_nukex_for_nukex_nodes
     assert done.returncode == 0 and "ran ['a']" in done.stdout
     with pytest.raises(RuntimeError, match="NukeX"):
         nuke.createNode("Kronos")  # this session is plain Nuke
+
+
+def test_a_group_saves_its_nodes_and_reads_back(nuke, tmp_path):
+    """A Group's nodes follow its block, up to `end_group`; they have full names `Group1.X`."""
+    write_exr(tmp_path / "p.0001.exr", {"R": 0.25, "G": 0.5, "B": 0.0})
+    nuke.root()["name"].setValue(str(tmp_path / "comp.nk"))
+    read = nuke.nodes.Read(file=str(tmp_path / "p.####.exr"))
+    group = nuke.nodes.Group()
+    group.setInput(0, read)
+    with group:
+        inner = nuke.nodes.Input()
+        switch = nuke.nodes.Switch()
+        switch.setInput(0, inner)
+        nuke.nodes.Output().setInput(0, switch)
+    after = nuke.nodes.Dot()
+    after.setInput(0, group)
+    nuke.scriptSave()
+    assert "end_group" in (tmp_path / "comp.nk").read_text()
+    nuke.reset()
+    nuke.scriptOpen(str(tmp_path / "comp.nk"))
+    switch = nuke.toNode("Group1.Switch1")
+    assert switch.fullName() == "Group1.Switch1" and nuke.toNode("Switch1") is None
+    assert nuke.toNode("Dot1").input(0) == nuke.toNode("Group1")
+    assert nuke.toNode("Dot1").channels_at(1)["rgba.red"][0, 0] == 0.25

@@ -534,6 +534,7 @@ CLASS_KNOBS: dict[str, dict[str, tuple]] = {
              "floatLut": (String_Knob, "linear"), "project_directory": (String_Knob, ""),
              "views": (String_Knob, "main #ffffff")},
     "Kronos": {"timing2": (String_Knob, "Output Speed"), "outputSpeed": (Double_Knob, 1.0)},
+    "Group": {},
 }
 #: Classes that load only in NukeX (Foundry, "Nuke, NukeX and Nuke Studio": Kronos is NukeX-only).
 NUKEX_CLASSES = ("Kronos",)
@@ -1157,6 +1158,9 @@ def _make_node(cls: str, name: str | None, group: Group) -> Node:
     gizmo = _find_gizmo(cls)
     name = name if name and group.node(name) is None else _unique_name(name or cls, group)
     node = _build_gizmo(cls, gizmo, group, name) if gizmo else _builtin(cls, name, group)
+    if cls == "Input" and not isinstance(group, Root):  # a group's inputs are its Input nodes, in order
+        node._knobs["number"]._value = sum(1 for n in group._children if n.Class() == "Input")
+        group._inputs.append(None)
     group._children.append(node)
     return node
 
@@ -1166,7 +1170,7 @@ def _builtin(cls: str, name: str, parent: Group | None) -> Node:
         raise RuntimeError(f"{cls}: unknown command (the fake knows {', '.join(CLASS_KNOBS)} and gizmos)")
     if cls in NUKEX_CLASSES and not env.get("nukex"):
         raise RuntimeError(f"{cls}: this node needs a NukeX licence (run Nuke with --nukex)")
-    node = Node(cls, name, parent)
+    node = (Group if cls == "Group" else Node)(cls, name, parent)
     node._remember_defaults()
     return node
 
@@ -1428,6 +1432,8 @@ def _nodes_text(nodes: list[Node], outside: str | None) -> list[str]:
     lines = []
     for node, pushes in plan(record=False):
         lines += pushes + _node_lines(node)
+        if isinstance(node, Group) and node.gizmo_file is None:  # a group: its nodes, then end_group
+            lines += [" " + line for line in _nodes_text(_inputs_first(node._children), None)] + ["end_group"]
         if node._uid in named:
             lines.append(f"set N{node._uid} [stack 0]")
     return lines
@@ -1480,24 +1486,35 @@ def _load(text: str, group: Group, outside: "Node | None" = None) -> list[Node]:
     pushed as `$cut_paste_input` connects to `outside`."""
     root_spec, specs = parse_script(text)
     _state["loading"] = True
+    created: list[Node] = []
     try:
         if root_spec is not None:
             for name, value in root_spec.knobs.items():
                 if name != "inputs":
                     _state["root"]._knobs[name]._load(value)
-        made: dict[str, Node] = {}
-        for spec in specs:
-            node = _make_node(spec.cls, spec.name, group)
-            _set_knobs(node, NodeSpec(spec.cls, {k: v for k, v in spec.knobs.items() if k not in ("name", "inputs")}))
-            made[spec.name] = node
-        for spec in specs:
-            for index, input_name in enumerate(spec.inputs):
-                source = outside if input_name == CUT_PASTE_INPUT else made.get(input_name) if input_name else None
-                made[spec.name].setInput(index, source)
+        made = _make_specs(specs, group, outside, created)
     finally:
         _state["loading"] = False
-    for node in made.values():
+    for node in created:
         _run_on_create(node)
+    return made
+
+
+def _make_specs(specs: list[NodeSpec], group: Group, outside: "Node | None", created: list[Node]) -> list[Node]:
+    """The nodes of `specs` in `group` (a Group's own nodes inside it), wired; every node made
+    goes to `created` too."""
+    made: dict[str, Node] = {}
+    for spec in specs:
+        node = _make_node(spec.cls, spec.name, group)
+        created.append(node)
+        if spec.children:
+            _make_specs(spec.children, node, None, created)
+        _set_knobs(node, NodeSpec(spec.cls, {k: v for k, v in spec.knobs.items() if k not in ("name", "inputs")}))
+        made[spec.name] = node
+    for spec in specs:
+        for index, input_name in enumerate(spec.inputs):
+            source = outside if input_name == CUT_PASTE_INPUT else made.get(input_name) if input_name else None
+            made[spec.name].setInput(index, source)
     return list(made.values())
 
 
