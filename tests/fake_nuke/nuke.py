@@ -43,6 +43,8 @@ Stricter where real Nuke is stricter (each behaviour with its source):
   0]` follows only a node that feeds several; nodeCopy text starts `set cut_paste_input [stack
   0]` and `version`, an input from outside the copy is `push $cut_paste_input` (see the section
   "scripts" below).
+  A Group's nodes follow its block up to `end_group` (group-read.nk); they have full names
+  `Group1.X` (toNode takes them), and its Input nodes are its inputs.
 - Every call that returns a node (thisNode, allNodes, toNode, node(), nodes(), input(),
   createNode, root...) returns a new Python object: `==` compares nodes, `is` and id() do not
   (ayon-nuke PR #235: compare nodes with `==` or fullName()), and nodes are unhashable.
