@@ -13,6 +13,7 @@ Segment frame   the current frame: the clicks at t and the Source frames t (and 
 Segment range   the Source's range as a bridge job; the bar shows its progress, cancel stops it.
 Submit to farm  a new shot file handed to the farm named by the farm knob (or $HYPERSEG_FARM).
 Open preview    the contact sheet of the shot, opened in the system's viewer.
+Reload matte    the inner Read reads the matte files again (after a farm render).
 
 Segment frame and the shot file (next to the script) take the Source Read's own files when the
 Source shows an EXR Read unchanged, else Source frames rendered to EXRs next to the mattes (see
@@ -22,9 +23,8 @@ hyperseg_nuke.source); the bridge gets their colour space. Files are named by th
 
 from typing import Callable, Dict, NamedTuple, Optional
 
-from hyperseg_nuke import background, clicks, connection, edits, feedback, jobs, knobs, matte, paths, preview, script
-from hyperseg_nuke import settings
-from hyperseg_nuke import live, shotfile, tasks, track_memory
+from hyperseg_nuke import background, clicks, connection, edits, feedback, jobs, knobs, live, matte, paths, preview
+from hyperseg_nuke import script, settings, shotfile, tasks, track_memory
 from hyperseg_nuke import source as sources
 from hyperseg_nuke.bridge_client import command_line
 from hyperseg_nuke.errors import PluginError
