@@ -104,12 +104,13 @@ def frame_key(path: str | os.PathLike) -> tuple[str, int, int]:
     return (path, stat.st_mtime_ns, stat.st_size)
 
 
-def read_plate(path: str | os.PathLike, colorspace: str | None = None) -> Plate:
-    """Read and colour-convert one input frame (ImageReadError naming the file on failure)."""
+def read_plate(path: str | os.PathLike, colorspace: str | None = None, ocio_config: str | None = None) -> Plate:
+    """Read and colour-convert one input frame, from `colorspace` of the OCIO config
+    `ocio_config` (None: the active one); ImageReadError naming the file on failure."""
     from .io.images import read_frame
 
     key = frame_key(path)  # before reading: a rewrite while reading gets a new key next time
-    frame = read_frame(path, colorspace)
+    frame = read_frame(path, colorspace, ocio_config)
     if frame.nonfinite_pixels:
         log.warning("%s: %d pixels held NaN or Inf; they were replaced by 0", path, frame.nonfinite_pixels)
     return Plate(frame.rgb, key[0], key, frame.pixel_aspect)
@@ -150,7 +151,8 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
 
 
 class CachedPlateReader:
-    """read_plate with an LRU of decoded plates keyed by (frame_key, colorspace), bounded in bytes.
+    """read_plate with an LRU of decoded plates keyed by (frame_key, colorspace, ocio_config),
+    bounded in bytes.
 
     For interactive use (the bridge): every click on a frame needs the same two plates, and
     decoding two 2K EXRs costs more than everything else around the network. A rewritten file has
@@ -162,11 +164,12 @@ class CachedPlateReader:
 
         self.cache = ByteLRU(max_bytes, size_of=lambda plate: plate.rgb.nbytes)
 
-    def __call__(self, path: str | os.PathLike, colorspace: str | None = None) -> Plate:
-        key = (frame_key(path), colorspace)
+    def __call__(self, path: str | os.PathLike, colorspace: str | None = None,
+                 ocio_config: str | None = None) -> Plate:
+        key = (frame_key(path), colorspace, ocio_config)
         plate = self.cache.get(key)
         if plate is None:
-            plate = read_plate(path, colorspace)
+            plate = read_plate(path, colorspace, ocio_config)
             self.cache.put(key, plate)
         return plate
 
@@ -192,18 +195,18 @@ def segment_shot_frame(
     from .smoothing import smooth_candidates
 
     neighbours = [(_raw_matte(shot, segmenter, u, read, raw_mattes).candidates,
-                   read(shot.input_path(u), shot.colorspace).rgb) for u in smoothing_neighbours(shot, frame)]
+                   read(shot.input_path(u), shot.colorspace, shot.ocio_config).rgb) for u in smoothing_neighbours(shot, frame)]
     start = time.perf_counter()
-    smoothed = smooth_candidates(raw.candidates, read(shot.input_path(frame), shot.colorspace).rgb, neighbours)
+    smoothed = smooth_candidates(raw.candidates, read(shot.input_path(frame), shot.colorspace, shot.ocio_config).rgb, neighbours)
     return Matte(smoothed, raw.features_cached, dict(raw.timings, smoothing=time.perf_counter() - start))
 
 
 def _raw_matte(shot: Shot, segmenter, frame: int, read: Callable[..., Plate], raw_mattes: dict):
     """The network's matte of `frame` (no temporal smoothing), from raw_mattes when it is there."""
     if frame not in raw_mattes:
-        plate = read(shot.input_path(frame), shot.colorspace)
+        plate = read(shot.input_path(frame), shot.colorspace, shot.ocio_config)
         prev_path = previous_input(shot, frame)
-        previous = None if prev_path is None else read(prev_path, shot.colorspace)
+        previous = None if prev_path is None else read(prev_path, shot.colorspace, shot.ocio_config)
         raw_mattes[frame] = _segment_plates(shot, segmenter, frame, plate, previous)
     return raw_mattes[frame]
 
@@ -525,11 +528,11 @@ def render_shot(
         def prefetch(frame: int) -> None:
             for path in inputs(frame):
                 if path not in loads:
-                    loads[path] = reader.submit(read_plate, path, shot.colorspace)
+                    loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.ocio_config)
 
         def load(path: str, what: str) -> Plate:
             if path not in loads:  # a plate no prefetch asked for (a chunk's first neighbours)
-                loads[path] = reader.submit(read_plate, path, shot.colorspace)
+                loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.ocio_config)
             try:
                 return loads[path].result()
             except Exception as exc:  # noqa: BLE001 - a frame's failure, reported with it
@@ -542,7 +545,7 @@ def render_shot(
             roles = {shot.input_path(frame + step): f"{'previous' if step < 0 else 'next'} frame {frame + step}"
                      for step in (-2, -1, 1)}
             roles[shot.input_path(frame)] = ""
-            return lambda path, colorspace=None: load(path, roles.get(path, path))
+            return lambda path, colorspace=None, ocio_config=None: load(path, roles.get(path, path))
 
         pending: tuple[FrameResult, Future] | None = None  # the write in flight
 

@@ -7,7 +7,9 @@
 - Paths: every file a request names must be absolute and resolve, after symlinks (Path.resolve,
   so `..` and links pointing outside are followed first), inside one of the allowed folders. A
   refusal repeats the path as given and nothing about what is there (no resolved target), so a
-  refusal tells nothing about files outside the folders.
+  refusal tells nothing about files outside the folders. The folders are the --allow-root ones
+  and those listed in the --allow-roots-file, which is read again when it changes and, like a
+  token file, must not be writable by other users.
 - Host: a request is served only when its `Host` header names the bound address (127.0.0.1,
   localhost, [::1], the --host given, --allowed-host names): a DNS-rebinding page sends its own.
 """
@@ -96,16 +98,75 @@ def token_matches(authorization: str | None, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
 
 
-class PathGuard:
-    """The folders request paths must resolve into."""
+def read_roots_file(path: str | os.PathLike) -> tuple[Path, ...]:
+    """The folders listed in an allowed-folders file: one absolute folder a line; blank lines and
+    lines starting with `#` are skipped. BridgeSetupError when it cannot be read, when other
+    users may write it (POSIX: they could allow themselves any folder) or for a relative folder."""
+    try:
+        info = os.stat(path)
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BridgeSetupError(f"--allow-roots-file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if os.name == "posix" and info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise BridgeSetupError(f"--allow-roots-file {path}: other users can write it; `chmod 600 {path}`")
+    folders = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    for folder in folders:
+        if not os.path.isabs(folder):
+            raise BridgeSetupError(f"--allow-roots-file {path}: {folder!r} is not an absolute folder")
+    return tuple(Path(folder) for folder in folders)
 
-    def __init__(self, roots: Iterable[str | os.PathLike]):
-        self.roots = tuple(Path(root).resolve() for root in roots)
-        self._prefixes = tuple(os.path.join(str(root), "") for root in self.roots)  # "/shows/" for /shows
+
+class PathGuard:
+    """The folders request paths must resolve into: `roots`, and those listed in `roots_file`
+    (read_roots_file), read again whenever the file changes (its date, size or inode), so that a
+    folder added there is allowed at the next request, without a restart. A missing roots file
+    lists nothing; a changed file that cannot be used leaves the folders as they were (and says
+    why in the log)."""
+
+    def __init__(self, roots: Iterable[str | os.PathLike], roots_file: str | os.PathLike | None = None):
+        self.fixed = tuple(Path(root).resolve() for root in roots)
+        self.roots_file = roots_file
+        self._file_version: tuple[int, int, int] | None = None
+        self._state = self._with(())
+        if roots_file is not None and os.path.exists(roots_file):
+            self._refresh(strict=True)
+
+    def _with(self, listed: Iterable[Path]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+        roots = tuple(dict.fromkeys(self.fixed + tuple(Path(folder).resolve() for folder in listed)))
+        return roots, tuple(os.path.join(str(root), "") for root in roots)  # "/shows/" for /shows
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        return self._state[0]
+
+    def _refresh(self, strict: bool = False) -> None:
+        """Read the roots file again when it changed. strict: a bad file raises BridgeSetupError
+        (at start-up) instead of being logged and ignored."""
+        if self.roots_file is None:
+            return
+        try:
+            info = os.stat(self.roots_file)
+            version = (info.st_mtime_ns, info.st_size, info.st_ino)
+        except OSError:
+            version = None
+        if version == self._file_version:
+            return
+        try:
+            listed = read_roots_file(self.roots_file) if version is not None else ()
+        except BridgeSetupError as exc:
+            if strict:
+                raise
+            import logging
+
+            logging.getLogger("hyperseg_vfx.bridge").warning("%s; the allowed folders stay as they were", exc)
+            return
+        self._state, self._file_version = self._with(listed), version
 
     def _inside(self, resolved: Path) -> bool:
+        self._refresh()
+        roots, prefixes = self._state
         text = str(resolved)
-        return any(text == str(root) for root in self.roots) or text.startswith(self._prefixes)
+        return any(text == str(root) for root in roots) or text.startswith(prefixes)
 
     def check(self, path: str, field: str) -> str:
         """`path` (absolute, as given) when it resolves inside an allowed folder; ApiError

@@ -19,6 +19,7 @@ from ..render import (
 )
 from ..segmenter import Segmenter
 from .errors import ApiError
+from .idle import Activity
 from .jobs import Job, JobManager
 from .schemas import JobRequest, SegmentRequest, SubmitRequest, TrackRequest
 from .security import PathGuard
@@ -46,7 +47,8 @@ class Bridge:
         renderer = Segmenter(self.segmenter.model, device=str(self.segmenter.device),
                              cache_bytes=RENDER_CACHE_BYTES, metadata=self.segmenter.metadata)
         self.jobs = JobManager(QueuedSegmenter(renderer, self.worker, JOB))
-        self.guard = PathGuard(settings.allow_roots)
+        self.guard = PathGuard(settings.allow_roots, settings.allow_roots_file)
+        self.activity = Activity()  # what --idle-exit watches
         # Decoded plates of the frames being clicked on: a click then costs the network, not two
         # EXR decodes (measured at 1920x1080: 696 ms -> 68 ms overhead per click).
         self.plates = CachedPlateReader(PLATE_CACHE_BYTES)
@@ -68,7 +70,7 @@ class Bridge:
         frame = request.frame
         matte = segment_shot_frame(shot, self.interactive, frame, read=self.plates)
         segmented = time.perf_counter()
-        plate = self.plates(shot.input_path(frame), shot.colorspace)  # cached: no header re-read
+        plate = self.plates(shot.input_path(frame), shot.colorspace, shot.ocio_config)  # cached: no header re-read
         output = write_shot_matte(shot, frame, matte, self.interactive, pixel_aspect=plate.pixel_aspect)
         end = time.perf_counter()
         timings = matte.timings

@@ -14,6 +14,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from ..io.images import BUILTIN_CONFIG_PREFIX
 from ..render import check_outputs, output_is_complete, previous_input
 from ..shot import Shot, ShotError, check_shot_files, load_shot, shot_from_dict
 from .errors import ApiError
@@ -49,8 +50,11 @@ def segment_shot(request: SegmentRequest, guard: PathGuard) -> Shot:
         "options": request.options.model_dump(),
         "overwrite": request.overwrite,
     }
-    if request.colorspace is not None:
-        data["colorspace"] = request.colorspace
+    for name in ("colorspace", "ocio_config"):
+        if getattr(request, name) is not None:
+            data[name] = getattr(request, name)
+    if request.ocio_config is not None and not request.ocio_config.startswith(BUILTIN_CONFIG_PREFIX):
+        require_absolute(request.ocio_config, "ocio_config")
     try:
         shot = shot_from_dict(data, os.sep)
     except ShotError as exc:  # the request calls the shot's `frames` `frame`
@@ -58,6 +62,7 @@ def segment_shot(request: SegmentRequest, guard: PathGuard) -> Shot:
     frame = request.frame
     guard.check(shot.input_path(frame), "input")
     guard.check(shot.output_path(frame), "output")
+    check_config_path(shot, guard)
     if request.previous is not None:
         guard.check(request.previous, "previous")
         if not os.path.isfile(request.previous):
@@ -76,8 +81,8 @@ def job_shot(request: JobRequest, guard: PathGuard, checkpoint: Path) -> Shot:
         raise ApiError(422, "invalid_request", "give either `shot` (shot-file data) or `shot_path`", "shot")
     if request.shot is not None:
         data = request.shot.model_dump(exclude_none=True)
-        for name in ("input", "output", "checkpoint"):
-            if name in data:
+        for name in ("input", "output", "checkpoint", "ocio_config"):
+            if name in data and not str(data[name]).startswith(BUILTIN_CONFIG_PREFIX):
                 require_absolute(data[name], f"shot.{name}")
         try:
             shot = load_shot(data, os.sep, frames=request.frames, check_files=False)
@@ -118,10 +123,19 @@ def shot_file_for_submit(path: str, guard: PathGuard) -> Shot:
     return shot
 
 
+def check_config_path(shot: Shot, guard: PathGuard) -> None:
+    """The shot's OCIO config file, when it names one, inside the allowed folders (an `ocio://`
+    name is no file)."""
+    if shot.ocio_config is not None and not shot.ocio_config.startswith(BUILTIN_CONFIG_PREFIX):
+        guard.check(shot.ocio_config, "ocio_config")
+
+
 def check_shot_paths(shot: Shot, guard: PathGuard) -> None:
     """Check every file a render of `shot` reads or writes against the allowed folders: inputs,
-    outputs and what render's code reads as previous frames (render's rule picks files the
-    request did not name); and that no output is, through links, one of the inputs."""
+    outputs, the OCIO config and what render's code reads as previous frames (render's rule
+    picks files the request did not name); and that no output is, through links, one of the
+    inputs."""
+    check_config_path(shot, guard)
     inputs = guard.check_many(dict.fromkeys(shot.input_path(f) for f in shot.frames), "input")
     outputs = dict(zip(dict.fromkeys(shot.output_path(f) for f in shot.frames),
                        guard.check_many(dict.fromkeys(shot.output_path(f) for f in shot.frames), "output")))

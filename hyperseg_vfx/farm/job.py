@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..io.images import BUILTIN_CONFIG_PREFIX
 from ..render import previous_input
 from ..sequences import has_frame_token
 from ..shot import Shot, check_shot_files, load_shot
@@ -100,12 +101,19 @@ class FarmJob:
 
     @property
     def input_files(self) -> list[str]:
-        """Every file the render reads: the shot file, the checkpoint the shot names, and each
-        frame's plate and previous plate (frame t reads plate t-1 when it exists)."""
+        """Every file the render reads: the shot file, the checkpoint and the OCIO config file
+        the shot names, and each frame's plate and previous plate (frame t reads plate t-1 when
+        it exists)."""
         plates = {self.shot.input_path(f) for f in self.shot.frames}
         plates.update(p for f in self.shot.frames if (p := previous_input(self.shot, f)))
-        head = [str(self.shot_file)] + ([self.shot.checkpoint] if self.shot.checkpoint else [])
+        head = [str(self.shot_file)] + [p for p in (self.shot.checkpoint, self.config_file) if p]
         return head + sorted(plates)
+
+    @property
+    def config_file(self) -> str | None:
+        """The shot's OCIO config when it is a file (not an `ocio://` name), else None."""
+        config = self.shot.ocio_config
+        return None if config is None or config.startswith(BUILTIN_CONFIG_PREFIX) else config
 
 
 def _check_int(value: object, field: str, low: int, high: int | None = None) -> int:
@@ -138,7 +146,7 @@ def prepare_job(shot_path: str | os.PathLike, *, chunk_size: int, gpus: int, pri
         shot = load_shot(shot_file, check_files=False)
     except OSError as exc:
         raise FarmInputError("shot", f"cannot read {shot_file}: {exc.strerror or exc}") from None
-    for field in ("input", "output", "checkpoint"):
+    for field in ("input", "output", "checkpoint", "ocio_config"):
         check_printable(getattr(shot, field), f"shot.{field}")
     check_shot_files(shot)
     command = check_printable(farm_command(), COMMAND_ENV)
