@@ -9,6 +9,7 @@ Every check happens here, before any engine writes or submits anything.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -65,12 +66,29 @@ def frame_runs(frames: list[int]) -> list[FrameRun]:
     return runs
 
 
+def configured_command() -> str:
+    """The executable $HYPERSEG_VFX_COMMAND names ("" when unset): a path (spaces allowed), or a
+    JSON list of that one path, the form the Nuke plugin also takes (where longer lists work:
+    hyperseg_nuke.bridge_client.split_command). FarmInputError for another list: a farm task
+    runs one executable."""
+    command = os.environ.get(COMMAND_ENV, "").strip()
+    if not command.startswith("["):
+        return command
+    try:
+        words = json.loads(command)
+    except ValueError as exc:
+        raise FarmInputError(COMMAND_ENV, f"is not a valid JSON list ({exc}): {command[:200]!r}") from None
+    if not (isinstance(words, list) and len(words) == 1 and isinstance(words[0], str) and words[0].strip()):
+        raise FarmInputError(COMMAND_ENV, "must name one executable for the farm (its path, or a JSON list of that "
+                                          f"one path), got {command[:200]!r}")
+    return words[0].strip()
+
+
 def farm_command() -> str:
     """The hyperseg-vfx executable the farm's workers run: $HYPERSEG_VFX_COMMAND (a name on
-    their PATH or an absolute path), default `hyperseg-vfx`. OpenCue needs an absolute path
-    (opencue.worker_command)."""
-    command = os.environ.get(COMMAND_ENV, "").strip()
-    return command or DEFAULT_COMMAND
+    their PATH or an absolute path; see configured_command), default `hyperseg-vfx`. OpenCue
+    needs an absolute path (opencue.worker_command)."""
+    return configured_command() or DEFAULT_COMMAND
 
 
 @dataclass(frozen=True)
