@@ -195,9 +195,11 @@ def segment_shot_frame(
     from .smoothing import smooth_candidates
 
     neighbours = [(_raw_matte(shot, segmenter, u, read, raw_mattes).candidates,
-                   read(shot.input_path(u), shot.colorspace, shot.ocio_config).rgb) for u in smoothing_neighbours(shot, frame)]
+                   read(shot.input_path(u), shot.colorspace, shot.ocio_config).rgb)
+                  for u in smoothing_neighbours(shot, frame)]
     start = time.perf_counter()
-    smoothed = smooth_candidates(raw.candidates, read(shot.input_path(frame), shot.colorspace, shot.ocio_config).rgb, neighbours)
+    plate = read(shot.input_path(frame), shot.colorspace, shot.ocio_config).rgb
+    smoothed = smooth_candidates(raw.candidates, plate, neighbours)
     return Matte(smoothed, raw.features_cached, dict(raw.timings, smoothing=time.perf_counter() - start))
 
 

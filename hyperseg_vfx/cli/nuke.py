@@ -26,5 +26,6 @@ def install_command(folder: Path, force: bool) -> None:
     if not written:
         click.echo(f"{target}: already up to date")
     click.echo(f"\nThe node runs {target / COMMAND_FILE}'s command to start a bridge. Put the folder on Nuke's "
-               f"plugin path:\n  Linux/macOS: export NUKE_PATH=\"{target}\"\n  Windows:     setx NUKE_PATH \"{target}\"\n"
+               f"plugin path:\n  Linux/macOS: export NUKE_PATH=\"{target}\"\n"
+               f"  Windows:     setx NUKE_PATH \"{target}\"\n"
                f"or add this line to ~/.nuke/init.py:\n  nuke.pluginAddPath(\"{target.as_posix()}\")")
