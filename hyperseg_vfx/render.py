@@ -151,12 +151,12 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
 
 
 class CachedPlateReader:
-    """read_plate with an LRU of decoded plates keyed by (frame_key, colorspace, ocio_config),
-    bounded in bytes.
+    """read_plate with an LRU of decoded plates keyed by (frame_key, colorspace, ocio_config and
+    its file's version), bounded in bytes.
 
     For interactive use (the bridge): every click on a frame needs the same two plates, and
-    decoding two 2K EXRs costs more than everything else around the network. A rewritten file has
-    a new frame_key, so it is read again.
+    decoding two 2K EXRs costs more than everything else around the network. A rewritten file (or
+    OCIO config) has a new key, so it is read again.
     """
 
     def __init__(self, max_bytes: int):
@@ -166,7 +166,13 @@ class CachedPlateReader:
 
     def __call__(self, path: str | os.PathLike, colorspace: str | None = None,
                  ocio_config: str | None = None) -> Plate:
-        key = (frame_key(path), colorspace, ocio_config)
+        from .io.images import config_version
+
+        try:
+            version = config_version(ocio_config)
+        except ValueError:
+            version = None  # read_plate says why, naming the file
+        key = (frame_key(path), colorspace, ocio_config, version)
         plate = self.cache.get(key)
         if plate is None:
             plate = read_plate(path, colorspace, ocio_config)

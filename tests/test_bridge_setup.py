@@ -77,6 +77,21 @@ def test_segment_converts_with_the_sent_ocio_config(bridge, show, tmp_path):
     assert not (out / "d.1002.exr").exists()
 
 
+def test_the_bridges_plate_cache_sees_an_edited_config(tmp_path):
+    from hyperseg_vfx.render import CachedPlateReader
+
+    pixels = np.random.default_rng(5).uniform(0, 0.3, (8, 12, 3))
+    plate = write_image(tmp_path / "p.exr", pixels, fmt="float")
+    config = str(write_ocio_config(tmp_path / "ocio" / "config.ocio", gain=2.0))
+    read = CachedPlateReader(2**20)
+    doubled = read(plate, "show_plate", config).rgb
+    assert read(plate, "show_plate", config).rgb is doubled  # cached
+    write_ocio_config(tmp_path / "ocio" / "config.ocio", gain=3.0)  # the show edits its config
+    tripled = read(plate, "show_plate", config).rgb
+    np.testing.assert_allclose(tripled, read(write_image(tmp_path / "t.exr", pixels * 3, fmt="float"), "linear").rgb,
+                               atol=2e-4)
+
+
 def test_a_shot_file_carries_its_ocio_config_to_render_and_the_farm(bridge, show, tmp_path):
     from hyperseg_vfx.farm import openjd
     from hyperseg_vfx.farm.job import prepare_job

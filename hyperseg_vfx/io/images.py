@@ -81,14 +81,19 @@ def color_config(ocio_config: str | None = None) -> oiio.ColorConfig:
     OpenImageIO's built-in one). ValueError naming the file when it cannot be read."""
     if ocio_config is None:
         return _color_config()
-    version = None
-    if not ocio_config.startswith(BUILTIN_CONFIG_PREFIX):
-        try:
-            info = os.stat(ocio_config)
-        except OSError as exc:
-            raise ValueError(f"cannot read the OCIO config {ocio_config}: {exc.strerror or exc}") from None
-        version = (info.st_mtime_ns, info.st_size)
-    return _config_file(ocio_config, version)
+    return _config_file(ocio_config, config_version(ocio_config))
+
+
+def config_version(ocio_config: str | None) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a config file, None for no config or a built-in one: what tells an
+    edited config from the one read before. ValueError naming the file when it is missing."""
+    if ocio_config is None or ocio_config.startswith(BUILTIN_CONFIG_PREFIX):
+        return None
+    try:
+        info = os.stat(ocio_config)
+    except OSError as exc:
+        raise ValueError(f"cannot read the OCIO config {ocio_config}: {exc.strerror or exc}") from None
+    return (info.st_mtime_ns, info.st_size)
 
 
 def resolve_colorspace(name: str, ocio_config: str | None = None) -> str:
