@@ -88,12 +88,12 @@ def render_segmenter(checkpoint: str | os.PathLike, device: str = "auto"):
 
 @dataclass(frozen=True)
 class Plate:
-    """An input frame as the model sees it. key: (absolute path, mtime_ns, size), the
-    Segmenter's frame_key (a rewritten file gets a new key)."""
+    """An input frame as the model sees it. key: plate_key, the Segmenter's frame_key (a
+    rewritten file, another colour space or an edited OCIO config gets a new key)."""
 
     rgb: np.ndarray
     path: str
-    key: tuple[str, int, int]
+    key: tuple
     pixel_aspect: float
 
 
@@ -104,12 +104,25 @@ def frame_key(path: str | os.PathLike) -> tuple[str, int, int]:
     return (path, stat.st_mtime_ns, stat.st_size)
 
 
+def plate_key(path: str | os.PathLike, colorspace: str | None = None, ocio_config: str | None = None) -> tuple:
+    """The identity of a plate's pixels as the model sees them: frame_key and the colour
+    conversion (colour space, OCIO config and its file's version), so that the bridge's caches
+    never serve a frame converted another way."""
+    from .io.images import config_version
+
+    try:
+        version = config_version(ocio_config)
+    except ValueError:
+        version = None  # read_frame says why, naming the file
+    return (*frame_key(path), colorspace, ocio_config, version)
+
+
 def read_plate(path: str | os.PathLike, colorspace: str | None = None, ocio_config: str | None = None) -> Plate:
     """Read and colour-convert one input frame, from `colorspace` of the OCIO config
     `ocio_config` (None: the active one); ImageReadError naming the file on failure."""
     from .io.images import read_frame
 
-    key = frame_key(path)  # before reading: a rewrite while reading gets a new key next time
+    key = plate_key(path, colorspace, ocio_config)  # before reading: a rewrite while reading gets a new key
     frame = read_frame(path, colorspace, ocio_config)
     if frame.nonfinite_pixels:
         log.warning("%s: %d pixels held NaN or Inf; they were replaced by 0", path, frame.nonfinite_pixels)
@@ -151,8 +164,7 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
 
 
 class CachedPlateReader:
-    """read_plate with an LRU of decoded plates keyed by (frame_key, colorspace, ocio_config and
-    its file's version), bounded in bytes.
+    """read_plate with an LRU of decoded plates keyed by plate_key, bounded in bytes.
 
     For interactive use (the bridge): every click on a frame needs the same two plates, and
     decoding two 2K EXRs costs more than everything else around the network. A rewritten file (or
@@ -166,13 +178,7 @@ class CachedPlateReader:
 
     def __call__(self, path: str | os.PathLike, colorspace: str | None = None,
                  ocio_config: str | None = None) -> Plate:
-        from .io.images import config_version
-
-        try:
-            version = config_version(ocio_config)
-        except ValueError:
-            version = None  # read_plate says why, naming the file
-        key = (frame_key(path), colorspace, ocio_config, version)
+        key = plate_key(path, colorspace, ocio_config)
         plate = self.cache.get(key)
         if plate is None:
             plate = read_plate(path, colorspace, ocio_config)

@@ -59,6 +59,7 @@ def test_segment_converts_with_the_sent_ocio_config(bridge, show, tmp_path):
     with_config = segment(client, shot, out / "a.####.exr", colorspace="show_plate", ocio_config=config)
     reference = segment(client, shot, out / "b.####.exr", input=doubled, colorspace="linear")
     plain = segment(client, shot, out / "c.####.exr", colorspace="linear")
+    assert not plain["timings"]["features_cached"]  # the same file, converted another way: new features
     np.testing.assert_allclose(alpha(with_config["output"]), alpha(reference["output"]), atol=2e-3)
     assert np.abs(alpha(with_config["output"]) - alpha(plain["output"])).max() > 1e-2  # the config mattered
 
