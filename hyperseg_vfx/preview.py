@@ -158,7 +158,7 @@ def _tile_inputs(shot: Shot, frame: int) -> tuple[np.ndarray | None, np.ndarray 
     from .io.images import ImageReadError, read_frame, read_matte
 
     try:
-        plate = read_frame(shot.input_path(frame), shot.colorspace).rgb
+        plate = read_frame(shot.input_path(frame), shot.colorspace, shot.ocio_config).rgb
     except (ImageReadError, OSError):
         return None, None, f"{frame} no plate"
     output = shot.output_path(frame)

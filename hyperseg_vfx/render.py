@@ -88,12 +88,12 @@ def render_segmenter(checkpoint: str | os.PathLike, device: str = "auto"):
 
 @dataclass(frozen=True)
 class Plate:
-    """An input frame as the model sees it. key: (absolute path, mtime_ns, size), the
-    Segmenter's frame_key (a rewritten file gets a new key)."""
+    """An input frame as the model sees it. key: plate_key, the Segmenter's frame_key (a
+    rewritten file, another colour space or an edited OCIO config gets a new key)."""
 
     rgb: np.ndarray
     path: str
-    key: tuple[str, int, int]
+    key: tuple
     pixel_aspect: float
 
 
@@ -104,15 +104,35 @@ def frame_key(path: str | os.PathLike, door: Door = ANYWHERE) -> tuple[str, int,
         return (opened.real, opened.stat.st_mtime_ns, opened.stat.st_size)
 
 
-def read_plate(path: str | os.PathLike, colorspace: str | None = None, door: Door = ANYWHERE) -> Plate:
-    """Read and colour-convert one input frame through `door` (ImageReadError naming the file on
-    failure; the door's PathRefused for a path it refuses). key: the identity of the file read."""
+def plate_key(path: str | os.PathLike, colorspace: str | None = None, ocio_config: str | None = None,
+              door: Door = ANYWHERE) -> tuple:
+    """The identity of a plate's pixels as the model sees them: frame_key and the colour
+    conversion (colour space, OCIO config and its file's version), so that the bridge's caches
+    never serve a frame converted another way."""
+    return (*frame_key(path, door), colorspace, ocio_config, _config_version(ocio_config))
+
+
+def _config_version(ocio_config: str | None) -> tuple[int, int] | None:
+    from .io.images import config_version
+
+    try:
+        return config_version(ocio_config)
+    except ValueError:
+        return None  # read_frame says why, naming the file
+
+
+def read_plate(path: str | os.PathLike, colorspace: str | None = None, ocio_config: str | None = None,
+               door: Door = ANYWHERE) -> Plate:
+    """Read and colour-convert one input frame through `door`, from `colorspace` of the OCIO
+    config `ocio_config` (None: the active one); ImageReadError naming the file on failure, the
+    door's PathRefused for a path it refuses. key: plate_key of what was read."""
     from .io.images import read_frame
 
-    frame = read_frame(path, colorspace, door)
+    frame = read_frame(path, colorspace, ocio_config, door)
     if frame.nonfinite_pixels:
         log.warning("%s: %d pixels held NaN or Inf; they were replaced by 0", path, frame.nonfinite_pixels)
-    return Plate(frame.rgb, frame.identity[0], frame.identity, frame.pixel_aspect)
+    key = (*frame.identity, colorspace, ocio_config, _config_version(ocio_config))
+    return Plate(frame.rgb, frame.identity[0], key, frame.pixel_aspect)
 
 
 def previous_input(shot: Shot, frame: int) -> str | None:
@@ -152,11 +172,11 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
 
 
 class CachedPlateReader:
-    """read_plate with an LRU of decoded plates keyed by (frame_key, colorspace), bounded in bytes.
+    """read_plate with an LRU of decoded plates keyed by plate_key, bounded in bytes.
 
     For interactive use (the bridge): every click on a frame needs the same two plates, and
-    decoding two 2K EXRs costs more than everything else around the network. A rewritten file has
-    a new frame_key, so it is read again.
+    decoding two 2K EXRs costs more than everything else around the network. A rewritten file (or
+    OCIO config) has a new key, so it is read again.
     """
 
     def __init__(self, max_bytes: int):
@@ -164,12 +184,13 @@ class CachedPlateReader:
 
         self.cache = ByteLRU(max_bytes, size_of=lambda plate: plate.rgb.nbytes)
 
-    def __call__(self, path: str | os.PathLike, colorspace: str | None = None, door: Door = ANYWHERE) -> Plate:
-        key = (frame_key(path, door), colorspace)
+    def __call__(self, path: str | os.PathLike, colorspace: str | None = None, ocio_config: str | None = None,
+                 door: Door = ANYWHERE) -> Plate:
+        key = plate_key(path, colorspace, ocio_config, door)
         plate = self.cache.get(key)
         if plate is None:
-            plate = read_plate(path, colorspace, door)
-            self.cache.put((plate.key, colorspace), plate)
+            plate = read_plate(path, colorspace, ocio_config, door)
+            self.cache.put(plate.key, plate)
         return plate
 
 
@@ -179,7 +200,7 @@ def segment_shot_frame(
 ):
     """The Matte of one frame of `shot`, exactly as render_shot computes it.
 
-    read: how plates are read, read(path, colorspace, door) (read_plate, or a CachedPlateReader
+    read: how plates are read, read(path, colorspace, ocio_config, door=) (read_plate, or a CachedPlateReader
     for interactive use); every plate is read through the shot's door.
     previous: the file used as `frame`'s previous frame instead of render's rule (a bridge
     request that names one).
@@ -199,9 +220,11 @@ def segment_shot_frame(
     from .smoothing import smooth_candidates
 
     neighbours = [(_raw_matte(shot, segmenter, u, read, raw_mattes).candidates,
-                   read(shot.input_path(u), shot.colorspace).rgb) for u in smoothing_neighbours(shot, frame)]
+                   read(shot.input_path(u), shot.colorspace, shot.ocio_config).rgb)
+                  for u in smoothing_neighbours(shot, frame)]
     start = time.perf_counter()
-    smoothed = smooth_candidates(raw.candidates, read(shot.input_path(frame), shot.colorspace).rgb, neighbours)
+    plate = read(shot.input_path(frame), shot.colorspace, shot.ocio_config).rgb
+    smoothed = smooth_candidates(raw.candidates, plate, neighbours)
     return Matte(smoothed, raw.features_cached, dict(raw.timings, smoothing=time.perf_counter() - start))
 
 
@@ -210,9 +233,9 @@ def _raw_matte(shot: Shot, segmenter, frame: int, read: Callable[..., Plate], ra
     """The network's matte of `frame` (no temporal smoothing), from raw_mattes when it is there.
     previous: frame's previous frame file instead of previous_input's."""
     if frame not in raw_mattes:
-        plate = read(shot.input_path(frame), shot.colorspace)
+        plate = read(shot.input_path(frame), shot.colorspace, shot.ocio_config)
         prev_path = previous or previous_input(shot, frame)
-        previous = None if prev_path is None else read(prev_path, shot.colorspace)
+        previous = None if prev_path is None else read(prev_path, shot.colorspace, shot.ocio_config)
         raw_mattes[frame] = _segment_plates(shot, segmenter, frame, plate, previous)
     return raw_mattes[frame]
 
@@ -491,11 +514,11 @@ def render_shot(
         def prefetch(frame: int) -> None:
             for path in inputs(frame):
                 if path not in loads:
-                    loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.door)
+                    loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.ocio_config, shot.door)
 
         def load(path: str, what: str) -> Plate:
             if path not in loads:  # a plate no prefetch asked for (a chunk's first neighbours)
-                loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.door)
+                loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.ocio_config, shot.door)
             try:
                 return loads[path].result()
             except Exception as exc:  # noqa: BLE001 - a frame's failure, reported with it
@@ -508,7 +531,7 @@ def render_shot(
             roles = {shot.input_path(frame + step): f"{'previous' if step < 0 else 'next'} frame {frame + step}"
                      for step in (-2, -1, 1)}
             roles[shot.input_path(frame)] = ""
-            return lambda path, colorspace=None, door=None: load(path, roles.get(path, path))
+            return lambda path, colorspace=None, ocio_config=None, door=None: load(path, roles.get(path, path))
 
         pending: tuple[FrameResult, Future] | None = None  # the write in flight
 

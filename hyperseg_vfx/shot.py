@@ -6,6 +6,8 @@ A shot file is YAML (so JSON works too):
     frames: 1001-1100
     output: mattes/sh010_matte.####.exr
     colorspace: linear                # optional, default by file type (see read_frame)
+    ocio_config: ocio/config.ocio     # optional: the OCIO config colorspace is a name of (default
+                                      # $OCIO, else OpenImageIO's built-in one; `ocio://...` names too)
     checkpoint: models/hyperseg.pt    # optional, default the bundled model
     clicks:
       - label: positive               # positive | negative
@@ -37,7 +39,7 @@ import yaml
 from hyperseg_vfx.clicks import Click
 from hyperseg_vfx.door import ANYWHERE, Door
 from hyperseg_vfx.errors import HypersegError
-from hyperseg_vfx.io.images import ImageReadError, read_header, resolve_colorspace
+from hyperseg_vfx.io.images import BUILTIN_CONFIG_PREFIX, ImageReadError, read_header, resolve_colorspace
 from hyperseg_vfx.sequences import check_pattern, format_frame_spec, frame_path, has_frame_token, parse_frame_spec
 
 #: Largest shot file read, nesting depth of its data (shot files nest 4 deep; requests too).
@@ -143,9 +145,10 @@ class ShotOptions:
 @dataclass(frozen=True)
 class Shot:
     """A validated shot. input/output are absolute path patterns, checkpoint an absolute path
-    or None (the bundled model), path the shot file it came from (None for a dict). door: the
-    door every file of the shot is opened through (hyperseg_vfx.door; the bridge's has its
-    allowed folders); not part of the shot's data."""
+    or None (the bundled model), path the shot file it came from (None for a dict), ocio_config
+    the OCIO config `colorspace` is a name of: an absolute path, an `ocio://` name or None (the
+    active config). door: the door every file of the shot is opened through (hyperseg_vfx.door;
+    the bridge's has its allowed folders); not part of the shot's data."""
 
     input: str
     frames: list[int]
@@ -156,6 +159,7 @@ class Shot:
     options: ShotOptions = field(default_factory=ShotOptions)
     path: str | None = None
     overwrite: bool = False
+    ocio_config: str | None = None
     door: Door = field(default=ANYWHERE, compare=False, repr=False)
 
     def input_path(self, frame: int) -> str:
@@ -184,6 +188,9 @@ class Shot:
         }
         if self.colorspace is not None:
             data["colorspace"] = self.colorspace
+        if self.ocio_config is not None:
+            data["ocio_config"] = (self.ocio_config if self.ocio_config.startswith(BUILTIN_CONFIG_PREFIX)
+                                   else where(self.ocio_config))
         if self.checkpoint is not None:
             data["checkpoint"] = where(self.checkpoint)
         data["clicks"] = [_track_to_dict(track) for track in self.clicks]
@@ -378,7 +385,8 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
     resolved (a farm worker's view of the submitter's paths). door: the Shot's door.
     """
     data = _mapping(
-        data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options", "overwrite"),
+        data, "", ("input", "frames", "output", "colorspace", "ocio_config", "checkpoint", "clicks", "options",
+                   "overwrite"),
         ("input", "frames", "output", "clicks"),
     )
 
@@ -388,6 +396,7 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
         return os.path.abspath(os.path.join(base_dir, value))
 
     checkpoint = _optional_string(data, "checkpoint")
+    ocio_config = _optional_string(data, "ocio_config")
     if not isinstance(data["clicks"], list):
         raise ShotError("clicks", f"must be a list of clicks, got {type(data['clicks']).__name__}")
     shot = Shot(
@@ -401,14 +410,17 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
         path=path,
         overwrite=_flag(data.get("overwrite", False), "overwrite"),
         door=door,
+        ocio_config=ocio_config if ocio_config is None or ocio_config.startswith(BUILTIN_CONFIG_PREFIX)
+        else resolve(ocio_config),
     )
     _check_consistency(shot)
     return shot
 
 
 def _check_consistency(shot: Shot) -> None:
-    """Checks across fields that need no files."""
-    if shot.colorspace is not None:
+    """Checks across fields that need no files (a colour space of a shot's own OCIO config is
+    checked with its files: check_shot_files)."""
+    if shot.colorspace is not None and shot.ocio_config is None:
         try:
             resolve_colorspace(shot.colorspace)
         except ValueError as exc:
@@ -430,11 +442,14 @@ def _check_consistency(shot: Shot) -> None:
 
 
 def check_shot_files(shot: Shot) -> None:
-    """Check that the checkpoint and every input frame exist and every click lies inside its
-    frame's display window (0 <= x < width, 0 <= y < height). Reads headers only, through the
-    shot's door: a file out of its roots is refused (PathRefused) whether it exists or not."""
+    """Check that the checkpoint and every input frame exist, that the shot's OCIO config reads
+    and names its colour space, and that every click lies inside its frame's display window
+    (0 <= x < width, 0 <= y < height). Reads headers only, through the shot's door: a file out
+    of its roots is refused (PathRefused) whether it exists or not."""
     if shot.checkpoint is not None and not shot.door.is_file(shot.checkpoint, "checkpoint"):
         raise ShotError("checkpoint", f"file not found: {shot.checkpoint}")
+    if shot.ocio_config is not None:
+        _check_ocio_config(shot.ocio_config, shot.colorspace, shot.door)
     missing = [f for f in shot.frames if not shot.door.is_file(shot.input_path(f), "input")]
     if missing:
         raise ShotError(
@@ -467,6 +482,25 @@ def check_shot_files(shot: Shot) -> None:
                 where = f"clicks[{i}].keys" + (f".{frame}" if frame in track.keys else "")
                 message = f"click ({click.x:g}, {click.y:g}) is outside the {width}x{height} frame"
                 raise ShotError(where, message, frame)
+
+
+def _check_ocio_config(ocio_config: str, colorspace: str | None, door: Door) -> None:
+    """The config reads (a file through `door`) and knows the shot's colour space and sRGB (what
+    plates are converted to)."""
+    from hyperseg_vfx.io.images import BUILTIN_CONFIG_PREFIX, color_config
+
+    if not ocio_config.startswith(BUILTIN_CONFIG_PREFIX):
+        ocio_config = door.real_path(ocio_config, "ocio_config")
+    try:
+        color_config(ocio_config)
+    except ValueError as exc:
+        raise ShotError("ocio_config", str(exc)) from None
+    for name, field_name in ((colorspace, "colorspace"), ("sRGB", "ocio_config")):
+        if name is not None:
+            try:
+                resolve_colorspace(name, ocio_config)
+            except ValueError as exc:
+                raise ShotError(field_name, str(exc)) from None
 
 
 def load_shot(

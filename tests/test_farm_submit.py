@@ -200,6 +200,21 @@ def test_bundle_paths_are_absolute_and_the_command_configurable(farm_shot, tmp_p
     assert values["HypersegCommand"] == "/opt/hyperseg-vfx/bin/hyperseg-vfx"
 
 
+def test_the_command_may_be_the_plugins_json_list_of_one_path(farm_shot, tmp_path, monkeypatch):
+    import json
+
+    executable = "C:\\Program Files\\hyperseg\\Scripts\\hyperseg-vfx.exe"  # as the Nuke plugin takes it
+    monkeypatch.setenv("HYPERSEG_VFX_COMMAND", json.dumps([executable]))
+    result = submit_shot(farm_shot(), "openjd", out_dir=tmp_path / "bundle", dry_run=True)
+    values = {v["name"]: v["value"] for v in
+              yaml.safe_load((result.out_dir / "parameter_values.yaml").read_text())["parameterValues"]}
+    assert values["HypersegCommand"] == executable
+    monkeypatch.setenv("HYPERSEG_VFX_COMMAND", json.dumps(["/venv/bin/python", "-m", "hyperseg_vfx.cli"]))
+    with pytest.raises(FarmInputError) as error:  # a farm task runs one executable
+        submit_shot(farm_shot(), "openjd", out_dir=tmp_path / "other", dry_run=True)
+    assert error.value.field == "HYPERSEG_VFX_COMMAND" and not (tmp_path / "other").exists()
+
+
 def test_non_contiguous_frames_become_an_openjd_range(farm_shot, tmp_path):
     result = submit_shot(farm_shot("1001-1009x2,1020-1022"), "openjd", out_dir=tmp_path / "b")
     values = yaml.safe_load((result.out_dir / "parameter_values.yaml").read_text())["parameterValues"]

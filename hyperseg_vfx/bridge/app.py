@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from .errors import install_error_handlers
+from .idle import ActivityMiddleware
 from .middleware import RequestGuard
 from .schemas import (ERROR_RESPONSES, Health, JobRequest, JobStatus, SegmentRequest, SegmentResult, SubmitRequest,
                       SubmitResult, TrackRequest)
@@ -44,6 +45,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     )
     app.state.bridge = bridge
     install_error_handlers(app)
+    app.add_middleware(ActivityMiddleware, activity=bridge.activity)  # inside the guard: refused requests don't count
     app.add_middleware(RequestGuard, token=settings.token, max_body_bytes=settings.max_body_bytes,
                        allowed_hosts=allowed_host_names(settings.host, settings.allowed_hosts),
                        allow_origins=settings.allow_origins)

@@ -61,6 +61,8 @@ class SegmentRequest(Request):
     """One frame to segment and write. input/output: a file or a frame pattern (####, %04d)
     evaluated at `frame`. previous: the file used as the previous frame; absent, render's rule
     applies (frame - 1 of the input pattern when that file exists, else the frame itself).
+    colorspace: the input's colour space, a name of `ocio_config` (the client's OCIO config: an
+    absolute path inside the allowed folders, or an `ocio://` name; absent: the bridge's own).
     overwrite: the output may replace a file that is not a matte hyperseg-vfx wrote."""
 
     input: StrictStr
@@ -70,6 +72,7 @@ class SegmentRequest(Request):
     previous: StrictStr | None = None
     options: Options = Field(default_factory=Options)
     colorspace: StrictStr | None = None
+    ocio_config: StrictStr | None = None
     overwrite: StrictBool = False
 
 
@@ -81,6 +84,7 @@ class ShotData(Request):
     output: StrictStr
     clicks: list[ClickTrack]
     colorspace: StrictStr | None = None
+    ocio_config: StrictStr | None = None
     checkpoint: StrictStr | None = None
     options: Options = Field(default_factory=Options)
     overwrite: StrictBool = False

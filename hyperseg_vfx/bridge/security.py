@@ -7,6 +7,8 @@
 - Paths: every file a request names must be absolute valid text (require_absolute); where it
   leads is the door's rule (hyperseg_vfx.door: walked from an allowed folder, never out of it,
   at every open). A refusal repeats the path as given and nothing about what is there.
+  The folders are the --allow-root ones and those listed in the --allow-roots-file (RootsFile),
+  which is read again when it changes and, like a token file, must not be writable by other users.
 - Host: a request is served only when its `Host` header names the bound address (127.0.0.1,
   localhost, [::1], the --host given, --allowed-host names): a DNS-rebinding page sends its own.
 """
@@ -93,6 +95,60 @@ def token_matches(authorization: str | None, token: str) -> bool:
     """Whether an Authorization header value is `Bearer <token>` (constant-time comparison)."""
     scheme, _, credentials = (authorization or "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
+
+
+def read_roots_file(path: str | os.PathLike) -> tuple[Path, ...]:
+    """The folders listed in an allowed-folders file: one absolute folder a line; blank lines and
+    lines starting with `#` are skipped. BridgeSetupError when it cannot be read, when other
+    users may write it (POSIX: they could allow themselves any folder) or for a relative folder."""
+    try:
+        info = os.stat(path)
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BridgeSetupError(f"--allow-roots-file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if os.name == "posix" and info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise BridgeSetupError(f"--allow-roots-file {path}: other users can write it; `chmod 600 {path}`")
+    folders = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    for folder in folders:
+        if not os.path.isabs(folder):
+            raise BridgeSetupError(f"--allow-roots-file {path}: {folder!r} is not an absolute folder")
+    return tuple(Path(folder) for folder in folders)
+
+
+class RootsFile:
+    """The folders listed in an --allow-roots-file, read again whenever the file changes (its
+    date, size or inode), so that a folder the Nuke plugin adds there is allowed at the next
+    request, without a restart. A missing file lists nothing; a changed file that cannot be used
+    leaves the folders as they were (and says why in the log). The bridge's Door calls it
+    (Door(listed_roots=...)) before each check."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = path
+        self._version: tuple[int, int, int] | None = None
+        self._listed: tuple[Path, ...] = ()
+        if os.path.exists(path):
+            self._listed = read_roots_file(path)  # a bad file at start-up is an error, not a log line
+            self._version = self._stat()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size, info.st_ino
+
+    def __call__(self) -> tuple[Path, ...]:
+        version = self._stat()
+        if version != self._version:
+            try:
+                self._listed = read_roots_file(self.path) if version is not None else ()
+            except BridgeSetupError as exc:
+                import logging
+
+                logging.getLogger("hyperseg_vfx.bridge").warning("%s; the allowed folders stay as they were", exc)
+                return self._listed
+            self._version = version
+        return self._listed
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

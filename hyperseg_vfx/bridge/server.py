@@ -1,5 +1,6 @@
 """Running the bridge: uvicorn on the settings' address, stopped cleanly by SIGINT/SIGTERM.
 
+With --idle-exit it also stops by itself once idle (bridge.idle), exiting with status 0.
 On a signal uvicorn stops accepting connections, lets the requests in progress finish, then
 runs the application's shutdown (running job frames finish and are written, or leave no file;
 the model worker stops), releases the port and re-raises the signal, so the process ends with
@@ -13,6 +14,7 @@ import signal
 
 from ..door import Door
 from .app import create_app
+from .idle import stop_when_idle
 from .protocol import timed_protocol
 from .security import allowed_host_names, check_bind
 from .settings import KEEP_ALIVE_S, BridgeSettings
@@ -32,7 +34,9 @@ def serve(settings: BridgeSettings) -> None:
     app = create_app(settings)
     bridge = app.state.bridge
     log.info("model %s on %s; paths allowed in %s", bridge.segmenter.model_name, bridge.segmenter.device,
-             ", ".join(bridge.door.roots))
+             ", ".join(bridge.door.roots) or "no folder yet")
+    if settings.allow_roots_file is not None:
+        log.info("and in the folders listed in %s (read again when it changes)", settings.allow_roots_file)
     log.info("answers Host %s; web origins allowed: %s",
              ", ".join(allowed_host_names(settings.host, settings.allowed_hosts)),
              ", ".join(settings.allow_origins) or "none")
@@ -48,8 +52,12 @@ def serve(settings: BridgeSettings) -> None:
     # after its graceful shutdown, re-raises it under the handler it found: ignored, the process
     # would exit 0. Python's own handler makes a SIGINT stop end with status 130 in every case.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    server = uvicorn.Server(config)
+    if settings.idle_exit_s is not None:
+        log.info("stops after %g s idle (--idle-exit)", settings.idle_exit_s)
+        stop_when_idle(server, bridge, settings.idle_exit_s)
     try:
-        uvicorn.Server(config).run()
+        server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down on: exit as a shell would
         raise SystemExit(128 + signal.SIGINT) from None
 

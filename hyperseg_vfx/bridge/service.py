@@ -21,9 +21,10 @@ from ..render import (
 )
 from ..segmenter import Segmenter
 from .errors import ApiError
+from .idle import Activity
 from .jobs import Job, JobManager
 from .schemas import JobRequest, SegmentRequest, SubmitRequest, TrackRequest
-from .security import require_absolute
+from .security import RootsFile, require_absolute
 from .settings import BridgeSettings
 from .shots import job_shot, segment_shot, shot_file_for_submit
 from .worker import INTERACTIVE, JOB, GpuWorker, QueuedSegmenter
@@ -48,7 +49,10 @@ class Bridge:
         renderer = Segmenter(self.segmenter.model, device=str(self.segmenter.device),
                              cache_bytes=RENDER_CACHE_BYTES, metadata=self.segmenter.metadata)
         self.jobs = JobManager(QueuedSegmenter(renderer, self.worker, JOB))
-        self.door = Door(settings.allow_roots, files=[self.checkpoint])  # its own model: shot files name it
+        listed = None if settings.allow_roots_file is None else RootsFile(settings.allow_roots_file)
+        # its own model may be read outside the roots: shot files name it
+        self.door = Door(settings.allow_roots, files=[self.checkpoint], listed_roots=listed)
+        self.activity = Activity()  # what --idle-exit watches
         # Decoded plates of the frames being clicked on: a click then costs the network, not two
         # EXR decodes (measured at 1920x1080: 696 ms -> 68 ms overhead per click).
         self.plates = CachedPlateReader(PLATE_CACHE_BYTES)
@@ -70,7 +74,7 @@ class Bridge:
         frame = request.frame
         matte = segment_shot_frame(shot, self.interactive, frame, read=self.plates, previous=request.previous)
         segmented = time.perf_counter()
-        plate = self.plates(shot.input_path(frame), shot.colorspace, self.door)  # cached: no header re-read
+        plate = self.plates(shot.input_path(frame), shot.colorspace, shot.ocio_config, self.door)  # cached
         output = write_shot_matte(shot, frame, matte, self.interactive, pixel_aspect=plate.pixel_aspect,
                                   previous=request.previous)
         end = time.perf_counter()

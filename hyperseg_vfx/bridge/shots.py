@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from ..door import Door
+from ..io.images import BUILTIN_CONFIG_PREFIX
 from ..render import check_outputs, output_is_complete, previous_input
 from ..shot import Shot, ShotError, check_shot_files, load_shot, shot_from_dict
 from .errors import ApiError
@@ -38,8 +39,11 @@ def segment_shot(request: SegmentRequest, door: Door) -> Shot:
         "options": request.options.model_dump(),
         "overwrite": request.overwrite,
     }
-    if request.colorspace is not None:
-        data["colorspace"] = request.colorspace
+    for name in ("colorspace", "ocio_config"):
+        if getattr(request, name) is not None:
+            data[name] = getattr(request, name)
+    if request.ocio_config is not None and not request.ocio_config.startswith(BUILTIN_CONFIG_PREFIX):
+        require_absolute(request.ocio_config, "ocio_config")
     try:
         shot = shot_from_dict(data, os.sep, door=door)
     except ShotError as exc:  # the request calls the shot's `frames` `frame`
@@ -58,8 +62,8 @@ def job_shot(request: JobRequest, door: Door, checkpoint: Path) -> Shot:
         raise ApiError(422, "invalid_request", "give either `shot` (shot-file data) or `shot_path`", "shot")
     if request.shot is not None:
         data = request.shot.model_dump(exclude_none=True)
-        for name in ("input", "output", "checkpoint"):
-            if name in data:
+        for name in ("input", "output", "checkpoint", "ocio_config"):
+            if name in data and not str(data[name]).startswith(BUILTIN_CONFIG_PREFIX):
                 require_absolute(data[name], f"shot.{name}")
         try:
             shot = load_shot(data, os.sep, frames=request.frames, check_files=False, door=door)
@@ -102,12 +106,21 @@ def shot_file_for_submit(path: str, door: Door) -> Shot:
     return shot
 
 
+def check_config_path(shot: Shot) -> None:
+    """The shot's OCIO config file, when it names one, through the shot's door (out of the roots
+    403 whether it exists or not; whether it reads is check_shot_files'); an `ocio://` name is
+    no file."""
+    if shot.ocio_config is not None and not shot.ocio_config.startswith(BUILTIN_CONFIG_PREFIX):
+        shot.door.real_path(shot.ocio_config, "ocio_config")
+
+
 def check_shot_paths(shot: Shot, extra_sources=()) -> None:
     """Check every file a render of `shot` reads or writes through the shot's door: inputs,
     outputs and what render's code reads as previous frames (render's rule picks files the
     request did not name; with temporal smoothing the next frames too); and that no output is,
     through links, one of the inputs. Each folder is walked once (door.survey); the render
-    checks each file again where it opens it."""
+    checks each file again where it opens it. The OCIO config too (check_config_path)."""
+    check_config_path(shot)
     door = shot.door
     inputs = door.survey(dict.fromkeys(shot.input_path(f) for f in shot.frames), "input")
     steps = (-1, 1) if shot.options.temporal_smoothing else (-1,)

@@ -16,6 +16,7 @@ from .demo import demo
 from .evaluation import evaluate_command
 from .farm import farm_group, submit
 from .models import checkpoint, fetch_weights
+from .nuke import nuke_group
 from .serve import serve
 from .shots import preview, render, track
 from .training import fit_tucker_command, synth, train, training_curve
@@ -39,5 +40,5 @@ def main() -> None:
 
 
 for command in (fetch_weights, checkpoint, bench, bench_bridge, render, track, preview, demo, evaluate_command,
-                synth, fit_tucker_command, train, training_curve, serve, submit, farm_group):
+                synth, fit_tucker_command, train, training_curve, serve, submit, farm_group, nuke_group):
     main.add_command(command)

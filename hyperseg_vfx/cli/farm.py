@@ -57,3 +57,5 @@ def install_deadline_plugin_command(repository: Path, force: bool) -> None:
     target, written = install_deadline_plugin(repository, force=force)
     for path in written:
         click.echo(f"wrote {path}")
+    click.echo(f"The HyperSeg plugin is installed in {target}" + ("" if written else " (already up to date)")
+               + "; set its executable in Monitor > Tools > Configure Plugins > HyperSeg.")

@@ -9,12 +9,14 @@ Every check happens here, before any engine writes or submits anything.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..door import ANYWHERE, Door
+from ..io.images import BUILTIN_CONFIG_PREFIX
 from ..render import previous_input
 from ..sequences import has_frame_token
 from ..shot import Shot, check_shot_files, load_shot
@@ -65,12 +67,29 @@ def frame_runs(frames: list[int]) -> list[FrameRun]:
     return runs
 
 
+def configured_command() -> str:
+    """The executable $HYPERSEG_VFX_COMMAND names ("" when unset): a path (spaces allowed), or a
+    JSON list of that one path, the form the Nuke plugin also takes (where longer lists work:
+    hyperseg_nuke.bridge_client.split_command). FarmInputError for another list: a farm task
+    runs one executable."""
+    command = os.environ.get(COMMAND_ENV, "").strip()
+    if not command.startswith("["):
+        return command
+    try:
+        words = json.loads(command)
+    except ValueError as exc:
+        raise FarmInputError(COMMAND_ENV, f"is not a valid JSON list ({exc}): {command[:200]!r}") from None
+    if not (isinstance(words, list) and len(words) == 1 and isinstance(words[0], str) and words[0].strip()):
+        raise FarmInputError(COMMAND_ENV, "must name one executable for the farm (its path, or a JSON list of that "
+                                          f"one path), got {command[:200]!r}")
+    return words[0].strip()
+
+
 def farm_command() -> str:
     """The hyperseg-vfx executable the farm's workers run: $HYPERSEG_VFX_COMMAND (a name on
-    their PATH or an absolute path), default `hyperseg-vfx`. OpenCue needs an absolute path
-    (opencue.worker_command)."""
-    command = os.environ.get(COMMAND_ENV, "").strip()
-    return command or DEFAULT_COMMAND
+    their PATH or an absolute path; see configured_command), default `hyperseg-vfx`. OpenCue
+    needs an absolute path (opencue.worker_command)."""
+    return configured_command() or DEFAULT_COMMAND
 
 
 @dataclass(frozen=True)
@@ -101,12 +120,19 @@ class FarmJob:
 
     @property
     def input_files(self) -> list[str]:
-        """Every file the render reads: the shot file, the checkpoint the shot names, and each
-        frame's plate and previous plate (frame t reads plate t-1 when it exists)."""
+        """Every file the render reads: the shot file, the checkpoint and the OCIO config file
+        the shot names, and each frame's plate and previous plate (frame t reads plate t-1 when
+        it exists)."""
         plates = {self.shot.input_path(f) for f in self.shot.frames}
         plates.update(p for f in self.shot.frames if (p := previous_input(self.shot, f)))
-        head = [str(self.shot_file)] + ([self.shot.checkpoint] if self.shot.checkpoint else [])
+        head = [str(self.shot_file)] + [p for p in (self.shot.checkpoint, self.config_file) if p]
         return head + sorted(plates)
+
+    @property
+    def config_file(self) -> str | None:
+        """The shot's OCIO config when it is a file (not an `ocio://` name), else None."""
+        config = self.shot.ocio_config
+        return None if config is None or config.startswith(BUILTIN_CONFIG_PREFIX) else config
 
 
 def _check_int(value: object, field: str, low: int, high: int | None = None) -> int:
@@ -140,7 +166,7 @@ def prepare_job(shot_path: str | os.PathLike, *, chunk_size: int, gpus: int, pri
         raise FarmInputError("shot", f"{shot_file}: no such file") from None
     except OSError as exc:
         raise FarmInputError("shot", f"cannot read {shot_file}: {exc.strerror or exc}") from None
-    for field in ("input", "output", "checkpoint"):
+    for field in ("input", "output", "checkpoint", "ocio_config"):
         check_printable(getattr(shot, field), f"shot.{field}")
     check_shot_files(shot)
     command = check_printable(farm_command(), COMMAND_ENV)

@@ -47,7 +47,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterator
 
 from .errors import FarmInputError, FarmSubmitError
-from .job import COMMAND_ENV, DEFAULT_COMMAND, FarmJob, FrameRun
+from .job import COMMAND_ENV, DEFAULT_COMMAND, FarmJob, FrameRun, configured_command
 from .plan import Plan, Submission
 
 XML_NAME = "job.xml"
@@ -90,7 +90,7 @@ def _is_absolute(path: str) -> bool:
 def worker_command(job: FarmJob) -> str:
     """The absolute hyperseg-vfx path the frames run: $HYPERSEG_VFX_COMMAND when set (it must be
     absolute), else this installation's (next to this Python, else on PATH)."""
-    configured = os.environ.get(COMMAND_ENV, "").strip()
+    configured = configured_command()
     if configured:
         if not _is_absolute(configured):
             raise FarmInputError(COMMAND_ENV, f"must be an absolute path on OpenCue (RQD runs frames with a "

@@ -11,6 +11,7 @@ counted) before anything is written.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -89,9 +90,11 @@ def count_tasks(template: dict, values: dict[str, object], folder: Path) -> int:
 
 
 def asset_references(job: FarmJob) -> dict:
-    """Deadline Cloud's asset references: what the render reads and the folder it writes."""
+    """Deadline Cloud's asset references: what the render reads and the folder it writes. The
+    OCIO config's whole folder goes too: a config finds its LUTs relative to itself (search_path)."""
     return {"assetReferences": {
-        "inputs": {"filenames": job.input_files, "directories": []},
+        "inputs": {"filenames": job.input_files,
+                   "directories": [os.path.dirname(job.config_file)] if job.config_file else []},
         "outputs": {"directories": [job.matte_dir]},
         "referencedPaths": [],
     }}

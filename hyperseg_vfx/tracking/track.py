@@ -258,8 +258,8 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
     for frame in run:
         if cancel is not None and cancel.is_set():
             return False
-        prev_rgb = read(shot.input_path(previous), shot.colorspace, shot.door).rgb
-        rgb = read(shot.input_path(frame), shot.colorspace, shot.door).rgb
+        prev_rgb = read(shot.input_path(previous), shot.colorspace, shot.ocio_config, shot.door).rgb
+        rgb = read(shot.input_path(frame), shot.colorspace, shot.ocio_config, shot.door).rgb
         forward, backward = flow(prev_rgb, rgb), flow(rgb, prev_rgb)
         previous_mask = matte.alpha > 0.5
         object_mask = warp_mask(previous_mask, backward)
