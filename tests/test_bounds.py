@@ -7,6 +7,9 @@ field, never a 500 or a traceback.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +48,27 @@ def test_track_carries_a_click_whose_artist_key_lies_off_the_frame_where_it_does
     assert click.keys[1001] == (40.0, 30.0) and click.keys[1003] == (500.0, 30.0)  # the artist's, untouched
     assert sorted(click.keys) == [1001, 1002, 1003, 1004, 1005]
     assert 0 <= click.keys[1002][0] < SIZE[0] and 0 <= click.keys[1004][0] < SIZE[0]
+
+
+# -- item 13: SIGINT ----------------------------------------------------------------------------
+
+
+def test_sigint_during_track_exits_130_with_one_line_and_writes_nothing(tmp_path, make_shot, tiny_checkpoint):
+    """`track` stopped by Ctrl-C exits 130 (as a shell reports SIGINT), not click's 1 "Aborted!"."""
+    path = make_shot(tmp_path / "sh", "1001-1040", SIZE)
+    out = tmp_path / "sh" / "tracked.yaml"
+    command = [sys.executable, "-m", "hyperseg_vfx.cli", "track", str(path), "--out", str(out),
+               "--checkpoint", str(tiny_checkpoint), "--device", "cpu"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in process.stderr:  # wait until it is tracking
+        lines.append(line)
+        if "tracked  (2/" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, err = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(lines) + err
+    assert "Traceback" not in err and "Aborted" not in err, err
+    assert [line for line in err.splitlines() if line.strip() and "tracked  (" not in line] == [
+        "Interrupted (SIGINT)"], err
+    assert not out.exists()
