@@ -45,6 +45,9 @@ def parse_frame_spec(spec: str | int) -> list[int]:
     """Frames of `spec`, sorted and de-duplicated; ValueError quoting `spec` when malformed or
     when its ranges hold more than max_frames() frames (counted before any list is made)."""
     if isinstance(spec, int) and not isinstance(spec, bool):
+        if abs(spec) >= 10**MAX_DIGITS:  # compared, never printed: Python cannot print 4300+ digits
+            raise ValueError(f"frame numbers have at most {MAX_DIGITS} digits, got one of "
+                             f"at least {int((spec.bit_length() - 1) * 0.30103) + 1}")
         return [spec]
     if not isinstance(spec, str):
         raise ValueError(f"frame spec must be a string or an integer, got {_quoted(repr(spec))}")

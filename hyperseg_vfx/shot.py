@@ -39,11 +39,21 @@ from hyperseg_vfx.atomic import atomic_output
 from hyperseg_vfx.clicks import Click
 from hyperseg_vfx.errors import HypersegError
 from hyperseg_vfx.io.images import ImageReadError, read_header, resolve_colorspace
-from hyperseg_vfx.sequences import check_pattern, format_frame_spec, frame_path, has_frame_token, parse_frame_spec
+from hyperseg_vfx.sequences import (
+    MAX_DIGITS, check_pattern, format_frame_spec, frame_path, has_frame_token, parse_frame_spec,
+)
 
 #: Largest shot file read, nesting depth of its data (shot files nest 4 deep; requests too).
 MAX_SHOT_BYTES = 32 * 1024**2
 MAX_DEPTH = 32
+#: Largest click coordinate (px) in size: image files address at most 2^31 pixels a side (EXR
+#: windows are 32-bit); a larger number is refused before it is converted.
+MAX_COORDINATE = float(2**31)
+#: Longest integer a shot file may hold, in characters: beyond it PyYAML's int() would refuse
+#: (over 4300 digits) or build a number no field takes; refused while parsing, with its line.
+MAX_INTEGER_CHARS = 64
+_INTEGER = re.compile(r"\s*-?\d+\s*")
+_FRAME_KEY = re.compile(rf"\s*-?[0-9]{{1,{MAX_DIGITS}}}\s*")
 #: Smallest short side (px) the model may run at after `options.scale`.
 MIN_SCALED_SIDE = 16
 
@@ -263,9 +273,22 @@ def _pattern(value: Any, where: str) -> str:
     return text
 
 
+def _shown(value: Any) -> str:
+    """`value` for a message, short: an integer too long to print in full (Python refuses to
+    write one of over 4300 digits) is named by its number of digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an integer of at least {int((value.bit_length() - 1) * math.log10(2)) + 1} digits"
+    return _clipped(repr(value))
+
+
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ShotError(where, f"must be a finite number, got {value!r}")
+    """A coordinate: a finite number of at most MAX_COORDINATE in size, checked before it is
+    converted (a long enough integer overflows a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ShotError(where, f"must be a finite number, got {_shown(value)}")
+    if isinstance(value, int) and abs(value) > MAX_COORDINATE or isinstance(value, float) and not (
+            math.isfinite(value) and abs(value) <= MAX_COORDINATE):
+        raise ShotError(where, f"must be a finite number of at most {MAX_COORDINATE:.0f} in size, got {_shown(value)}")
     return float(value)
 
 
@@ -283,12 +306,16 @@ def _frames(value: Any, where: str) -> list[int]:
 
 
 def _frame_number(value: Any, where: str) -> int:
-    """A key frame: an integer, or a string of one (JSON object keys are strings)."""
+    """A key frame: an integer, or a string of one (JSON object keys are strings), of at most
+    MAX_DIGITS digits (checked before a string is converted)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        if abs(value) < 10**MAX_DIGITS:
+            return value
+    elif isinstance(value, str) and _FRAME_KEY.fullmatch(value):
         return int(value)
-    raise ShotError(where, f"key frame must be an integer, got {value!r}")
+    elif not (isinstance(value, str) and _INTEGER.fullmatch(value)):
+        raise ShotError(where, f"key frame must be an integer, got {_shown(value)}")
+    raise ShotError(where, f"key frame must be an integer of at most {MAX_DIGITS} digits, got {_shown(value)}")
 
 
 def _keys(value: Any, where: str) -> dict[int, tuple[float, float]]:
@@ -296,7 +323,7 @@ def _keys(value: Any, where: str) -> dict[int, tuple[float, float]]:
         raise ShotError(where, "must be a non-empty mapping frame: [x, y]")
     keys: dict[int, tuple[float, float]] = {}
     for raw, point in value.items():
-        here = f"{where}.{raw}"
+        here = f"{where}.{_clipped(raw, 40) if isinstance(raw, str) else _shown(raw)}"
         frame = _frame_number(raw, here)
         if frame in keys:
             raise ShotError(here, f"frame {frame} is keyed twice")
@@ -509,7 +536,17 @@ def read_shot_bytes(path: str) -> bytes:
 
 class _ShotLoader(yaml.SafeLoader):
     """PyYAML's safe loader, stricter: a mapping key given twice, an alias (`*name`, which lets
-    a small file expand to a huge one) and nesting deeper than MAX_DEPTH are errors."""
+    a small file expand to a huge one), a merge key (`<<`), nesting deeper than MAX_DEPTH and an
+    integer longer than MAX_INTEGER_CHARS are errors."""
+
+    def construct_yaml_int(self, node):
+        digits = node.value.replace("_", "").lstrip("+-")
+        if len(digits) > MAX_INTEGER_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {len(digits)} characters is too long for any field of a shot file "
+                            f"(at most {MAX_INTEGER_CHARS})", node.start_mark)
+        return super().construct_yaml_int(node)
+
 
     _depth = 0
 
@@ -529,6 +566,9 @@ class _ShotLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(None, None, "merge keys (<<) are not allowed in shot files",
+                                                        key_node.start_mark)
             key = self.construct_object(key_node, deep=True)
             try:
                 duplicate = key in seen
@@ -541,6 +581,9 @@ class _ShotLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+_ShotLoader.add_constructor("tag:yaml.org,2002:int", _ShotLoader.construct_yaml_int)
+
+
 def parse_shot_text(raw: bytes, where: str) -> Any:
     """Shot-file data from YAML/JSON bytes; ShotError naming `where` for text that is not UTF-8,
     not YAML, nested too deep, or with a key given twice."""
@@ -551,9 +594,28 @@ def parse_shot_text(raw: bytes, where: str) -> Any:
     try:
         return yaml.load(text, Loader=_ShotLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ShotError("", f"{where} is not valid YAML: {_clipped(str(exc), 500)}") from None
+        raise ShotError("", f"{where}{_yaml_problem(exc, text)}") from None
     except RecursionError:
         raise ShotError("", f"{where} is nested too deeply") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    """A YAML error as one line, after the file name: ", line L, column C: not valid YAML: what"
+    (PyYAML's own text spans 4 to 8 lines, quoting the file as "<unicode string>")."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "invalid"
+        if exc.context and exc.problem and exc.context_mark is not None:
+            context = exc.context.removeprefix("while ").replace("parsing", "in").replace("scanning", "in")
+            what += f" ({context} that starts at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    elif isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):
+        line_start = text.rfind("\n", 0, exc.position) + 1
+        what = f"character U+{exc.character:04X} is not allowed (no control characters)"
+        where = f", line {text.count(chr(10), 0, exc.position) + 1}, column {exc.position - line_start + 1}"
+    else:
+        what, where = str(exc), ""
+    return f"{where}: not valid YAML: {_clipped(' '.join(what.split()), 300)}"
 
 
 def save_shot(shot: Shot, path: str | os.PathLike) -> None:

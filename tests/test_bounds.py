@@ -7,6 +7,8 @@ field, never a 500 or a traceback.
 
 from __future__ import annotations
 
+import http.client
+import json
 import signal
 import subprocess
 import sys
@@ -72,3 +74,124 @@ def test_sigint_during_track_exits_130_with_one_line_and_writes_nothing(tmp_path
     assert [line for line in err.splitlines() if line.strip() and "tracked  (" not in line] == [
         "Interrupted (SIGINT)"], err
     assert not out.exists()
+
+
+# -- item 8: numbers range-checked before conversion -------------------------------------------------
+
+LONG_KEY = "1" * 5000  # Python's int() refuses strings of over 4300 digits: a 500 before
+LONG_INT = int("9" * 400)  # overflows a float: a 500 before
+
+
+def post(server, path: str, body) -> tuple[int, dict]:
+    """(status, JSON answer) of a POST with `body` (data, or bytes sent as they are)."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=120)
+    try:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        connection.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def refusal(server, path: str, body) -> tuple[int, str, str]:
+    """(status, code, field) of a 4xx in the bridge's error shape."""
+    status, answer = post(server, path, body)
+    assert 400 <= status < 500, (status, answer)
+    assert set(answer["error"]) == {"code", "message", "field"} and len(answer["error"]["message"]) < 1000, answer
+    return status, answer["error"]["code"], answer["error"]["field"]
+
+
+@pytest.fixture
+def bridge_shot(bridge, make_shot, request):
+    return make_shot(bridge.root / request.node.name[:40], "1001-1003", SIZE)
+
+
+def with_click(data: dict, keys: dict, path: Path | None = None) -> dict:
+    """Shot-file data with a positive click keyed `keys` first, paths absolute (for a request)."""
+    data = dict(data, clicks=[{"label": "positive", "keys": keys}] + data["clicks"])
+    if path is not None:
+        for name in ("input", "output"):
+            data[name] = str(path.parent / data[name])
+    return data
+
+
+def test_a_key_frame_or_frame_of_too_many_digits_is_a_422_on_every_route(bridge, bridge_shot):
+    data = shot_data(bridge_shot)
+    out = bridge_shot.parent / "m.####.exr"
+    long_key = with_click(data, {LONG_KEY: [40.0, 30.0]}, bridge_shot)
+    segment = {"input": long_key["input"], "frame": 1002, "output": str(out), "clicks": long_key["clicks"]}
+    assert refusal(bridge, "/v1/segment", segment) == (422, "invalid_shot", "clicks[0].keys." + "1" * 40 + "...")
+    assert refusal(bridge, "/v1/segment", dict(segment, frame=10**12, clicks=data["clicks"]))[:2] == (422, "invalid_shot")
+    assert refusal(bridge, "/v1/jobs", {"shot": long_key})[:2] == (422, "invalid_shot")
+    assert refusal(bridge, "/v1/track", {"shot": long_key, "out": str(bridge_shot.parent / "t.yaml")})[:2] == (
+        422, "invalid_shot")
+    assert refusal(bridge, "/v1/jobs", {"shot": dict(long_key, clicks=data["clicks"]), "frames": 10**12})[:2] == (
+        422, "invalid_shot")
+    on_disk = bridge_shot.parent / "long_key.yaml"
+    on_disk.write_text(yaml.safe_dump(with_click(data, {LONG_KEY: [40.0, 30.0]})))
+    for route, body in (("/v1/jobs", {"shot_path": str(on_disk)}),
+                        ("/v1/submit", {"shot_path": str(on_disk), "farm": "openjd", "dry_run": True}),
+                        ("/v1/track", {"shot_path": str(on_disk), "out": str(bridge_shot.parent / "t.yaml")})):
+        assert refusal(bridge, route, body)[:2] == (422, "invalid_shot"), route
+    assert not (bridge_shot.parent / "mattes").exists() and not (bridge_shot.parent / "t.yaml").exists()
+
+
+def test_a_coordinate_too_large_for_a_float_is_a_422_on_every_route(bridge, bridge_shot):
+    data = shot_data(bridge_shot)
+    for coordinate in (LONG_INT, 1e300):
+        huge = with_click(data, {"1002": [coordinate, 30.0]}, bridge_shot)
+        segment = {"input": huge["input"], "frame": 1002, "output": str(bridge_shot.parent / "m.exr"),
+                   "clicks": huge["clicks"]}
+        for route, body in (("/v1/segment", segment), ("/v1/jobs", {"shot": huge}),
+                            ("/v1/track", {"shot": huge, "out": str(bridge_shot.parent / "t.yaml")})):
+            status, code, field = refusal(bridge, route, body)
+            assert status == 422 and field.startswith(("clicks[0].keys.1002", "shot.clicks[0].keys.1002")), (
+                route, code, field)
+        on_disk = bridge_shot.parent / "huge.yaml"
+        on_disk.write_text(yaml.safe_dump(with_click(data, {1002: [coordinate, 30.0]})))
+        assert refusal(bridge, "/v1/submit", {"shot_path": str(on_disk), "farm": "openjd", "dry_run": True})[:2] == (
+            422, "invalid_shot")
+
+
+def cli_error(args) -> str:
+    """The one line a CLI command that must refuse prints (exit 2, no traceback)."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("click, culprit", [
+    ({"label": "positive", "keys": {LONG_KEY: [40.0, 30.0]}}, "clicks[0].keys.1111"),
+    ({"label": "positive", "keys": {1002: [LONG_INT, 30.0]}}, "line 4, column 7: not valid YAML: an integer of 400"),
+    ({"label": "positive", "keys": {1002: [1e300, 30.0]}}, "clicks[0].keys.1002"),
+    ({"label": "positive", "keys": {10**12: [40.0, 30.0]}}, "clicks[0].keys.1000000000000"),
+    ({"label": "positive", "keys": {1002: [40.0, 30.0]}, "frames": 10**12}, "clicks[0].frames"),
+])
+def test_render_refuses_numbers_out_of_range_with_exit_2_and_one_line(tmp_path, make_shot, click, culprit):
+    path = make_shot(tmp_path / "sh", "1001-1003", SIZE)
+    data = shot_data(path)
+    data["clicks"].insert(0, click)
+    path.write_text(yaml.safe_dump(data, width=10**6))
+    line = cli_error(["render", path, "--device", "cpu"])
+    assert culprit in line and (f"{path}, line" in line or "line" not in culprit), line
+    assert not (tmp_path / "sh" / "mattes").exists()
+
+
+# -- item 17: YAML errors in one line ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, line_column, problem", [
+    ("input: !!python/object/apply:os.system [echo hi]\n", "line 1, column 8", "python/object/apply"),
+    ("clicks: &c []\nframes: *c\n", "line 2, column 9", "aliases"),
+    ("options: {<<: {scale: 0.5}}\n", "line 1, column 11", "merge keys"),
+    ("input: [plates/a.####.exr\nframes: 1001\n", "line 2, column 7", "expected ',' or ']'"),
+    ("input: a.exr\nframes: 1001\x07\n", "line 2, column 13", "U+0007"),
+])
+def test_bad_yaml_is_exit_2_with_one_line_naming_file_line_and_column(tmp_path, text, line_column, problem):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    line = cli_error(["render", path])
+    assert f"{path}, {line_column}: not valid YAML: " in line and problem in line, line
