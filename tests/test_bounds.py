@@ -195,3 +195,79 @@ def test_bad_yaml_is_exit_2_with_one_line_naming_file_line_and_column(tmp_path, 
     path.write_text(text)
     line = cli_error(["render", path])
     assert f"{path}, {line_column}: not valid YAML: " in line and problem in line, line
+
+
+# -- item 11: validation costs the shot's size, not frames x clicks --------------------------------
+
+
+def big_shot(tmp_path: Path, clicks: int, frames: int, make_shot) -> dict:
+    """Shot-file data over `frames` frames of one real plate (a pattern without a frame token):
+    `clicks` clicks (every other one positive), each keyed every 5000 frames and counting on
+    `frames: 1-<frames>`."""
+    plate_shot = load_shot(make_shot(tmp_path / "plate", "1001", SIZE))
+    tracks = [{"label": "positive" if i % 2 == 0 else "negative",
+               "keys": {f: [10.0 + i % 70, 5.0 + (f // 5000) % 50] for f in range(1, 100001, 5000)},
+               "frames": f"1-{frames}"} for i in range(clicks)]
+    return {"input": plate_shot.input_path(1001), "frames": f"1-{frames}",
+            "output": str(tmp_path / "out" / "m.######.exr"), "clicks": tracks}
+
+
+def test_validation_evaluates_click_positions_independently_of_the_frame_count(tmp_path, make_shot, monkeypatch):
+    """Validation (every frame has a positive click; every click inside its frame) used to
+    evaluate every click on every frame: 300 clicks x 100,000 frames took minutes. It now walks
+    each click's keys and runs: the same shot over 100 or 100,000 frames evaluates the same
+    number of positions."""
+    from hyperseg_vfx.shot import ClickTrack, check_shot_files, shot_from_dict
+
+    calls = []
+    position_at = ClickTrack.position_at
+    monkeypatch.setattr(ClickTrack, "position_at", lambda self, frame: calls.append(frame) or position_at(self, frame))
+    counts = {}
+    for frames in (100, 100000):
+        calls.clear()
+        check_shot_files(shot_from_dict(big_shot(tmp_path, 40, frames, make_shot), "/"))
+        counts[frames] = len(calls)
+    assert counts[100000] <= 2 * 40 * 21 + 40 and counts[100] <= counts[100000], counts
+
+
+def test_validation_finds_the_first_frame_and_click_that_checking_every_frame_finds():
+    """Against the definition (every frame, every click) on random shots: keys anywhere in and
+    out of a 50x40 frame, `frames` runs, drops, both interpolations."""
+    import random
+
+    import hyperseg_vfx.shot as shot_module
+    from hyperseg_vfx.sequences import FrameSet
+    from hyperseg_vfx.shot import ClickTrack, Shot, TrackMarks
+
+    rng = random.Random(24)
+    width, height = 50, 40
+    for _ in range(400):
+        frames = sorted(rng.sample(range(60), rng.randint(1, 30)))
+        tracks = []
+        for _ in range(rng.randint(1, 5)):
+            keys = {f: (rng.uniform(-20, 70), rng.uniform(-20, 60)) for f in rng.sample(range(-5, 65), rng.randint(1, 5))}
+            counts = FrameSet((a, a + rng.randint(0, 10)) for a in rng.sample(range(60), rng.randint(1, 4))) \
+                if rng.random() < 0.5 else None
+            marks = TrackMarks(frozenset(), {"left_object": frozenset(rng.sample(sorted(keys), rng.randint(0, len(keys))))}) \
+                if rng.random() < 0.3 else None
+            tracks.append(ClickTrack(rng.random() < 0.6, keys, rng.choice(["linear", "constant"]), counts, marks))
+        shot = Shot("/plate.exr", frames, "/m.####.exr", tracks)
+        expected = next((f for f in frames if not any(c.positive for c in shot.clicks_at(f))), None)
+        assert shot_module._first_frame_without_positive(shot) == expected
+        expected = next(((f, i) for f in frames for i, t in enumerate(tracks)
+                         if t.click_at(f) is not None and not (0 <= t.click_at(f).x < width and 0 <= t.click_at(f).y < height)),
+                        None)
+        assert shot_module._first_click_outside(shot, width, height) == expected
+
+
+def test_clicks_and_stepped_click_frames_are_capped_with_a_422(bridge, bridge_shot):
+    """At most MAX_CLICKS clicks; the clicks' `frames` together at most max_frames() runs (a
+    stepped range is a run per frame): each a 422 naming the field, nothing rendered."""
+    from hyperseg_vfx.shot import MAX_CLICKS
+
+    data = with_click(shot_data(bridge_shot), {"1002": [40.0, 30.0]}, bridge_shot)
+    many = dict(data, clicks=data["clicks"][:1] * (MAX_CLICKS + 1))
+    assert refusal(bridge, "/v1/jobs", {"shot": many}) == (422, "invalid_shot", "shot.clicks")
+    stepped = dict(data, clicks=[dict(data["clicks"][0], frames="1-200000x2")] * 3)
+    assert refusal(bridge, "/v1/jobs", {"shot": stepped}) == (422, "invalid_shot", "shot.clicks[1].frames")
+    assert not (bridge_shot.parent / "mattes").exists()
