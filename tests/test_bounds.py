@@ -12,6 +12,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -271,3 +272,48 @@ def test_clicks_and_stepped_click_frames_are_capped_with_a_422(bridge, bridge_sh
     stepped = dict(data, clicks=[dict(data["clicks"][0], frames="1-200000x2")] * 3)
     assert refusal(bridge, "/v1/jobs", {"shot": stepped}) == (422, "invalid_shot", "shot.clicks[1].frames")
     assert not (bridge_shot.parent / "mattes").exists()
+
+
+# -- item 12: the bridge's jobs are bounded --------------------------------------------------------
+
+
+def test_queued_jobs_are_capped_and_finished_jobs_are_forgotten_by_count_and_age(
+        tmp_path, make_shot, tiny_checkpoint, monkeypatch):
+    """A bridge queueing 2 jobs and remembering 3 finished ones for 4 s: a third waiting job is a
+    429 too_many_jobs; a finished job answers a summary (counts, output), then 404 once 3 newer
+    jobs have ended, or once 4 s have passed."""
+    from bridge_server import BridgeProcess
+    from hyperseg_nuke.bridge_client import BridgeError
+
+    monkeypatch.setenv("HYPERSEG_MAX_QUEUED_JOBS", "2")
+    monkeypatch.setenv("HYPERSEG_KEEP_FINISHED_JOBS", "3")
+    monkeypatch.setenv("HYPERSEG_KEEP_FINISHED_S", "4")
+    root = tmp_path / "root"
+    shot = load_shot(make_shot(root / "sh", "1001-1030", SIZE))
+    data = shot.to_dict()
+    with BridgeProcess(tiny_checkpoint, [root], tmp_path / "bridge.log") as server:
+        client = server.client
+        long_job = client.start_job(shot=data)
+        waiting = [client.start_job(shot=dict(data, output=str(root / f"q{i}" / "m.####.exr"))) for i in range(2)]
+        assert [job["state"] for job in waiting] == ["queued", "queued"]
+        with pytest.raises(BridgeError) as refused:
+            client.start_job(shot=dict(data, output=str(root / "q3" / "m.####.exr")))
+        assert (refused.value.status, refused.value.code) == (429, "too_many_jobs"), refused.value
+        assert not (root / "q3").exists()
+        for job in (long_job, *waiting):
+            client.cancel_job(job["id"])
+        client.wait_for_job(long_job["id"], timeout=120)
+        quick = [client.start_job(shot=dict(data, output=str(root / f"f{i}" / "m.####.exr")), frames="1001")
+                 for i in range(3)]
+        ended = [client.wait_for_job(job["id"], timeout=120) for job in quick]
+        assert [(job["state"], job["frames"], job["written"]) for job in ended] == [("done", 1, 1)] * 3
+        assert client.job(quick[-1]["id"])["output"] == str(root / "f2" / "m.####.exr")
+        for job in (long_job, *waiting):  # 6 ended, 3 remembered: the oldest are forgotten
+            with pytest.raises(BridgeError) as forgotten:
+                client.job(job["id"])
+            assert (forgotten.value.status, forgotten.value.code) == (404, "job_not_found")
+        time.sleep(4.5)
+        with pytest.raises(BridgeError) as aged:
+            client.job(quick[-1]["id"])
+        assert aged.value.status == 404
+    assert "Traceback" not in server.output(), server.output()
