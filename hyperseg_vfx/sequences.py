@@ -96,8 +96,8 @@ class FrameSet:
     membership costs a binary search over the runs, never a list of the frames, so a click that
     counts on `1-100000` costs one run (shot validation walks runs, not frames).
 
-    Compares equal to another FrameSet of the same frames; `in`, len() and iteration (in order)
-    work as on a set of ints."""
+    Compares equal to a FrameSet or a set of the same frames; `in`, len() and iteration (in
+    order) work as on a set of ints."""
 
     __slots__ = ("runs", "_firsts")
 
@@ -139,11 +139,10 @@ class FrameSet:
             return len(self) == len(other) and all(f in self for f in other)
         return NotImplemented
 
-    def __hash__(self) -> int:
-        return hash(self.runs)
+    __hash__ = None  # equal to a frozenset of its frames, whose hash it would have to compute
 
     def __repr__(self) -> str:
-        return f"FrameSet({format_frame_spec(self) if self.runs else ''!r})"
+        return f"FrameSet({self.spec()!r})"
 
     def spec(self) -> str:
         """The compact spec of the set (format_frame_spec), from its runs."""
