@@ -317,3 +317,12 @@ def test_queued_jobs_are_capped_and_finished_jobs_are_forgotten_by_count_and_age
             client.job(quick[-1]["id"])
         assert aged.value.status == 404
     assert "Traceback" not in server.output(), server.output()
+
+
+def test_track_names_the_shot_field_of_a_number_out_of_range_not_frames(tmp_path, make_shot):
+    path = make_shot(tmp_path / "sh", "1001-1003", SIZE)
+    data = shot_data(path)
+    data["clicks"][0]["keys"] = {LONG_KEY: [40.0, 30.0]}
+    path.write_text(yaml.safe_dump(data, width=10**6))
+    line = cli_error(["track", path, "--out", tmp_path / "t.yaml", "--device", "cpu"])
+    assert line.startswith("Error: clicks[0].keys.1111") and "--frames" not in line, line
