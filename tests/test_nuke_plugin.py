@@ -236,6 +236,9 @@ def test_settings_come_from_knobs_then_the_environment(plugin, monkeypatch, tmp_
     assert settings.bridge_url(" ") == "http://gpu7:9000" and settings.bridge_url("http://h:1") == "http://h:1"
     (tmp_path / "token").write_text("s3cret-token-of-16+\n")
     monkeypatch.setenv("HYPERSEG_BRIDGE_TOKEN_FILE", str(tmp_path / "token"))
+    with pytest.raises(PluginError, match="read by other users"):  # serve's rules: 0600
+        settings.bridge_token()
+    (tmp_path / "token").chmod(0o600)
     assert settings.bridge_token() == "s3cret-token-of-16+"
     monkeypatch.setenv("HYPERSEG_BRIDGE_TOKEN_FILE", str(tmp_path / "missing"))
     with pytest.raises(PluginError, match="HYPERSEG_BRIDGE_TOKEN_FILE"):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import http.server
 import importlib
 import json
+import os
+import stat
 import threading
 
 import pytest
@@ -194,6 +196,78 @@ def test_child_processes_get_a_clean_python_environment(nuke, monkeypatch):
     monkeypatch.setenv("HYPERSEG_FARM", "openjd")
     env = child_environment()
     assert "PYTHONPATH" not in env and "PYTHONHOME" not in env and env["HYPERSEG_FARM"] == "openjd"
+
+
+# -- token files (issue 24, item 16): the rules of `serve --token-file`, applied by the plugin ------
+
+
+class HeaderStandIn(StandIn):
+    """Answers every GET with the raw bytes of the Authorization header it got (as Latin-1 text,
+    which maps byte for byte)."""
+
+    def do_GET(self):
+        answer = json.dumps({"authorization": self.headers.get("Authorization", "")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+def test_bridge_client_sends_a_non_ascii_token_utf8_encoded(nuke):
+    from hyperseg_nuke.bridge_client import BridgeClient
+
+    token = "jeton-secret-été-€-ключ"
+    server = http.server.HTTPServer(("127.0.0.1", 0), HeaderStandIn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answer = BridgeClient("http://127.0.0.1:{}".format(server.server_address[1]), token=token).health()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer["authorization"].encode("latin-1") == ("Bearer " + token).encode("utf-8")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX owners, modes, links and FIFOs")
+def test_user_token_makes_its_folder_private_and_reads_the_file_as_serve_does(nuke, tmp_path):
+    from hyperseg_nuke.bridge_client import BridgeError, user_token
+
+    folder = tmp_path / "open"
+    folder.mkdir()
+    folder.chmod(0o777)
+    token = user_token(str(folder / "bridge_token"))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and len(token) >= 16
+    assert stat.S_IMODE((folder / "bridge_token").stat().st_mode) == 0o600
+
+    (folder / "bridge_token").chmod(0o644)
+    with pytest.raises(BridgeError, match="read by other users"):
+        user_token(str(folder / "bridge_token"))
+
+    planted = tmp_path / "planted"
+    planted.mkdir(mode=0o700)
+    target = tmp_path / "attackers_token"
+    target.write_text("known-to-the-attacker-0123456789\n")
+    target.chmod(0o600)
+    (planted / "bridge_token").symlink_to(target)
+    with pytest.raises(BridgeError, match="symbolic link"):
+        user_token(str(planted / "bridge_token"))
+    assert target.read_text() == "known-to-the-attacker-0123456789\n"
+
+    fifo_folder = tmp_path / "fifo"
+    fifo_folder.mkdir(mode=0o700)
+    os.mkfifo(str(fifo_folder / "bridge_token"), 0o600)
+    outcome = []
+
+    def read():
+        try:
+            user_token(str(fifo_folder / "bridge_token"))
+        except BridgeError as exc:
+            outcome.append(str(exc))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    assert not reader.is_alive() and "not a regular file" in outcome[0], outcome
 
 
 # -- issue 25: node identity, handles, Track in bulk, reload matte ----------------------------------

@@ -233,6 +233,7 @@ _REFUSALS = {400: "Not JSON, or JSON with a key given twice or nested too deep",
              403: "A path outside the allowed folders, a foreign Host or Origin",
              409: "An output exists and may not be replaced (send overwrite: true to replace it)",
              413: "Body too large", 415: "Body not sent as application/json",
+             429: "Too many jobs waiting (too_many_jobs; see hyperseg_vfx.bridge.jobs.MAX_QUEUED_JOBS)",
              422: "Invalid request (the field says where)", 500: "Internal error"}
 #: The error answers every route may give, for the OpenAPI description.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

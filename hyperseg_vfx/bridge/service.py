@@ -91,6 +91,7 @@ class Bridge:
         }
 
     def start_job(self, request: JobRequest) -> dict:
+        self.jobs.check_room()
         shot = job_shot(request, self.door, self.checkpoint)
         name = Path(shot.path).stem if shot.path else Path(shot.output).name
         job = self.jobs.start(shot, name, skip_existing=request.skip_existing,
@@ -101,6 +102,7 @@ class Bridge:
         """Track a shot's clicks in the background (a job: progress, cancel and status as renders)."""
         from .shots import track_request
 
+        self.jobs.check_room()
         shot, frames, out = track_request(request, self.door, self.checkpoint)
         name = (Path(shot.path).stem if shot.path else Path(out).stem) + " (track)"
         job = self.jobs.start(dataclasses.replace(shot, frames=frames), name, skip_existing=False,

@@ -2,7 +2,9 @@
 
 Every command imports its heavy modules (torch, OpenImageIO) inside its body, so `--help` is
 instant and a command pays only for what it uses. Errors that are the user's to fix
-(HypersegError) print one line and exit with 2.
+(HypersegError) print one line and exit with 2; Ctrl-C (SIGINT) exits with 130, as a shell reports
+a process the signal ended (render and serve stop cleanly first; the other commands stop where
+they are).
 """
 
 from __future__ import annotations
@@ -22,8 +24,14 @@ from .shots import preview, render, track
 from .training import fit_tucker_command, synth, train, training_curve
 
 
+#: Exit status of a command stopped by SIGINT (Ctrl-C): 128 + the signal's number, as shells report it.
+SIGINT_STATUS = 130
+
+
 class UserErrorGroup(click.Group):
-    """A click group that turns HypersegError into 'Error: ...' and exit status 2."""
+    """A click group that turns HypersegError into 'Error: ...' and exit status 2, and a
+    KeyboardInterrupt (SIGINT) into exit status 130 (click's own handling says "Aborted!" and
+    exits 1, which a script cannot tell from a failure)."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -31,6 +39,9 @@ class UserErrorGroup(click.Group):
         except HypersegError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted (SIGINT)", err=True)
+            ctx.exit(SIGINT_STATUS)
 
 
 @click.group(cls=UserErrorGroup)

@@ -134,7 +134,7 @@ def track(shot_file: Path, out_file: Path, frame_spec: str | None, checkpoint_pa
     from ..door import ANYWHERE
     from ..render import render_segmenter, resolve_checkpoint
     from ..sequences import parse_frame_spec
-    from ..shot import load_shot, save_shot
+    from ..shot import ShotError, load_shot, save_shot
     from ..tracking import track_shot
 
     if out_file.resolve() == shot_file.resolve():
@@ -145,6 +145,8 @@ def track(shot_file: Path, out_file: Path, frame_spec: str | None, checkpoint_pa
         frames = None if frame_spec is None else parse_frame_spec(frame_spec)
     except OSError as exc:
         raise HypersegError(f"cannot read shot file {shot_file}: {exc.strerror or exc}") from None
+    except ShotError:  # names its own field (a ValueError too, but not --frames')
+        raise
     except ValueError as exc:
         raise HypersegError(f"--frames: {exc}") from None
     segmenter = render_segmenter(resolve_checkpoint(shot, checkpoint_path), device)

@@ -37,7 +37,7 @@ from ..errors import HypersegError
 from ..render import CachedPlateReader, segment_shot_frame
 from ..shot import ClickTrack, Shot, ShotError, TrackMarks, check_shot_files, shot_from_dict
 from ..sequences import format_frame_spec
-from .check import MOVED, UNVERIFIED, check_clicks
+from .check import MOVED, UNVERIFIED, check_clicks, on_object
 from ..motion import FlowEstimator, carry_point, dis_flow, warp_mask
 
 #: A moved-back positive may travel at most this fraction of the frame diagonal.
@@ -267,7 +267,7 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
         checked, was_inside = [], {}
         for i, (track, c) in enumerate(zip(shot.clicks, state)):
             if c.alive:
-                was_inside[i] = bool(previous_mask[int(c.y), int(c.x)])
+                was_inside[i] = on_object(previous_mask, c.x, c.y)  # an artist key may lie off the frame
                 c.x, c.y = carry_point(forward, c.x, c.y)
                 if _counts(track, frame):
                     checked.append(i)

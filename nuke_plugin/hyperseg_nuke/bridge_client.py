@@ -59,6 +59,13 @@ API (every method returns the server's JSON answer as a dict, or raises BridgeEr
     process (not those running a job: they stop once idle); the Nuke plugin runs it at exit.
 - user_token(path=None) -> str: the per-user bridge token in `path` (default
     default_token_file()), created on first use (random, in a file only its owner can read).
+    Its folder is made private (0700) when it is this user's and others could write to it, and
+    refused when it is another user's; the file is read as `serve --token-file` reads it
+    (read_token_file).
+- read_token_file(path) -> str: a token file read by the bridge's rules: a regular file (not a
+    link, FIFO or device; never blocks), owned by this user, readable by nobody else, UTF-8.
+    The token goes to the bridge UTF-8 encoded (`Authorization: Bearer <token>`), which is how
+    the bridge compares it, so a non-ASCII token works.
 - BridgeError(message, status=None, code=None, field=None): every failure. status: the HTTP
     status (None when the bridge did not answer); code: the server's error code ("forbidden_path",
     "invalid_shot", ...) or "unreachable" / "timeout" / "bad_response"; field: the request field
@@ -67,6 +74,7 @@ API (every method returns the server's JSON answer as a dict, or raises BridgeEr
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
 import os
@@ -74,6 +82,7 @@ import secrets
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -207,8 +216,8 @@ class BridgeClient:
         if body is not None:
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        if self.token:
-            headers["Authorization"] = "Bearer " + self.token
+        if self.token:  # UTF-8 bytes (http.client would send a str as Latin-1): the bridge compares UTF-8
+            headers["Authorization"] = ("Bearer " + self.token).encode("utf-8")
         connection_class = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
         connection = connection_class(self.host, self.port, timeout=self.timeout if timeout is None else timeout)
         where = "{} {}{}".format(method, self.base_url, path)
@@ -433,28 +442,87 @@ def allow_folders(folders: Sequence[str], path: Optional[str] = None) -> List[st
     return added
 
 
+#: The bridge's rules for a token file (hyperseg_vfx.bridge.security): its shortest token and
+#: largest file.
+MIN_TOKEN_LENGTH = 16
+MAX_TOKEN_FILE_BYTES = 4096
+
+
 def user_token(path: Optional[str] = None) -> str:
     """The token in `path` (default default_token_file()); on first use the file is created
     with a random token, readable by its owner only (0600, in a 0700 folder), the way the
-    bridge's --token-file wants it. BridgeError when it cannot be read or made."""
+    bridge's --token-file wants it. A folder of this user's that others may write to is made
+    0700 (another user could swap the file); one of another user's is refused. BridgeError when
+    the token cannot be read or made, or the file breaks read_token_file's rules."""
     path = path or default_token_file()
+    folder = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        _private_folder(folder)
         try:
-            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         except FileExistsError:
             pass
         else:
-            with os.fdopen(handle, "w") as new_file:
+            with os.fdopen(handle, "w", encoding="utf-8") as new_file:
                 new_file.write(secrets.token_urlsafe(32) + "\n")
-        with open(path, encoding="utf-8") as existing:
-            token = existing.read().strip()
     except OSError as exc:
         raise BridgeError("cannot read or create the bridge token file {}: {}".format(path, exc.strerror or exc),
                           code="unreachable") from None
-    if not token:
-        raise BridgeError("the bridge token file {} is empty: delete it to get a new token".format(path),
+    return read_token_file(path, remedy="delete it to get a new token")
+
+
+def _private_folder(folder: str) -> None:
+    """Make the token's folder private (0700) when it is this user's and others may write to it;
+    BridgeError when it is a link or another user's (POSIX; nothing to check elsewhere)."""
+    if os.name != "posix":
+        return
+    info = os.lstat(folder)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise BridgeError("the bridge token folder {} is not a folder (a link?): remove it".format(folder),
                           code="unreachable")
+    if info.st_uid != os.getuid():
+        raise BridgeError("the bridge token folder {} belongs to another user: set ${} to a file in a folder of "
+                          "yours".format(folder, TOKEN_FILE_ENV), code="unreachable")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        os.chmod(folder, 0o700)
+
+
+def read_token_file(path: str, remedy: str = "fix it or name another file") -> str:
+    """The token in `path`, read by the bridge's rules (`serve --token-file`): a regular file,
+    not a link, FIFO or device (opened without following links and without blocking, then
+    checked with fstat), owned by this user and readable by nobody else (POSIX), UTF-8 text of
+    at least MIN_TOKEN_LENGTH characters. BridgeError naming the file and the rule otherwise."""
+
+    def refuse(reason: str) -> BridgeError:
+        return BridgeError("the bridge token file {} {}: {}".format(path, reason, remedy), code="unreachable")
+
+    if not hasattr(os, "O_NOFOLLOW") and os.path.islink(path):
+        raise refuse("is a symbolic link")
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise refuse("is a symbolic link" if exc.errno == errno.ELOOP else "cannot be read ({})".format(
+            exc.strerror or exc)) from None
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse("is not a regular file")
+        if os.name == "posix" and info.st_uid != os.getuid():
+            raise refuse("belongs to another user")
+        if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise refuse("can be read by other users")
+        raw = os.read(handle, MAX_TOKEN_FILE_BYTES + 1)
+    except OSError as exc:
+        raise refuse("cannot be read ({})".format(exc.strerror or exc)) from None
+    finally:
+        os.close(handle)
+    try:
+        token = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise refuse("is not UTF-8 text") from None
+    if len(raw) > MAX_TOKEN_FILE_BYTES or len(token) < MIN_TOKEN_LENGTH:
+        raise refuse("does not hold a token of {} to {} bytes".format(MIN_TOKEN_LENGTH, MAX_TOKEN_FILE_BYTES))
     return token
 
 

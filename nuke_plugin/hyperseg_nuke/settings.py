@@ -21,7 +21,7 @@ import os
 from typing import List, Optional
 
 from hyperseg_nuke import bridge_client
-from hyperseg_nuke.bridge_client import DEFAULT_URL
+from hyperseg_nuke.bridge_client import DEFAULT_URL, BridgeError, read_token_file
 from hyperseg_nuke.errors import PluginError
 
 URL_ENV = "HYPERSEG_BRIDGE_URL"
@@ -47,11 +47,9 @@ def bridge_token() -> Optional[str]:
     if token or not path:
         return token or None
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().strip() or None
-    except OSError as exc:
-        raise PluginError("cannot read the bridge token file ${} = {}: {}".format(
-            TOKEN_FILE_ENV, path, exc.strerror or exc)) from None
+        return read_token_file(path, remedy="fix ${}".format(TOKEN_FILE_ENV))
+    except BridgeError as exc:
+        raise PluginError(str(exc)) from None
 
 
 def farm_name(knob_value: str) -> str:
