@@ -15,8 +15,9 @@ A shot file is YAML (so JSON works too):
         tracked:                      # optional, written by `hyperseg-vfx track` (see TrackMarks)
           keys: 1002-1100             # keys written by tracking (re-tracking replaces only these)
           dropped: {left_object: 1090-1100}   # frames where tracking dropped the click, by reason
-    options: {scale: 1.0, matte: soft, candidates: false, temporal_smoothing: false}
+    options: {scale: 1.0, matte: soft, candidates: false, temporal_smoothing: false, precision: float32}
     overwrite: false                  # optional: true lets outputs replace files hyperseg-vfx did not write
+    hold: false                       # true: an input without a frame token is held for every frame
 
 Everything is validated before any frame is rendered, so a farm job fails in seconds with an
 error naming the offending field (and frame) instead of hours in. Validation errors are
@@ -37,6 +38,7 @@ import yaml
 
 from hyperseg_vfx.atomic import atomic_output
 from hyperseg_vfx.clicks import Click
+from hyperseg_vfx.devices import DEFAULT_PRECISION, PRECISIONS
 from hyperseg_vfx.errors import HypersegError
 from hyperseg_vfx.io.images import ImageReadError, read_header, resolve_colorspace
 from hyperseg_vfx.sequences import check_pattern, format_frame_spec, frame_path, has_frame_token, parse_frame_spec
@@ -133,12 +135,15 @@ class ShotOptions:
     """Render options: scale in (0, 1] of the plate size the model runs at; matte `soft`
     (probability) or `binary` (probability > 0.5); candidates: also write alternative masks;
     temporal_smoothing: average each matte with its neighbours' moved by the plates' motion
-    (hyperseg_vfx.smoothing), against frame-to-frame chatter."""
+    (hyperseg_vfx.smoothing), against frame-to-frame chatter; precision: float32 | float16, what
+    the network computes in on every device (hyperseg_vfx.devices), so that every chunk of the shot
+    gives the mattes of one run."""
 
     scale: float = 1.0
     matte: str = "soft"
     candidates: bool = False
     temporal_smoothing: bool = False
+    precision: str = DEFAULT_PRECISION
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,7 @@ class Shot:
     options: ShotOptions = field(default_factory=ShotOptions)
     path: str | None = None
     overwrite: bool = False
+    hold: bool = False
 
     def input_path(self, frame: int) -> str:
         return frame_path(self.input, frame)
@@ -190,9 +196,12 @@ class Shot:
             "matte": self.options.matte,
             "candidates": self.options.candidates,
             "temporal_smoothing": self.options.temporal_smoothing,
+            "precision": self.options.precision,
         }
         if self.overwrite:
             data["overwrite"] = True
+        if self.hold:
+            data["hold"] = True
         return data
 
 
@@ -348,7 +357,7 @@ def _flag(value: Any, where: str) -> bool:
 
 
 def _options(value: Any) -> ShotOptions:
-    keys = ("scale", "matte", "candidates", "temporal_smoothing")
+    keys = ("scale", "matte", "candidates", "temporal_smoothing", "precision")
     data = _mapping({} if value is None else value, "options", keys, ())
     defaults = ShotOptions()
     scale = _number(data.get("scale", defaults.scale), "options.scale")
@@ -357,7 +366,8 @@ def _options(value: Any) -> ShotOptions:
     candidates = _flag(data.get("candidates", defaults.candidates), "options.candidates")
     smoothing = _flag(data.get("temporal_smoothing", defaults.temporal_smoothing), "options.temporal_smoothing")
     matte = _choice(data.get("matte", defaults.matte), "options.matte", MATTES)
-    return ShotOptions(scale, matte, candidates, smoothing)
+    precision = _choice(data.get("precision", defaults.precision), "options.precision", PRECISIONS)
+    return ShotOptions(scale, matte, candidates, smoothing, precision)
 
 
 def _optional_string(data: Mapping, key: str) -> str | None:
@@ -376,7 +386,7 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
     resolved (a farm worker's view of the submitter's paths).
     """
     data = _mapping(
-        data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options", "overwrite"),
+        data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options", "overwrite", "hold"),
         ("input", "frames", "output", "clicks"),
     )
 
@@ -398,6 +408,7 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
         options=_options(data.get("options")),
         path=path,
         overwrite=_flag(data.get("overwrite", False), "overwrite"),
+        hold=_flag(data.get("hold", False), "hold"),
     )
     _check_consistency(shot)
     return shot
@@ -414,6 +425,12 @@ def _check_consistency(shot: Shot) -> None:
         raise ShotError(
             "output",
             f"{shot.output} has no frame token (####, %04d) but {len(shot.frames)} frames are rendered",
+        )
+    if len(shot.frames) > 1 and not has_frame_token(shot.input) and not shot.hold:
+        raise ShotError(
+            "input",
+            f"{shot.input} has no frame token (####, %04d) but {len(shot.frames)} frames are rendered: "
+            "add the frame token, or `hold: true` in the shot to use this one image for every frame",
         )
     inputs = {shot.input_path(f) for f in shot.frames}
     for frame in shot.frames:
