@@ -111,11 +111,11 @@ def test_render_stops_on_ctrl_break_as_on_sigterm(monkeypatch):
     import signal
     import threading
 
-    from hyperseg_vfx.cli import _stop_on_signals
+    from hyperseg_vfx.cli.progress import stop_on_signals
 
     monkeypatch.setattr(signal, "SIGBREAK", signal.SIGUSR1, raising=False)
     cancel, received = threading.Event(), []
-    previous = _stop_on_signals(cancel, received)
+    previous = stop_on_signals(cancel, received)
     try:
         assert signal.SIGUSR1 in previous
         os.kill(os.getpid(), signal.SIGUSR1)

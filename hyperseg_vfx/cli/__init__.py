@@ -1,0 +1,43 @@
+"""The `hyperseg-vfx` command line: one module per group of commands.
+
+Every command imports its heavy modules (torch, OpenImageIO) inside its body, so `--help` is
+instant and a command pays only for what it uses. Errors that are the user's to fix
+(HypersegError) print one line and exit with 2.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ..errors import HypersegError
+from .bench import bench, bench_bridge
+from .demo import demo
+from .evaluation import evaluate_command
+from .farm import farm_group, submit
+from .models import checkpoint, fetch_weights
+from .serve import serve
+from .shots import preview, render, track
+from .training import fit_tucker_command, synth, train, training_curve
+
+
+class UserErrorGroup(click.Group):
+    """A click group that turns HypersegError into 'Error: ...' and exit status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HypersegError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=UserErrorGroup)
+@click.version_option(__version__, prog_name="hyperseg-vfx")
+def main() -> None:
+    """HyperSeg interactive segmentation for VFX: clicks in, full-resolution EXR mattes out."""
+
+
+for command in (fetch_weights, checkpoint, bench, bench_bridge, render, track, preview, demo, evaluate_command,
+                synth, fit_tucker_command, train, training_curve, serve, submit, farm_group):
+    main.add_command(command)

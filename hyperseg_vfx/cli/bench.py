@@ -1,0 +1,97 @@
+"""`bench` and `bench-bridge`: time the model and the bridge on this machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .options import DEVICE_OPTION
+
+
+@click.command()
+@click.option("--width", type=click.IntRange(1), default=1920, show_default=True)
+@click.option("--height", type=click.IntRange(1), default=1080, show_default=True)
+@DEVICE_OPTION
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Model to time (default: an untrained model of the paper's architecture, random backbone).")
+@click.option("--repeats", type=click.IntRange(1), default=1, show_default=True, help="Timed runs; the best is reported.")
+@click.option("--compare-native", is_flag=True,
+              help="For a model with a working size, also time it at the plate's own resolution.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench(width: int, height: int, device: str, checkpoint_path: Path | None, repeats: int, compare_native: bool,
+          as_json: bool) -> None:
+    """Time a full frame and a click update; compare with the FLOP floor; report peak memory."""
+    from ..bench import run_benchmark
+    from ..segmenter import Segmenter
+
+    if checkpoint_path:
+        segmenter = Segmenter.from_checkpoint(checkpoint_path, device=device)
+    else:
+        from ..config import ModelConfig
+        from ..modeling.factory import build_untrained
+
+        config = ModelConfig()
+        config.backbone.weights = "random:0"
+        segmenter = Segmenter(build_untrained(config, seed=0, tucker_frames=1), device=device)
+    if not as_json:
+        click.echo(f"Benchmarking {width}x{height} on {segmenter.device} (warm-up first) ...", err=True)
+    result = run_benchmark(segmenter, width, height, repeats, compare_native)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(_bench_text(result))
+    if "native" in result:
+        click.echo(f"same model at the plate's resolution:\n{_bench_text(result['native'])}\n"
+                   f"  speed-up:     full frame {result['full_frame_speedup']:.1f}x, "
+                   f"click update {result['click_update_speedup']:.1f}x")
+
+
+def _bench_text(result: dict) -> str:
+    working = ("native resolution" if result["working_short_side"] is None else
+               f"working size {result['working_width']}x{result['working_height']}")
+    return (
+        f"{result['width']}x{result['height']} on {result['device']} ({result['threads']} threads, {result['compute_dtype']}, "
+        f"{working}, {result['tiles']} tiles)\n"
+        f"  full frame:   {result['full_frame_s']:.3f} s  {result['full_frame_gflop']:.0f} GFLOP  "
+        f"{result['full_frame_floor_ratio']:.2f}x floor\n"
+        f"  click update: {result['click_update_s']:.3f} s  {result['click_update_gflop']:.0f} GFLOP  "
+        f"{result['click_update_floor_ratio']:.2f}x floor\n"
+        f"  stages:       " + ", ".join(f"{k} {v:.3f} s" for k, v in result["stage_s"].items()) + "\n"
+        f"  update:       " + ", ".join(f"{k} {v:.3f} s" for k, v in result["click_update_stage_s"].items()) + "\n"
+        f"  matmul rate:  {result['matmul_gflops']:.0f} GFLOP/s\n"
+        f"  peak RSS:     {result['peak_rss_bytes'] / 2**30:.2f} GiB\n"
+        f"  literal path would need {result['literal_path']['hypercolumn_bytes'] / 2**30:.1f} GiB of hypercolumns and "
+        f"{result['literal_path']['projection_gflop']:.0f} GFLOP for its projection"
+    )
+
+
+@click.command("bench-bridge")
+@click.option("--width", type=click.IntRange(16), default=1920, show_default=True)
+@click.option("--height", type=click.IntRange(16), default=1080, show_default=True)
+@DEVICE_OPTION
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Model the bridge serves (default: the bundled default model).")
+@click.option("--clicks", type=click.IntRange(1), default=10, show_default=True, help="Click updates timed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_bridge(width: int, height: int, device: str, checkpoint_path: Path | None, clicks: int, as_json: bool) -> None:
+    """Time click updates through a real bridge: round trip against the network time."""
+    from ..bridge.bench import run_bridge_benchmark
+
+    if not as_json:
+        click.echo(f"Starting a bridge and timing {clicks} click updates at {width}x{height} ...", err=True)
+    result = run_bridge_benchmark(width, height, checkpoint_path, device, clicks)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    ms = lambda name, key="median": f"{result[name][key] * 1000:.1f} ms"  # noqa: E731
+    click.echo(
+        f"{width}x{height} on {result['device']}, model {result['model']}, {clicks} click updates (median; p90)\n"
+        f"  round trip:  {ms('round_trip_s')}; {ms('round_trip_s', 'p90')}\n"
+        f"  network:     {ms('network_s')}; {ms('network_s', 'p90')}\n"
+        f"  refinement:  {ms('refine_s')}; {ms('refine_s', 'p90')}\n"
+        f"  overhead:    {ms('overhead_s')}; {ms('overhead_s', 'p90')} (round trip - network - refinement)\n"
+        f"    EXR write: {ms('write_s')}; server other {ms('server_other_s')}; HTTP and JSON {ms('http_s')}\n"
+        f"  first click (features computed): {result['first_click_s']:.2f} s"
+    )

@@ -1,0 +1,59 @@
+"""`submit` and `farm ...`: render jobs for farm engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("shot_file", metavar="SHOT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--farm", required=True, metavar="FARM",
+              help="openjd, deadline-cloud, opencue or deadline10.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the job files (default: <shot folder>/farm/<shot name>_<farm>/).")
+@click.option("--chunk-size", type=int, default=10, show_default=True, help="Frames per task.")
+@click.option("--gpus", type=int, default=0, show_default=True, help="GPUs each task needs (0: any host).")
+@click.option("--priority", type=int, default=50, show_default=True, help="Job priority, 0-100.")
+@click.option("--name", default=None, help="Job name (default: hyperseg_<shot name>).")
+@click.option("--dry-run", is_flag=True, help="Write the job files, do not submit them.")
+@click.option("--run-local", is_flag=True, help="openjd only: run the bundle on this machine with `openjd run`.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace files in the job folder that hyperseg-vfx did not write or that were edited since.")
+def submit(shot_file: Path, farm: str, out_dir: Path | None, chunk_size: int, gpus: int, priority: int,
+           name: str | None, dry_run: bool, run_local: bool, overwrite: bool) -> None:
+    """Write a shot's render job for a farm engine and submit it with the engine's own tools.
+
+    Each task runs `hyperseg-vfx render SHOT --frames CHUNK` ($HYPERSEG_VFX_COMMAND names the
+    executable on the workers). Exit status: 0 written (and submitted when the engine's tool is
+    here), 2 bad input or a refused submission.
+    """
+    import shlex
+
+    from ..farm import submit_shot
+
+    result = submit_shot(shot_file, farm, out_dir=out_dir, chunk_size=chunk_size, gpus=gpus, priority=priority,
+                         name=name, dry_run=dry_run, run_local=run_local, overwrite=overwrite)
+    for path in result.files:
+        click.echo(f"wrote {path}")
+    click.echo(result.message)
+    if result.command and not result.submitted:
+        click.echo(f"  {shlex.join(result.command)}")
+
+
+@click.group("farm")
+def farm_group() -> None:
+    """Set up render farms for hyperseg-vfx jobs."""
+
+
+@farm_group.command("install-deadline-plugin")
+@click.argument("repository", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace plugin files that differ from the shipped ones.")
+def install_deadline_plugin_command(repository: Path, force: bool) -> None:
+    """Copy the HyperSeg plugin into a Deadline 10 REPOSITORY (custom/plugins/HyperSeg/)."""
+    from ..farm.install import install_deadline_plugin
+
+    target, written = install_deadline_plugin(repository, force=force)
+    for path in written:
+        click.echo(f"wrote {path}")

@@ -1,0 +1,152 @@
+"""`fetch-weights` and `checkpoint ...`: getting, making and inspecting model files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import HypersegError
+
+
+@click.command("fetch-weights")
+@click.option("--dest", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to put the file (default: the torch hub cache, where `imagenet` looks).")
+def fetch_weights(dest: Path | None) -> None:
+    """Download torchvision's VGG-19 ImageNet weights (needs internet; run once per machine)."""
+    from ..modeling.backbone import VGG19_IMAGENET_URL, fetch_imagenet_weights
+
+    click.echo(f"Downloading {VGG19_IMAGENET_URL} ...")
+    try:
+        path = fetch_imagenet_weights(dest)
+    except OSError as exc:
+        raise HypersegError(f"download of {VGG19_IMAGENET_URL} failed: {exc}") from None
+    click.echo(f"VGG-19 ImageNet weights are at {path}")
+    click.echo("Models with backbone weights 'imagenet' find them there (or set HYPERSEG_VGG19_WEIGHTS to the file).")
+
+
+@click.group()
+def checkpoint() -> None:
+    """Create and inspect model checkpoints."""
+
+
+@checkpoint.command("init")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the network weights.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Model config YAML (default: the paper's architecture).")
+@click.option("--backbone", default=None, help="Backbone weights spec: imagenet, imagenet:PATH or random:SEED.")
+@click.option("--tucker-frames", type=int, default=8, show_default=True,
+              help="Generated plates the Tucker factors are fitted on.")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def checkpoint_init(out: Path, seed: int, config_file: Path | None, backbone: str | None, tucker_frames: int, force: bool) -> None:
+    """Write an untrained checkpoint (Tucker factors fitted on generated plates)."""
+    from ..checkpoint import save_checkpoint
+    from ..config import ModelConfig
+    from ..modeling.factory import build_untrained
+
+    if out.exists() and not force:
+        raise HypersegError(f"{out} already exists (use --force to overwrite it)")
+    config = ModelConfig.from_yaml(config_file) if config_file else ModelConfig()
+    if backbone:
+        config.backbone.weights = backbone
+    model = build_untrained(config, seed, tucker_frames)
+    metadata = {"name": f"untrained-seed{seed}", "trained": False,
+                "description": "untrained: network weights are random; Tucker factors fitted on generated plates",
+                "seed": seed}
+    save_checkpoint(model, out, metadata)
+    click.echo(f"Wrote untrained checkpoint {out} (backbone {config.backbone.weights}, seed {seed})")
+
+
+@checkpoint.command("info")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def checkpoint_info(path: Path, as_json: bool) -> None:
+    """Print what a checkpoint holds."""
+    from ..checkpoint import describe_checkpoint
+
+    info = describe_checkpoint(path)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    net = info["network"]
+    meta = info["metadata"]
+    lines = [
+        f"file:            {info['file']}",
+        f"name:            {meta.get('name', '-')}",
+        f"description:     {meta.get('description', '-')}",
+        f"format:          version {info['format_version']} (written by hyperseg-vfx {info['package_version']})",
+        f"backbone:        VGG-19 taps {', '.join(info['taps'])}; weights {info['backbone_weights']}; "
+        f"tessellation {'on' if info['tessellate'] else 'off'}",
+        f"tucker ranks:    {info['tucker_ranks']} (D_phi = {sum(info['tucker_ranks'])})",
+        f"network:         width {net['width']}, dilations {net['dilations']}, {net['candidates']} candidates, "
+        f"context skips {'on' if net['context_skips'] else 'off'}, {net['parameters']:,} parameters",
+        f"click maps:      radius {info['context']['click_radius']} px, truncation {info['context']['distance_truncation']} px "
+        f"at short side {info['context']['reference_short_side']}",
+        f"refinement:      {_refinement_line(info['refine'])}",
+        f"working size:    {_working_size_line(info['working_short_side'])}",
+    ]
+    extra = {k: v for k, v in meta.items() if k not in ("name", "description")}
+    lines += [f"{k + ':':<17}{v}" for k, v in extra.items()]
+    click.echo("\n".join(lines))
+
+
+def _refinement_line(refine: dict) -> str:
+    if not refine["radius"]:
+        return "none (the network's candidates as they are)"
+    return (f"guided filter, radius {refine['radius']:g} px at short side {refine['reference_short_side']}, "
+            f"eps {refine['eps']:g}")
+
+
+def _working_size_line(short_side: int | None) -> str:
+    if short_side is None:
+        return "native (backbone and network at the plate's own resolution)"
+    return f"short side {short_side} px (larger plates: network at this size, guided upsampling to full resolution)"
+
+
+@checkpoint.command("set-working-size")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--short-side", type=click.IntRange(16), default=None,
+              help="Short side (px) that backbone and network run at on larger plates.")
+@click.option("--native", is_flag=True, help="Run at every plate's own resolution (the paper's model).")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def checkpoint_set_working_size(source: Path, out: Path, short_side: int | None, native: bool, force: bool) -> None:
+    """Copy a checkpoint with another working resolution (the network's weights are unchanged)."""
+    from ..checkpoint import load_checkpoint, save_checkpoint
+
+    if native == (short_side is not None):
+        raise click.UsageError("give exactly one of --short-side N and --native")
+    if out.exists() and not force:
+        raise HypersegError(f"{out} already exists (use --force to overwrite it)")
+    model, metadata = load_checkpoint(source)
+    model.config.working_short_side = short_side
+    model.config.validate()
+    save_checkpoint(model, out, metadata)
+    click.echo(f"Wrote {out}: {source} with working size {_working_size_line(short_side)}")
+
+
+@checkpoint.command("set-refine")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--radius", type=float, required=True,
+              help="Guided-filter radius in px at --reference-short-side (0: no refinement).")
+@click.option("--eps", type=float, default=1e-3, show_default=True,
+              help="Regulariser in squared [0, 1] RGB units; smaller snaps harder to colour edges.")
+@click.option("--reference-short-side", type=int, default=1080, show_default=True,
+              help="Short side (px) of the frames the radius is given for; it scales with the frame.")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def checkpoint_set_refine(source: Path, out: Path, radius: float, eps: float, reference_short_side: int, force: bool) -> None:
+    """Copy a checkpoint with another edge refinement (the network's weights are unchanged)."""
+    from ..checkpoint import load_checkpoint, save_checkpoint
+    from ..config import RefineConfig
+
+    if out.exists() and not force:
+        raise HypersegError(f"{out} already exists (use --force to overwrite it)")
+    model, metadata = load_checkpoint(source)
+    model.config.refine = RefineConfig(radius, eps, reference_short_side)
+    model.config.validate()
+    save_checkpoint(model, out, metadata)
+    click.echo(f"Wrote {out}: {source} with refinement {_refinement_line(dataclasses.asdict(model.config.refine))}")
