@@ -69,7 +69,7 @@ def test_job_xml_golden_and_fields(farm_shot, golden, tmp_path):
     assert (layer.findtext("range"), layer.findtext("chunk"), layer.findtext("gpus")) == ("1001-1005", "2", "1")
     assert " " in str(shot)
     assert shlex.split(layer.findtext("cmd")) == [HYPERSEG, "render", str(shot), "--frames", "#FRAMESPEC#",
-                                                  "--gpu-list-env", "CUE_GPU_CORES"]
+                                                  "--device", "cuda", "--gpu-list-env", "CUE_GPU_CORES"]
     for element, value in (("user", "USER"), ("email", "USER@example.com"), ("uid", "UID")):
         root.find(element).text = value
     root.find("job").set("name", "hyperseg_sh010_SUFFIX")
@@ -97,20 +97,33 @@ def test_pre_1_0_cuebot_and_rqd_render_every_frame(farm_shot, make_segmenter, tm
     """The Cuebot most farms run (#FRAME_END# = frame + chunk - 1), its RQD's fixed PATH and
     /bin/sh: each task renders the frames Cuebot marks done, and they equal one local render."""
     shot_file = farm_shot(frames)
-    (layer,) = layers(submit_xml(shot_file, tmp_path / "cue", chunk_size=2, gpus=1))
+    (layer,) = layers(submit_xml(shot_file, tmp_path / "cue", chunk_size=2))
     shot = load_shot(shot_file)
     import torch
 
     threads = {"OMP_NUM_THREADS": str(torch.get_num_threads())}  # the local render's summation order
-    for number, task in enumerate(dispatch(layer, "pre-1.0")):
-        run = rqd_run(task.command, gpu_list=str(number % 2), extra_env=threads)
+    for task in dispatch(layer, "pre-1.0"):
+        run = rqd_run(task.command, extra_env=threads)
         assert run.returncode == 0, run.stdout + run.stderr
-        assert f"GPUs: CUDA_VISIBLE_DEVICES={number % 2} (from $CUE_GPU_CORES)" in run.stderr
         assert f"{len(task.frames)} written" in run.stderr
     local = dataclasses.replace(shot, output=str(tmp_path / "local" / "m.####.exr"))
     assert render_shot(local, make_segmenter()).ok
     for frame in shot.frames:
         assert np.array_equal(pixels(shot.output_path(frame)), pixels(local.output_path(frame))), frame
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a host without a GPU")
+def test_a_gpu_layer_on_a_host_without_a_gpu_fails_instead_of_rendering_on_the_cpu(farm_shot, tmp_path):
+    """RQD gives the frame CUE_GPU_CORES=0, but this host has no GPU: the task exits 2 naming
+    CUDA (Cuebot retries it) and writes no matte, where it used to render on the CPU and exit 0."""
+    shot_file = farm_shot("1001-1002")
+    (layer,) = layers(submit_xml(shot_file, tmp_path / "cue", chunk_size=2, gpus=1))
+    (task,) = dispatch(layer, "current")
+    run = rqd_run(task.command, gpu_list="0")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "GPUs: CUDA_VISIBLE_DEVICES=0 (from $CUE_GPU_CORES)" in run.stderr
+    assert "Error: --device cuda: CUDA is not available here" in run.stderr
+    assert not any((shot_file.parent / "mattes").glob("*.exr"))
 
 
 def windows_argv(command_line: str) -> list[str]:

@@ -80,6 +80,9 @@ def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None
         shot = dataclasses.replace(shot, overwrite=True)
     if not skip_existing:  # before loading the model; render_shot checks again (after --skip-existing's choice)
         check_outputs(shot)
+    from ..devices import check_precision, resolve_device
+
+    check_precision(resolve_device(device), shot.options.precision)  # before loading the model too
     segmenter = render_segmenter(resolve_checkpoint(shot), device)
     name = shot_file.stem
     click.echo(f"Rendering {name}: {len(shot.frames)} frames with {segmenter.model_name} on {segmenter.device}",

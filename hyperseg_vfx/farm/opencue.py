@@ -118,8 +118,8 @@ def render_command(job: FarmJob, run: FrameRun) -> list[str]:
     """The quoted words of a chunk's render command; Cuebot puts the chunk's frames in #FRAMESPEC#."""
     words = [(worker_command(job), COMMAND_ENV), ("render", ""), (str(job.shot_file), "shot"),
              ("--frames", ""), ("#FRAMESPEC#", "")]
-    if job.gpus:
-        words += [("--gpu-list-env", ""), (GPU_LIST_ENV, "")]
+    if job.gpus:  # a GPU job renders on a GPU or fails (exit 2), never quietly on the CPU
+        words += [("--device", ""), ("cuda", ""), ("--gpu-list-env", ""), (GPU_LIST_ENV, "")]
     return [quote_word(word, field) for word, field in words]
 
 
