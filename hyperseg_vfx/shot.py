@@ -493,7 +493,8 @@ def load_shot(
     """Load and fully validate a shot from a YAML/JSON file or from shot-file data.
 
     base_dir: folder relative paths are resolved against; default the shot file's folder (the
-    current folder for data). frames: replaces the shot's frames before validation.
+    current folder for data). frames: the frames to work on instead of the shot's (a farm
+    chunk), validated as the shot's; ShotError (field `frames`) for one the shot does not have.
     check_files: also check the files on disk (see check_shot_files). path_mapping: see
     shot_from_dict.
     Raises ShotError for an invalid shot, OSError when the shot file cannot be read.
@@ -507,6 +508,11 @@ def load_shot(
         if base_dir is None:
             base_dir = os.path.dirname(shot_path)
     if frames is not None and isinstance(data, Mapping):
+        own = _frames(data["frames"], "frames") if "frames" in data else None
+        outside = sorted(set(_frames(frames, "frames")) - set(own or ()))
+        if own is not None and outside:
+            raise ShotError("frames", f"{_clipped(str(frames), 80)} asks for {len(outside)} frame(s) outside the "
+                                      f"shot's frames {_clipped(format_frame_spec(own), 80)}", outside[0])
         data = {**data, "frames": frames}
     shot = shot_from_dict(data, os.getcwd() if base_dir is None else base_dir, path=shot_path,
                           path_mapping=path_mapping)

@@ -124,9 +124,10 @@ def _check_name(name: str | None, shot_file: Path) -> str:
 
 
 def prepare_job(shot_path: str | os.PathLike, *, chunk_size: int, gpus: int, priority: int,
-                name: str | None) -> FarmJob:
+                name: str | None, frames: str | None = None) -> FarmJob:
     """Validate the settings and the shot (its files included: every plate of its frames must
-    exist) and return the job. FarmInputError or ShotError (naming the field) otherwise."""
+    exist) and return the job. frames: render only these of the shot's frames (a frame spec).
+    FarmInputError or ShotError (naming the field) otherwise."""
     chunk_size = _check_int(chunk_size, "chunk_size", 1)
     gpus = _check_int(gpus, "gpus", 0)
     priority = _check_int(priority, "priority", *PRIORITY_RANGE)
@@ -135,7 +136,7 @@ def prepare_job(shot_path: str | os.PathLike, *, chunk_size: int, gpus: int, pri
     if not shot_file.is_file():
         raise FarmInputError("shot", f"{shot_file}: no such file")
     try:
-        shot = load_shot(shot_file, check_files=False)
+        shot = load_shot(shot_file, check_files=False, frames=frames)
     except OSError as exc:
         raise FarmInputError("shot", f"cannot read {shot_file}: {exc.strerror or exc}") from None
     for field in ("input", "output", "checkpoint"):
