@@ -18,6 +18,8 @@ A shot file is YAML (so JSON works too):
     options: {scale: 1.0, matte: soft, candidates: false, temporal_smoothing: false, precision: float32}
     overwrite: false                  # optional: true lets outputs replace files hyperseg-vfx did not write
     hold: false                       # true: an input without a frame token is held for every frame
+    farm: {show: myshow, shot: sh010, user: jdoe}   # optional: who and what the farm job is filed under
+                                                    # (OpenCue's show, shot and user; submit's options win)
 
 Everything is validated before any frame is rendered, so a farm job fails in seconds with an
 error naming the offending field (and frame) instead of hours in. Validation errors are
@@ -52,6 +54,8 @@ MIN_SCALED_SIDE = 16
 LABELS = ("positive", "negative")
 INTERPOLATIONS = ("linear", "constant")
 MATTES = ("soft", "binary")
+#: Keys of a shot's `farm` section.
+FARM_KEYS = ("show", "shot", "user")
 
 
 class ShotError(HypersegError, ValueError):
@@ -161,6 +165,7 @@ class Shot:
     path: str | None = None
     overwrite: bool = False
     hold: bool = False
+    farm: Mapping[str, str] = field(default_factory=dict)
 
     def input_path(self, frame: int) -> str:
         return frame_path(self.input, frame)
@@ -202,6 +207,8 @@ class Shot:
             data["overwrite"] = True
         if self.hold:
             data["hold"] = True
+        if self.farm:
+            data["farm"] = dict(self.farm)
         return data
 
 
@@ -386,7 +393,8 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
     resolved (a farm worker's view of the submitter's paths).
     """
     data = _mapping(
-        data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options", "overwrite", "hold"),
+        data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options", "overwrite", "hold",
+                   "farm"),
         ("input", "frames", "output", "clicks"),
     )
 
@@ -409,6 +417,8 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
         path=path,
         overwrite=_flag(data.get("overwrite", False), "overwrite"),
         hold=_flag(data.get("hold", False), "hold"),
+        farm={key: _string(value, f"farm.{key}")
+              for key, value in _mapping(data.get("farm", {}), "farm", FARM_KEYS, ()).items()},
     )
     _check_consistency(shot)
     return shot

@@ -59,8 +59,8 @@ def test_job_xml_golden_and_fields(farm_shot, golden, tmp_path):
     result = submit_shot(shot, "opencue", chunk_size=2, gpus=1, priority=70, out_dir=tmp_path / "cue")
     assert not result.submitted and "CUEBOT_HOSTS is not set" in result.message
     text = (tmp_path / "cue" / "job.xml").read_text()
-    assert text.startswith('<?xml version="1.0"?><!DOCTYPE spec PUBLIC "SPI Cue  Specification Language" '
-                           '"http://localhost:8080/spcue/dtd/cjsl-1.13.dtd">')
+    assert text.startswith('<?xml version="1.0"?>\n<!DOCTYPE spec PUBLIC "SPI Cue  Specification Language" '
+                           '"http://localhost:8080/spcue/dtd/cjsl-1.13.dtd">\n<spec>\n  <facility>')
     root = validate_spec(text)
     assert root.findtext("show") == "hyperseg" and root.findtext("shot") == "sh010"
     name = root.find("job").get("name")
@@ -70,13 +70,36 @@ def test_job_xml_golden_and_fields(farm_shot, golden, tmp_path):
     assert " " in str(shot)
     assert shlex.split(layer.findtext("cmd")) == [HYPERSEG, "render", str(shot), "--frames", "#FRAMESPEC#",
                                                   "--device", "cuda", "--gpu-list-env", "CUE_GPU_CORES"]
-    for element, value in (("user", "USER"), ("email", "USER@example.com"), ("uid", "UID")):
-        root.find(element).text = value
-    root.find("job").set("name", "hyperseg_sh010_SUFFIX")
-    pretty = minidom.parseString(ET.tostring(root)).toprettyxml(indent="  ")
-    golden("farm/opencue/job.xml", pretty, shot_dir=shot.parent, command=HYPERSEG)
+    user = root.findtext("user")
+    for element, value in ((f"<user>{user}</user>", "<user>USER</user>"),
+                           (f"<email>{root.findtext('email')}</email>", "<email>USER@example.com</email>"),
+                           (f"<uid>{root.findtext('uid')}</uid>", "<uid>UID</uid>"), (name, "hyperseg_sh010_SUFFIX")):
+        text = text.replace(element, value)
+    golden("farm/opencue/job.xml", text, shot_dir=shot.parent, command=HYPERSEG)  # the file as written: indented
     assert not (tmp_path / "home" / ".opencue").exists()
     assert "SHOT" not in os.environ
+
+
+def test_show_shot_and_user_come_from_the_options_or_the_shots_farm_section(farm_shot, tmp_path):
+    import yaml
+    from click.testing import CliRunner
+
+    from hyperseg_vfx.cli import main
+
+    shot = farm_shot("1001-1002")
+    data = yaml.safe_load(shot.read_text())
+    shot.write_text(yaml.safe_dump(dict(data, farm={"show": "bigshow", "shot": "sq01_sh010", "user": "jdoe"})))
+    root = validate_spec(submit_xml(shot, tmp_path / "a"))
+    assert [root.findtext(k) for k in ("show", "shot", "user", "email")] == \
+        ["bigshow", "sq01_sh010", "jdoe", "jdoe@example.com"]
+    result = CliRunner().invoke(main, ["submit", str(shot), "--farm", "opencue", "--dry-run", "--out", str(tmp_path / "b"),
+                                       "--show", "other", "--shot", "sh020", "--user", "wrangler"])
+    assert result.exit_code == 0, result.output
+    root = validate_spec((tmp_path / "b" / "job.xml").read_text())
+    assert [root.findtext(k) for k in ("show", "shot", "user")] == ["other", "sh020", "wrangler"]
+    bad = CliRunner().invoke(main, ["submit", str(shot), "--farm", "opencue", "--dry-run", "--out", str(tmp_path / "c"),
+                                    "--user", "x\nPostJob"])
+    assert bad.exit_code == 2 and "user: holds a control character" in bad.output and not (tmp_path / "c").exists()
 
 
 @pytest.mark.parametrize("semantics", SEMANTICS)

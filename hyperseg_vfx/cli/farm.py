@@ -22,12 +22,19 @@ NOT_SUBMITTED = 3
 @click.option("--gpus", type=int, default=0, show_default=True, help="GPUs each task needs (0: any host).")
 @click.option("--priority", type=int, default=50, show_default=True, help="Job priority, 0-100.")
 @click.option("--name", default=None, help="Job name (default: hyperseg_<shot name>).")
+@click.option("--show", default=None, help="OpenCue: the show the job is filed under (default: the shot's "
+                                           "`farm.show`, else $SHOW, else pyoutline's default show).")
+@click.option("--shot", "farm_shot", default=None, help="OpenCue: the shot the job is filed under (default: the "
+                                                        "shot's `farm.shot`, else the shot file's name).")
+@click.option("--user", default=None, help="OpenCue: the job's owner (default: the shot's `farm.user`, else the "
+                                           "login name).")
 @click.option("--dry-run", is_flag=True, help="Write the job files, do not submit them.")
 @click.option("--run-local", is_flag=True, help="openjd only: run the bundle on this machine with `openjd run`.")
 @click.option("--overwrite", is_flag=True,
               help="Replace files in the job folder that hyperseg-vfx did not write or that were edited since.")
 def submit(shot_file: Path, farm: str, out_dir: Path | None, frame_spec: str | None, chunk_size: int, gpus: int,
-           priority: int, name: str | None, dry_run: bool, run_local: bool, overwrite: bool) -> None:
+           priority: int, name: str | None, show: str | None, farm_shot: str | None, user: str | None, dry_run: bool,
+           run_local: bool, overwrite: bool) -> None:
     """Write a shot's render job for a farm engine and submit it with the engine's own tools.
 
     Each task runs `hyperseg-vfx render SHOT --frames CHUNK` ($HYPERSEG_VFX_COMMAND names the
@@ -46,7 +53,8 @@ def submit(shot_file: Path, farm: str, out_dir: Path | None, frame_spec: str | N
     from ..farm import submit_shot
 
     result = submit_shot(shot_file, farm, out_dir=out_dir, chunk_size=chunk_size, gpus=gpus, priority=priority,
-                         name=name, dry_run=dry_run, run_local=run_local, overwrite=overwrite, frames=frame_spec)
+                         name=name, dry_run=dry_run, run_local=run_local, overwrite=overwrite, frames=frame_spec,
+                         show=show, farm_shot=farm_shot, user=user)
     for path in result.files:
         click.echo(f"wrote {path}")
     click.echo(result.message)

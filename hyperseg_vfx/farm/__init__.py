@@ -64,6 +64,9 @@ def submit_shot(
     run_local: bool = False,
     overwrite: bool = False,
     frames: str | None = None,
+    show: str | None = None,
+    farm_shot: str | None = None,
+    user: str | None = None,
 ) -> SubmitResult:
     """Write the job files of the shot at `shot_path` for `farm` and submit them (see the module).
 
@@ -71,7 +74,8 @@ def submit_shot(
     0-100; name: the job's name (default `hyperseg_<shot stem>`); dry_run: write, do not submit;
     run_local: (openjd only) run the bundle on this machine with `openjd run`; overwrite:
     replace files in `out_dir` that hyperseg-vfx did not write or that were changed since;
-    frames: render only these of the shot's frames (a frame spec; ShotError for others).
+    frames: render only these of the shot's frames (a frame spec; ShotError for others);
+    show, farm_shot, user: what the job is filed under (OpenCue), over the shot's `farm` section.
     """
     from .job import prepare_job
     from .outdir import check_out_dir, default_out_dir, write_job_files
@@ -84,7 +88,8 @@ def submit_shot(
     cap = getattr(engine, "MAX_CHUNK_SIZE", None)
     if cap is not None and isinstance(chunk_size, int) and chunk_size > cap:
         raise FarmInputError("chunk_size", f"{farm} runs at most {cap} frames per task, got {chunk_size}")
-    job = prepare_job(shot_path, chunk_size=chunk_size, gpus=gpus, priority=priority, name=name, frames=frames)
+    job = prepare_job(shot_path, chunk_size=chunk_size, gpus=gpus, priority=priority, name=name, frames=frames,
+                      filed_under={"show": show, "shot": farm_shot, "user": user})
     folder = Path(os.path.abspath(out_dir)) if out_dir is not None else default_out_dir(job.shot_file, farm)
     plan = engine.plan(job, folder, dry_run=dry_run, run_local=run_local)  # writes nothing
     check_out_dir(folder, farm, job.shot_file, plan.files, overwrite)
