@@ -195,6 +195,11 @@ KEY_DECIMALS = 3
 TRACKED_SUFFIX = "_tracked"
 
 
+def _rounded(value: float) -> float:
+    """A tracked key's coordinate, rounded to KEY_DECIMALS."""
+    return round(value, KEY_DECIMALS)
+
+
 def tracked_output(pattern: str) -> str:
     """The output pattern of a tracked shot: `pattern` with TRACKED_SUFFIX at the end of its file
     name's stem (`m/sh010_matte.####.exr` -> `m/sh010_matte_tracked.####.exr`); unchanged when
@@ -253,6 +258,7 @@ def _keyframe_state(shot: Shot, keyframe: int, marks: list[_Marks]) -> list[_Car
         else:
             x, y = dataclasses.replace(track, keys=artist, tracked=None).position_at(keyframe)
             reason = None
+        x, y = _rounded(x), _rounded(y)
         mark.keys[keyframe] = (x, y)
         mark.tracked.add(keyframe)
         state.append(_Carried(x, y, reason))
@@ -311,7 +317,8 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
             elif verdict.outcome == UNVERIFIED:
                 mark.unverified.add(frame)
                 result.unverified.append((i, frame))
-        for i, c in enumerate(state):
+        for i, c in enumerate(state):  # rounded before the frame is segmented: its matte is the rendered one
+            c.x, c.y = _rounded(c.x), _rounded(c.y)
             marks[i].keys[frame] = (c.x, c.y)
             marks[i].tracked.add(frame)
             if not c.alive:
@@ -325,12 +332,9 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
 
 
 def _tracked_shot(shot: Shot, marks: list[_Marks], output: str) -> Shot:
-    """The shot with the new keys (rounded to KEY_DECIMALS) and marks and `output`, validated as
-    a shot file would be."""
+    """The shot with the new keys and marks and `output`, validated as a shot file would be."""
     clicks = []
     for track, mark in zip(shot.clicks, marks):
-        for frame in mark.tracked:
-            mark.keys[frame] = tuple(round(v, KEY_DECIMALS) for v in mark.keys[frame])
         tracked = TrackMarks(
             frozenset(mark.tracked), {r: frozenset(fs) for r, fs in sorted(mark.dropped.items()) if fs},
             frozenset(mark.moved), frozenset(mark.unverified),
