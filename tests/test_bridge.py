@@ -197,3 +197,18 @@ def test_docs_page_works_offline(bridge):
     with pytest.raises(urllib.error.HTTPError) as redoc:
         urllib.request.urlopen(f"{bridge.url}/redoc", timeout=30)
     assert redoc.value.code == 404
+
+
+def test_a_float16_request_on_a_cpu_bridge_is_refused_and_mattes_record_their_precision(bridge, reference):
+    from hyperseg_vfx.io.exr import read_matte_metadata
+
+    output = bridge.root / "precision" / "m.####.exr"
+    written = segment(bridge.client, reference, 1002, output)
+    metadata = read_matte_metadata(written["output"])
+    assert (metadata["device"], metadata["precision"]) == ("cpu", "float32")
+    clicks = [track for track in reference.to_dict()["clicks"]]
+    with pytest.raises(BridgeError) as refused:
+        bridge.client.segment(reference.input, 1003, clicks, str(output), options={"precision": "float16"})
+    assert (refused.value.status, refused.value.field) == (422, "options.precision")
+    assert "float16 is computed on CUDA only" in str(refused.value)
+    assert not os.path.exists(str(output).replace("####", "1003"))
