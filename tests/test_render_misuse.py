@@ -198,3 +198,14 @@ def test_a_single_file_input_must_be_said(shot, tmp_path):
     sources = {read_matte_metadata(shot.output_path(f))["source"] for f in shot.frames}
     assert sources == {shot.input_path(1001)}  # every frame's matte made from the one image
     assert load_shot(held).to_dict()["hold"] is True
+
+
+def test_submit_and_serve_help_list_their_exit_statuses():
+    status, out, err, _rss = run_cli("submit", "--help")
+    assert status == 0, err
+    for line in ("  0  the engine accepted the job", "  2  bad input", "  3  the job files were written but not"):
+        assert line in out, out
+    status, out, err, _rss = run_cli("serve", "--help")
+    assert status == 0 and "the port is in use" in out and "  130" in out and "  143" in out, out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "| 3 | `submit` only: the job files were written but no engine took the job" in readme
