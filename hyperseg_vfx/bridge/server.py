@@ -13,6 +13,7 @@ import logging
 import signal
 import socket
 
+from ..door import Door
 from .app import create_app
 from .protocol import timed_protocol
 from .security import BridgeSetupError, allowed_host_names, check_bind
@@ -23,17 +24,19 @@ log = logging.getLogger("hyperseg_vfx.bridge")
 
 def serve(settings: BridgeSettings) -> None:
     """Bind, load the model and serve until a signal. BridgeSetupError before anything is loaded
-    when the address needs a token and has none or cannot be bound (a port in use);
+    when the address needs a token and has none or cannot be bound (a port in use), DoorSetupError
+    when an allowed root is no folder,
     HypersegError when the model cannot be loaded."""
     import uvicorn
 
     check_bind(settings.host, settings.token)
+    Door(settings.allow_roots)  # DoorSetupError before the model loads: every root must be a folder
     listening = bind_socket(settings.host, settings.port)  # before the model: a busy port fails at once
     _log_to_stderr()
     app = create_app(settings)
     bridge = app.state.bridge
     log.info("model %s on %s; paths allowed in %s", bridge.segmenter.model_name, bridge.segmenter.device,
-             ", ".join(map(str, bridge.guard.roots)))
+             ", ".join(bridge.door.roots))
     log.info("answers Host %s; web origins allowed: %s",
              ", ".join(allowed_host_names(settings.host, settings.allowed_hosts)),
              ", ".join(settings.allow_origins) or "none")

@@ -67,6 +67,7 @@ def submit_shot(
     show: str | None = None,
     farm_shot: str | None = None,
     user: str | None = None,
+    door=None,
 ) -> SubmitResult:
     """Write the job files of the shot at `shot_path` for `farm` and submit them (see the module).
 
@@ -76,7 +77,10 @@ def submit_shot(
     replace files in `out_dir` that hyperseg-vfx did not write or that were changed since;
     frames: render only these of the shot's frames (a frame spec; ShotError for others);
     show, farm_shot, user: what the job is filed under (OpenCue), over the shot's `farm` section.
+    door: what every file is read and written through (hyperseg_vfx.door; default ANYWHERE, the
+    bridge passes its own): the shot file, its checkpoint and plates, the job folder.
     """
+    from ..door import ANYWHERE
     from .job import prepare_job
     from .outdir import check_out_dir, default_out_dir, write_job_files
 
@@ -88,11 +92,12 @@ def submit_shot(
     cap = getattr(engine, "MAX_CHUNK_SIZE", None)
     if cap is not None and isinstance(chunk_size, int) and chunk_size > cap:
         raise FarmInputError("chunk_size", f"{farm} runs at most {cap} frames per task, got {chunk_size}")
+    door = ANYWHERE if door is None else door
     job = prepare_job(shot_path, chunk_size=chunk_size, gpus=gpus, priority=priority, name=name, frames=frames,
-                      filed_under={"show": show, "shot": farm_shot, "user": user})
+                      filed_under={"show": show, "shot": farm_shot, "user": user}, door=door)
     folder = Path(os.path.abspath(out_dir)) if out_dir is not None else default_out_dir(job.shot_file, farm)
     plan = engine.plan(job, folder, dry_run=dry_run, run_local=run_local)  # writes nothing
-    check_out_dir(folder, farm, job.shot_file, plan.files, overwrite)
-    files = write_job_files(folder, farm, job.shot_file, plan.files)
+    check_out_dir(folder, farm, job.shot_file, plan.files, overwrite, door)
+    files = write_job_files(folder, farm, job.shot_file, plan.files, door)
     outcome = plan.submit(folder)
     return SubmitResult(farm, folder, files, outcome.submitted, outcome.job_id, outcome.message, outcome.command)
