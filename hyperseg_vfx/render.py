@@ -168,6 +168,7 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
         frame_key=plate.key,
         scale=shot.options.scale,
         all_candidates=shot.options.candidates,
+        precision=shot.options.precision,
     )
 
 
@@ -265,6 +266,8 @@ def matte_metadata(shot: Shot, frame: int, segmenter, source: str, previous: str
         "clicks_hash": clicks_hash(shot.clicks_at(frame)),
         "matte": shot.options.matte,
         "scale": f"{shot.options.scale:g}",
+        "device": segmenter.device.type,
+        "precision": shot.options.precision,
     }
 
 
@@ -311,6 +314,36 @@ def output_is_complete(path: str | os.PathLike, door: Door = ANYWHERE) -> bool:
     except (ImageReadError, OSError):
         return False
     return True
+
+
+class PrecisionMismatchError(RenderSetupError):
+    """A matte this render continues from (the previous frame's, or one --skip-existing keeps)
+    was computed at another precision than the shot's: the shot's mattes would mix two
+    arithmetics. Nothing was rendered."""
+
+    field = "options.precision"
+
+
+def check_matte_precision(shot: Shot, todo: list[int], kept: set[int] | frozenset[int] = frozenset()) -> None:
+    """PrecisionMismatchError when the matte of a frame just before a rendered frame (t - 1, not
+    rendered now: the chunk edge) or a kept matte (`kept`) records another precision than
+    `shot.options.precision`. Mattes without a recorded precision (written before hyperseg-vfx
+    recorded it) are not judged."""
+    from .io.exr import read_matte_metadata
+
+    rendered = {shot.output_path(f) for f in todo}
+    for frame in sorted({f - 1 for f in todo} | set(kept)):
+        path = shot.output_path(frame)
+        if path in rendered or not os.path.isfile(path):
+            continue
+        metadata = read_matte_metadata(path, shot.door) or {}
+        made, device = metadata.get("precision"), metadata.get("device", "an unknown device")
+        if made and made != shot.options.precision:
+            raise PrecisionMismatchError(
+                f"options.precision: {path} (frame {frame}) was rendered at {made} on {device}, this shot renders "
+                f"at {shot.options.precision}; one shot's mattes share one precision: remove the shot's {made} mattes "
+                f"and render them again, or set `options.precision: {made}` in the shot"
+            )
 
 
 def is_hyperseg_matte(path: str | os.PathLike, door: Door = ANYWHERE) -> bool:
@@ -473,7 +506,9 @@ def render_shot(
     skip_existing: keep outputs that exist and whose pixels read; render the others. Before the
     first frame, check_outputs refuses outputs that are not this tool's mattes (unless the
     shot's `overwrite`) and unwritable folders, raising the door's OutputExistsError /
-    PathRefused; stale temporary files of the outputs are removed. Every plate is read and every
+    PathRefused; PrecisionError when this device cannot compute the shot's precision,
+    PrecisionMismatchError when the previous frame's matte or a kept one has another precision
+    (check_matte_precision); stale temporary files of the outputs are removed. Every plate is read and every
     matte written through the shot's door, each frame checked again where its files are opened;
     outputs are replaced atomically. continue_on_error: a failed frame (unreadable
     plate, write error, ...) is reported and the render goes on; otherwise the render stops after
@@ -490,9 +525,13 @@ def render_shot(
         if progress is not None:
             progress(result, len(report.results), total)
 
+    from .devices import check_precision
+
+    check_precision(segmenter.device, shot.options.precision)
     kept = {f for f in report.frames if skip_existing and output_is_complete(shot.output_path(f), shot.door)}
     todo = [f for f in report.frames if f not in kept]
     check_outputs(shot, todo)
+    check_matte_precision(shot, todo, kept)
     for path in remove_stale_temporaries(shot, todo):
         log.info("removed %s, left by an interrupted write", path)
     for frame in sorted(kept):

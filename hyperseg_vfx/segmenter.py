@@ -25,7 +25,7 @@ from .cache import ByteLRU
 from .checkpoint import load_checkpoint
 from .clicks import Click
 from .errors import HypersegError
-from .devices import autocast_for, resolve_device, to_device_image
+from .devices import DEFAULT_PRECISION, check_precision, compute_dtype, precision_context, resolve_device, to_device_image
 from .modeling.hyperseg import HyperSeg, StageTimes
 from .modeling.resize import resize_image
 
@@ -69,8 +69,11 @@ class Segmenter:
         device: str = "auto",
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         metadata: dict[str, Any] | None = None,
+        precision: str = DEFAULT_PRECISION,
     ):
         self.device = resolve_device(device)
+        check_precision(self.device, precision)
+        self.precision = precision
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.metadata = dict(metadata or {})
         self.cache = ByteLRU(cache_bytes)
@@ -78,16 +81,16 @@ class Segmenter:
     @classmethod
     def from_checkpoint(
         cls, path: str | Path, device: str = "auto", cache_bytes: int = DEFAULT_CACHE_BYTES,
-        backbone_weights: str | None = None,
+        backbone_weights: str | None = None, precision: str = DEFAULT_PRECISION,
     ) -> "Segmenter":
         model, metadata = load_checkpoint(path, backbone_weights)
         metadata = {"checkpoint": str(path)} | metadata
-        return cls(model, device=device, cache_bytes=cache_bytes, metadata=metadata)
+        return cls(model, device=device, cache_bytes=cache_bytes, metadata=metadata, precision=precision)
 
     @property
     def feature_dtype(self) -> torch.dtype:
-        """dtype of cached features: the network's compute dtype (float16 under CUDA autocast)."""
-        return torch.float16 if self.device.type == "cuda" else torch.float32
+        """dtype of cached features at the default precision: the network's compute dtype."""
+        return compute_dtype(self.precision)
 
     @property
     def model_name(self) -> str:
@@ -103,6 +106,7 @@ class Segmenter:
         frame_key: Hashable | None = None,
         scale: float = 1.0,
         all_candidates: bool = True,
+        precision: str | None = None,
     ) -> Matte:
         """Segment one frame.
 
@@ -114,9 +118,13 @@ class Segmenter:
         size instead, and the matte comes back by guided upsampling (see working_size).
         all_candidates: False returns candidate 1 only (Matte.candidates (1, H, W)); at a working
         size the other candidates are then never brought to the plate's resolution, which is most
-        of a click update's cost on a 2K plate.
+        of a click update's cost on a 2K plate. precision: float32 | float16 (a shot's
+        options.precision; default the Segmenter's), see hyperseg_vfx.devices: PrecisionError
+        where this device cannot compute it.
         """
         height, width = self._check_inputs(frame, prev_frame, scale)
+        precision = self.precision if precision is None else precision
+        check_precision(self.device, precision)
         start = time.perf_counter()
         times = StageTimes()
         full = to_device_image(np.ascontiguousarray(frame, dtype=np.float32), self.device)
@@ -128,13 +136,13 @@ class Segmenter:
             with times.stage("resize", self.device):
                 x, x_prev = (resize_image(t, target) for t in (x, x_prev))
         clicks = [Click(c.x * target[1] / width, c.y * target[0] / height, c.positive) for c in clicks]
-        key = (frame_key if frame_key is not None else _pixels_key(frame), target)
-        with autocast_for(self.device):
+        key = (frame_key if frame_key is not None else _pixels_key(frame), target, precision)
+        with precision_context(self.device, precision):
             projected = self.cache.get(key)
             cached = projected is not None
             if not cached:
                 with times.stage("features", self.device):
-                    projected = self.model.project_frame(x, times).to(self.feature_dtype)
+                    projected = self.model.project_frame(x, times).to(compute_dtype(precision))
                 self.cache.put(key, projected)
             candidates = self.model(x, x_prev, clicks, projected=projected, times=times,
                                     output_frame=full if guided else None, output_count=None if all_candidates else 1)

@@ -17,8 +17,11 @@ A shot file is YAML (so JSON works too):
         tracked:                      # optional, written by `hyperseg-vfx track` (see TrackMarks)
           keys: 1002-1100             # keys written by tracking (re-tracking replaces only these)
           dropped: {left_object: 1090-1100}   # frames where tracking dropped the click, by reason
-    options: {scale: 1.0, matte: soft, candidates: false, temporal_smoothing: false}
+    options: {scale: 1.0, matte: soft, candidates: false, temporal_smoothing: false, precision: float32}
     overwrite: false                  # optional: true lets outputs replace files hyperseg-vfx did not write
+    hold: false                       # true: an input without a frame token is held for every frame
+    farm: {show: myshow, shot: sh010, user: jdoe}   # optional: who and what the farm job is filed under
+                                                    # (OpenCue's show, shot and user; submit's options win)
 
 Everything is validated before any frame is rendered, so a farm job fails in seconds with an
 error naming the offending field (and frame) instead of hours in. Validation errors are
@@ -38,6 +41,7 @@ from typing import Any, Mapping
 import yaml
 
 from hyperseg_vfx.clicks import Click
+from hyperseg_vfx.devices import DEFAULT_PRECISION, PRECISIONS
 from hyperseg_vfx.door import ANYWHERE, Door
 from hyperseg_vfx.errors import HypersegError
 from hyperseg_vfx.io.images import BUILTIN_CONFIG_PREFIX, ImageReadError, read_header, resolve_colorspace
@@ -66,6 +70,8 @@ MIN_SCALED_SIDE = 16
 LABELS = ("positive", "negative")
 INTERPOLATIONS = ("linear", "constant")
 MATTES = ("soft", "binary")
+#: Keys of a shot's `farm` section.
+FARM_KEYS = ("show", "shot", "user")
 
 
 class ShotError(HypersegError, ValueError):
@@ -155,12 +161,15 @@ class ShotOptions:
     """Render options: scale in (0, 1] of the plate size the model runs at; matte `soft`
     (probability) or `binary` (probability > 0.5); candidates: also write alternative masks;
     temporal_smoothing: average each matte with its neighbours' moved by the plates' motion
-    (hyperseg_vfx.smoothing), against frame-to-frame chatter."""
+    (hyperseg_vfx.smoothing), against frame-to-frame chatter; precision: float32 | float16, what
+    the network computes in on every device (hyperseg_vfx.devices), so that every chunk of the shot
+    gives the mattes of one run."""
 
     scale: float = 1.0
     matte: str = "soft"
     candidates: bool = False
     temporal_smoothing: bool = False
+    precision: str = DEFAULT_PRECISION
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,8 @@ class Shot:
     path: str | None = None
     overwrite: bool = False
     ocio_config: str | None = None
+    hold: bool = False
+    farm: Mapping[str, str] = field(default_factory=dict)
     door: Door = field(default=ANYWHERE, compare=False, repr=False)
 
     def input_path(self, frame: int) -> str:
@@ -220,9 +231,14 @@ class Shot:
             "matte": self.options.matte,
             "candidates": self.options.candidates,
             "temporal_smoothing": self.options.temporal_smoothing,
+            "precision": self.options.precision,
         }
         if self.overwrite:
             data["overwrite"] = True
+        if self.hold:
+            data["hold"] = True
+        if self.farm:
+            data["farm"] = dict(self.farm)
         return data
 
 
@@ -430,7 +446,7 @@ def _flag(value: Any, where: str) -> bool:
 
 
 def _options(value: Any) -> ShotOptions:
-    keys = ("scale", "matte", "candidates", "temporal_smoothing")
+    keys = ("scale", "matte", "candidates", "temporal_smoothing", "precision")
     data = _mapping({} if value is None else value, "options", keys, ())
     defaults = ShotOptions()
     scale = _number(data.get("scale", defaults.scale), "options.scale")
@@ -439,7 +455,8 @@ def _options(value: Any) -> ShotOptions:
     candidates = _flag(data.get("candidates", defaults.candidates), "options.candidates")
     smoothing = _flag(data.get("temporal_smoothing", defaults.temporal_smoothing), "options.temporal_smoothing")
     matte = _choice(data.get("matte", defaults.matte), "options.matte", MATTES)
-    return ShotOptions(scale, matte, candidates, smoothing)
+    precision = _choice(data.get("precision", defaults.precision), "options.precision", PRECISIONS)
+    return ShotOptions(scale, matte, candidates, smoothing, precision)
 
 
 def _optional_string(data: Mapping, key: str) -> str | None:
@@ -459,7 +476,7 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
     """
     data = _mapping(
         data, "", ("input", "frames", "output", "colorspace", "ocio_config", "checkpoint", "clicks", "options",
-                   "overwrite"),
+                   "overwrite", "hold", "farm"),
         ("input", "frames", "output", "clicks"),
     )
 
@@ -480,6 +497,9 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
         options=_options(data.get("options")),
         path=path,
         overwrite=_flag(data.get("overwrite", False), "overwrite"),
+        hold=_flag(data.get("hold", False), "hold"),
+        farm={key: _string(value, f"farm.{key}")
+              for key, value in _mapping(data.get("farm", {}), "farm", FARM_KEYS, ()).items()},
         door=door,
         ocio_config=ocio_config if ocio_config is None or ocio_config.startswith(BUILTIN_CONFIG_PREFIX)
         else resolve(ocio_config),
@@ -500,6 +520,12 @@ def _check_consistency(shot: Shot) -> None:
         raise ShotError(
             "output",
             f"{shot.output} has no frame token (####, %04d) but {len(shot.frames)} frames are rendered",
+        )
+    if len(shot.frames) > 1 and not has_frame_token(shot.input) and not shot.hold:
+        raise ShotError(
+            "input",
+            f"{shot.input} has no frame token (####, %04d) but {len(shot.frames)} frames are rendered: "
+            "add the frame token, or `hold: true` in the shot to use this one image for every frame",
         )
     inputs = {shot.input_path(f) for f in shot.frames}
     for frame in shot.frames:
@@ -674,7 +700,8 @@ def load_shot(
     """Load and fully validate a shot from a YAML/JSON file or from shot-file data.
 
     base_dir: folder relative paths are resolved against; default the shot file's folder (the
-    current folder for data). frames: replaces the shot's frames before validation.
+    current folder for data). frames: the frames to work on instead of the shot's (a farm
+    chunk), validated as the shot's; ShotError (field `frames`) for one the shot does not have.
     check_files: also check the files on disk (see check_shot_files). path_mapping: see
     shot_from_dict. door: what the shot file and, later, the shot's files are opened through.
     Raises ShotError for an invalid shot, OSError when the shot file cannot be read.
@@ -690,6 +717,11 @@ def load_shot(
         if base_dir is None:
             base_dir = os.path.dirname(shot_path)
     if frames is not None and isinstance(data, Mapping):
+        own = _frames(data["frames"], "frames") if "frames" in data else None
+        outside = sorted(set(_frames(frames, "frames")) - set(own or ()))
+        if own is not None and outside:
+            raise ShotError("frames", f"{_clipped(str(frames), 80)} asks for {len(outside)} frame(s) outside the "
+                                      f"shot's frames {_clipped(format_frame_spec(own), 80)}", outside[0])
         data = {**data, "frames": frames}
     shot = shot_from_dict(data, os.getcwd() if base_dir is None else base_dir, path=shot_path,
                           path_mapping=path_mapping, door=door)

@@ -227,7 +227,19 @@ def test_track_command_writes_a_shot_with_a_key_on_every_frame(disc_shot, tmp_pa
     tracked = load_shot(out)
     assert sorted(tracked.clicks[0].keys) == [1001, 1002, 1003, 1004]
     assert tracked.clicks[0].tracked.keys == frozenset({1002, 1003, 1004})
-    assert tracked.input == load_shot(path).input and tracked.output == load_shot(path).output
+    assert tracked.input == load_shot(path).input
+    # its own mattes: rendering the tracked shot keeps the untracked ones
+    assert tracked.output == str(tmp_path / "mattes" / "disc_tracked.####.exr")
+    assert f"(mattes: {tracked.output})" in result.output
+    written = yaml.safe_load(out.read_text())["clicks"][0]["keys"]
+    assert all(v == round(v, 3) and len(repr(v)) <= 12 for f in (1002, 1003, 1004) for v in written[f]), written
+    told = CliRunner().invoke(main, ["track", str(path), "--out", str(tmp_path / "t2.yaml"), "--device", "cpu",
+                                     "--output", str(tmp_path / "elsewhere" / "m.####.exr")])
+    assert told.exit_code == 0, told.output
+    assert load_shot(tmp_path / "t2.yaml").output == str(tmp_path / "elsewhere" / "m.####.exr")
+    again = CliRunner().invoke(main, ["track", str(out), "--out", str(tmp_path / "t3.yaml"), "--device", "cpu"])
+    assert again.exit_code == 0, again.output  # re-tracking a tracked shot keeps its mattes' names
+    assert load_shot(tmp_path / "t3.yaml").output == tracked.output
 
 
 def test_shot_tracked_marks_are_checked_and_round_trip(tmp_path):

@@ -49,12 +49,14 @@ class ClickTrack(Request):
 class Options(Request):
     """scale: fraction (0, 1] of the plate size the model runs at; matte: soft (probability) or
     binary; candidates: also write the alternative masks as channels hyperseg.c1..c4, hyperseg2.c5.. (4 per layer);
-    temporal_smoothing: average each matte with its neighbours' mattes moved by the plates' motion."""
+    temporal_smoothing: average each matte with its neighbours' mattes moved by the plates' motion;
+    precision: what the network computes in (float16: CUDA only, 422 on a CPU bridge)."""
 
     scale: StrictFloat = ShotOptions().scale
     matte: Literal["soft", "binary"] = ShotOptions().matte
     candidates: StrictBool = ShotOptions().candidates
     temporal_smoothing: StrictBool = ShotOptions().temporal_smoothing
+    precision: Literal["float32", "float16"] = ShotOptions().precision
 
 
 class SegmentRequest(Request):

@@ -87,6 +87,12 @@ class QueuedSegmenter:
     def model_name(self) -> str:
         return self.segmenter.model_name
 
+    @property
+    def device(self):
+        """The device the model runs on (render_shot checks the shot's precision against it;
+        mattes record it)."""
+        return self.segmenter.device
+
     def segment(self, *args, **kwargs):
         queued = time.perf_counter()
         started: list[float] = []

@@ -48,11 +48,20 @@ def serve(host: str | None, port: int | None, checkpoint_path: Path | None, devi
           allow_roots: tuple[Path, ...], token_file: Path | None, cache_bytes: int | None,
           max_body_bytes: int | None, allowed_hosts: tuple[str, ...], allow_origins: tuple[str, ...],
           request_timeout: float | None, allow_roots_file: Path | None, idle_exit: float | None) -> None:
-    """Run the bridge: the HTTP/JSON server Nuke talks to (OpenAPI at /docs).
+    """Run the bridge: the HTTP/JSON server Nuke talks to (API described at /docs, offline).
 
     It keeps the model warm, caches per-frame features (a new click runs only the network) and
     writes mattes exactly as `render` does. SIGINT/SIGTERM stop it cleanly, and so does
     --idle-exit once nothing uses it.
+
+    \b
+    Exit status:
+      0    stopped by --idle-exit
+      2    cannot start, one `Error:` line: the port is in use (checked before the model
+           loads), an address that needs --token-file, a bad token file, roots file or checkpoint,
+           an --allow-root that is no folder
+      130  stopped by SIGINT
+      143  stopped by SIGTERM
     """
     from ..bridge.security import check_default_roots, read_roots_file, read_token_file
     from ..bridge.server import serve as run_server

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..door import ANYWHERE, Door
@@ -95,7 +95,9 @@ def farm_command() -> str:
 @dataclass(frozen=True)
 class FarmJob:
     """What every engine's job is made of. shot_file: absolute; name: the job's name;
-    command: the hyperseg-vfx executable on the workers."""
+    command: the hyperseg-vfx executable on the workers; filed_under: `show`, `shot`, `user`
+    given for the job (submit's options over the shot's `farm` section; absent: the engine's
+    defaults)."""
 
     shot: Shot
     shot_file: Path
@@ -104,6 +106,7 @@ class FarmJob:
     gpus: int
     priority: int
     command: str
+    filed_under: dict[str, str] = field(default_factory=dict)
 
     @property
     def frame_runs(self) -> list[FrameRun]:
@@ -151,17 +154,20 @@ def _check_name(name: str | None, shot_file: Path) -> str:
 
 
 def prepare_job(shot_path: str | os.PathLike, *, chunk_size: int, gpus: int, priority: int,
-                name: str | None, door: Door = ANYWHERE) -> FarmJob:
+                name: str | None, frames: str | None = None, filed_under: dict[str, str | None] | None = None,
+                door: Door = ANYWHERE) -> FarmJob:
     """Validate the settings and the shot (its files included, through `door`: every plate of
-    its frames must exist) and return the job. FarmInputError or ShotError (naming the field)
-    otherwise, the door's PathRefused for a file it refuses."""
+    its frames must exist) and return the job. frames: render only these of the shot's frames
+    (a frame spec). filed_under: show / shot / user for the job (None values: the shot's `farm`
+    section's). FarmInputError or ShotError (naming the field) otherwise, the door's PathRefused
+    for a file it refuses."""
     chunk_size = _check_int(chunk_size, "chunk_size", 1)
     gpus = _check_int(gpus, "gpus", 0)
     priority = _check_int(priority, "priority", *PRIORITY_RANGE)
     shot_file = Path(shot_path).absolute()
     check_printable(str(shot_file), "shot")
     try:
-        shot = load_shot(shot_file, check_files=False, door=door)
+        shot = load_shot(shot_file, check_files=False, frames=frames, door=door)
     except FileNotFoundError:
         raise FarmInputError("shot", f"{shot_file}: no such file") from None
     except OSError as exc:
@@ -170,7 +176,15 @@ def prepare_job(shot_path: str | os.PathLike, *, chunk_size: int, gpus: int, pri
         check_printable(getattr(shot, field), f"shot.{field}")
     check_shot_files(shot)
     command = check_printable(farm_command(), COMMAND_ENV)
-    return FarmJob(shot, shot_file, _check_name(name, shot_file), chunk_size, gpus, priority, command)
+    given = {key: value for key, value in (filed_under or {}).items() if value is not None}
+    for key, value in given.items():
+        if not isinstance(value, str) or not value.strip():
+            raise FarmInputError(key, f"must be a non-empty name, got {value!r}")
+        check_printable(value, key)
+    for key, value in shot.farm.items():
+        check_printable(value, f"shot.farm.{key}")
+    return FarmJob(shot, shot_file, _check_name(name, shot_file), chunk_size, gpus, priority, command,
+                   {**shot.farm, **given})
 
 
 def check_printable(value: str | None, field: str) -> str | None:

@@ -36,14 +36,16 @@ DEADLINE_PREFIX = "deadline:"
 
 
 def template_data(job: FarmJob) -> dict:
-    """The shipped template, with `amount.worker.gpu >= gpus` host requirements when gpus > 0,
-    and NONCONTIGUOUS chunks when the shot's frames are not one contiguous range (a shot on
+    """The shipped template, with `amount.worker.gpu >= gpus` host requirements and
+    `render --device cuda` (a GPU job renders on a GPU or fails, never quietly on the CPU) when
+    gpus > 0, and NONCONTIGUOUS chunks when the shot's frames are not one contiguous range (a shot on
     twos: CONTIGUOUS would make every chunk a single frame)."""
     data = yaml.safe_load(farm_file(*TEMPLATE).read_text())
     contiguous = [(run.step == 1 or run.start == run.end) for run in job.frame_runs] == [True]
     for step in data["steps"]:
         if job.gpus > 0:
             step["hostRequirements"] = {"amounts": [{"name": GPU_AMOUNT, "min": job.gpus}]}
+            step["script"]["actions"]["onRun"]["args"] += ["--device", "cuda"]
         if not contiguous:
             for parameter in step["parameterSpace"]["taskParameterDefinitions"]:
                 parameter["chunks"]["rangeConstraint"] = "NONCONTIGUOUS"

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -135,8 +137,13 @@ def track_shot(
     progress: Callable[[int, int, int], None] | None = None,
     cancel: threading.Event | None = None,
     on_matte: Callable[[int, object], None] | None = None,
+    output: str | None = None,
 ) -> TrackResult:
     """Track the clicks of `shot` over `frames` (default: the shot's frames).
+
+    The tracked shot renders to `output` (an absolute pattern), by default tracked_output of the
+    shot's: rendering it never replaces the untracked mattes. Tracked keys are rounded to
+    KEY_DECIMALS (1/1000 px), so the shot file carries no float noise.
 
     segmenter: what computes the mattes the clicks are checked against (a Segmenter, or the
     bridge's queued one). flow: the motion estimator (DIS by default). progress(frame, done,
@@ -179,8 +186,29 @@ def track_shot(
                               cancel, on_matte, report):
                 result.cancelled = True
                 return result
-    result.shot = _tracked_shot(shot, marks)
+    result.shot = _tracked_shot(shot, marks, tracked_output(shot.output) if output is None else output)
     return result
+
+
+#: Decimal places of tracked keys (1/1000 px: far below what the network resolves).
+KEY_DECIMALS = 3
+TRACKED_SUFFIX = "_tracked"
+
+
+def _rounded(value: float) -> float:
+    """A tracked key's coordinate, rounded to KEY_DECIMALS."""
+    return round(value, KEY_DECIMALS)
+
+
+def tracked_output(pattern: str) -> str:
+    """The output pattern of a tracked shot: `pattern` with TRACKED_SUFFIX at the end of its file
+    name's stem (`m/sh010_matte.####.exr` -> `m/sh010_matte_tracked.####.exr`); unchanged when
+    it already ends so (re-tracking a tracked shot keeps its mattes' names)."""
+    folder, name = os.path.split(pattern)
+    stem = re.split(r"[._]?(?:#+|@+|%(?:0\d+)?d)|\.(?=[^.]*$)", name, maxsplit=1)[0]
+    if stem.endswith(TRACKED_SUFFIX):
+        return pattern
+    return os.path.join(folder, stem + TRACKED_SUFFIX + name[len(stem):])
 
 
 def check_trackable(shot: Shot, frames: list[int]) -> list[int]:
@@ -230,6 +258,7 @@ def _keyframe_state(shot: Shot, keyframe: int, marks: list[_Marks]) -> list[_Car
         else:
             x, y = dataclasses.replace(track, keys=artist, tracked=None).position_at(keyframe)
             reason = None
+        x, y = _rounded(x), _rounded(y)
         mark.keys[keyframe] = (x, y)
         mark.tracked.add(keyframe)
         state.append(_Carried(x, y, reason))
@@ -288,7 +317,8 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
             elif verdict.outcome == UNVERIFIED:
                 mark.unverified.add(frame)
                 result.unverified.append((i, frame))
-        for i, c in enumerate(state):
+        for i, c in enumerate(state):  # rounded before the frame is segmented: its matte is the rendered one
+            c.x, c.y = _rounded(c.x), _rounded(c.y)
             marks[i].keys[frame] = (c.x, c.y)
             marks[i].tracked.add(frame)
             if not c.alive:
@@ -301,8 +331,8 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
     return True
 
 
-def _tracked_shot(shot: Shot, marks: list[_Marks]) -> Shot:
-    """The shot with the new keys and marks, validated as a shot file would be."""
+def _tracked_shot(shot: Shot, marks: list[_Marks], output: str) -> Shot:
+    """The shot with the new keys and marks and `output`, validated as a shot file would be."""
     clicks = []
     for track, mark in zip(shot.clicks, marks):
         tracked = TrackMarks(
@@ -310,7 +340,7 @@ def _tracked_shot(shot: Shot, marks: list[_Marks]) -> Shot:
             frozenset(mark.moved), frozenset(mark.unverified),
         )
         clicks.append(dataclasses.replace(track, keys=dict(sorted(mark.keys.items())), tracked=tracked))
-    tracked_shot = dataclasses.replace(shot, clicks=clicks)
+    tracked_shot = dataclasses.replace(shot, clicks=clicks, output=output)
     try:
         shot_from_dict(tracked_shot.to_dict(), "/")
     except ShotError as exc:
