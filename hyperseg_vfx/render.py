@@ -181,7 +181,12 @@ def segment_shot_frame(
     segments consecutive frames of a smoothed shot (each raw matte then serves three frames).
     With options.temporal_smoothing the raw mattes of the smoothing_neighbours are averaged in
     (hyperseg_vfx.smoothing); timings["smoothing"] says how long that took.
+    A shot with `objects:` gives a render_objects.ObjectMattes (name -> Matte) instead.
     """
+    if shot.objects:
+        from .render_objects import segment_objects_frame
+
+        return segment_objects_frame(shot, segmenter, frame, read=read, raw_mattes=raw_mattes)
     raw_mattes = {} if raw_mattes is None else raw_mattes
     if shot.options.temporal_smoothing:  # up to four plates, each wanted twice: read each once
         read = functools.lru_cache(maxsize=None)(read)
@@ -241,8 +246,13 @@ def write_shot_matte(
 ) -> str:
     """Write `matte` (of `frame`) to the shot's output file, atomically. Returns the path.
 
-    pixel_aspect: the source plate's (read from its header when None).
+    pixel_aspect: the source plate's (read from its header when None). A shot with `objects:`
+    writes its layered EXR and the objects' own files (render_objects.write_objects_matte).
     """
+    if shot.objects:
+        from .render_objects import write_objects_matte
+
+        return write_objects_matte(shot, frame, matte, segmenter, pixel_aspect=pixel_aspect)
     from .io.exr import write_matte_exr
     from .io.images import read_header
 
@@ -310,8 +320,7 @@ def check_outputs(shot: Shot, frames: list[int] | None = None, *, overwrite: boo
     long, or an output folder that refuses a test file (read-only, full)."""
     overwrite = overwrite or shot.overwrite
     folders: dict[str, str] = {}
-    for frame in shot.frames if frames is None else frames:
-        path = shot.output_path(frame)
+    for path in [p for frame in (shot.frames if frames is None else frames) for p in shot.output_paths(frame)]:
         if len(os.fsencode(path)) > MAX_NAME_BYTES and any(
                 len(os.fsencode(part)) > MAX_NAME_BYTES for part in Path(path).parts):
             raise OutputFolderError(f"output {_clip(path)}: a path component is longer than {MAX_NAME_BYTES} bytes")
@@ -366,8 +375,7 @@ def remove_stale_temporaries(shot: Shot, frames: list[int]) -> list[str]:
     import re
 
     wanted: dict[str, set[str]] = {}
-    for frame in frames:
-        path = shot.output_path(frame)
+    for path in [p for frame in frames for p in shot.output_paths(frame)]:
         wanted.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
     temp_name = re.compile(r"\.(?P<stem>.+)\.[a-z0-9_]{8}\.partial(?P<suffix>\.[^.]*)?")
     removed = []
@@ -501,7 +509,7 @@ def render_shot(
         if progress is not None:
             progress(result, len(report.results), total)
 
-    kept = {f for f in report.frames if skip_existing and output_is_complete(shot.output_path(f))}
+    kept = {f for f in report.frames if skip_existing and all(map(output_is_complete, shot.output_paths(f)))}
     todo = [f for f in report.frames if f not in kept]
     check_outputs(shot, todo)
     for path in remove_stale_temporaries(shot, todo):

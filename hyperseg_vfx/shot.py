@@ -15,8 +15,11 @@ A shot file is YAML (so JSON works too):
         tracked:                      # optional, written by `hyperseg-vfx track` (see TrackMarks)
           keys: 1002-1100             # keys written by tracking (re-tracking replaces only these)
           dropped: {left_object: 1090-1100}   # frames where tracking dropped the click, by reason
-    options: {scale: 1.0, matte: soft, candidates: false, temporal_smoothing: false}
+    options: {scale: 1.0, matte: soft, candidates: false, temporal_smoothing: false, exclusive: false}
     overwrite: false                  # optional: true lets outputs replace files hyperseg-vfx did not write
+
+Several objects: `objects:` (name -> clicks and options) instead of `clicks:`, one EXR layer per
+object; see hyperseg_vfx.objects.
 
 Everything is validated before any frame is rendered, so a farm job fails in seconds with an
 error naming the offending field (and frame) instead of hours in. Validation errors are
@@ -133,18 +136,23 @@ class ShotOptions:
     """Render options: scale in (0, 1] of the plate size the model runs at; matte `soft`
     (probability) or `binary` (probability > 0.5); candidates: also write alternative masks;
     temporal_smoothing: average each matte with its neighbours' moved by the plates' motion
-    (hyperseg_vfx.smoothing), against frame-to-frame chatter."""
+    (hyperseg_vfx.smoothing), against frame-to-frame chatter. exclusive: the mattes of a shot's
+    `objects:` never overlap (render_objects.exclusive_alphas)."""
 
     scale: float = 1.0
     matte: str = "soft"
     candidates: bool = False
     temporal_smoothing: bool = False
+    exclusive: bool = False
 
 
 @dataclass(frozen=True)
 class Shot:
     """A validated shot. input/output are absolute path patterns, checkpoint an absolute path
-    or None (the bundled model), path the shot file it came from (None for a dict)."""
+    or None (the bundled model), path the shot file it came from (None for a dict).
+    objects: the shot's `objects:` (hyperseg_vfx.objects.ShotObject), () for a one-object shot
+    (then `clicks` are its clicks; with objects, `clicks` is empty). output_per_object: the
+    absolute pattern of the objects' own files ({object} for the name), or None."""
 
     input: str
     frames: list[int]
@@ -155,12 +163,22 @@ class Shot:
     options: ShotOptions = field(default_factory=ShotOptions)
     path: str | None = None
     overwrite: bool = False
+    objects: tuple = ()
+    output_per_object: str | None = None
 
     def input_path(self, frame: int) -> str:
         return frame_path(self.input, frame)
 
     def output_path(self, frame: int) -> str:
         return frame_path(self.output, frame)
+
+    def output_paths(self, frame: int) -> list[str]:
+        """Every file the render of `frame` writes: the output, then each object's own file."""
+        from .objects import object_output
+
+        own = [] if self.output_per_object is None else [
+            frame_path(object_output(self.output_per_object, obj.name), frame) for obj in self.objects]
+        return [self.output_path(frame)] + own
 
     def clicks_at(self, frame: int) -> list[Click]:
         """The clicks that count at `frame`, in track order."""
@@ -184,13 +202,26 @@ class Shot:
             data["colorspace"] = self.colorspace
         if self.checkpoint is not None:
             data["checkpoint"] = where(self.checkpoint)
-        data["clicks"] = [_track_to_dict(track) for track in self.clicks]
+        if self.objects:
+            from .objects import object_options_dict
+
+            data["objects"] = {obj.name: {"clicks": [_track_to_dict(track) for track in obj.clicks]}
+                               for obj in self.objects}
+            for obj in self.objects:
+                if object_options_dict(obj, self.options):
+                    data["objects"][obj.name]["options"] = object_options_dict(obj, self.options)
+            if self.output_per_object is not None:
+                data["output_per_object"] = where(self.output_per_object)
+        else:
+            data["clicks"] = [_track_to_dict(track) for track in self.clicks]
         data["options"] = {
             "scale": self.options.scale,
             "matte": self.options.matte,
             "candidates": self.options.candidates,
             "temporal_smoothing": self.options.temporal_smoothing,
         }
+        if self.options.exclusive:
+            data["options"]["exclusive"] = True
         if self.overwrite:
             data["overwrite"] = True
         return data
@@ -348,7 +379,7 @@ def _flag(value: Any, where: str) -> bool:
 
 
 def _options(value: Any) -> ShotOptions:
-    keys = ("scale", "matte", "candidates", "temporal_smoothing")
+    keys = ("scale", "matte", "candidates", "temporal_smoothing", "exclusive")
     data = _mapping({} if value is None else value, "options", keys, ())
     defaults = ShotOptions()
     scale = _number(data.get("scale", defaults.scale), "options.scale")
@@ -357,7 +388,8 @@ def _options(value: Any) -> ShotOptions:
     candidates = _flag(data.get("candidates", defaults.candidates), "options.candidates")
     smoothing = _flag(data.get("temporal_smoothing", defaults.temporal_smoothing), "options.temporal_smoothing")
     matte = _choice(data.get("matte", defaults.matte), "options.matte", MATTES)
-    return ShotOptions(scale, matte, candidates, smoothing)
+    exclusive = _flag(data.get("exclusive", defaults.exclusive), "options.exclusive")
+    return ShotOptions(scale, matte, candidates, smoothing, exclusive)
 
 
 def _optional_string(data: Mapping, key: str) -> str | None:
@@ -376,9 +408,13 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
     resolved (a farm worker's view of the submitter's paths).
     """
     data = _mapping(
-        data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options", "overwrite"),
-        ("input", "frames", "output", "clicks"),
+        data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options", "overwrite",
+                   "objects", "output_per_object"),
+        ("input", "frames", "output"),
     )
+    if ("clicks" in data) == ("objects" in data):
+        raise ShotError("clicks", "is required (or `objects:`, for several objects)" if "clicks" not in data
+                        else "give either `clicks:` (one object) or `objects:` (several), not both")
 
     def resolve(value: str) -> str:
         if path_mapping is not None:
@@ -386,18 +422,27 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
         return os.path.abspath(os.path.join(base_dir, value))
 
     checkpoint = _optional_string(data, "checkpoint")
-    if not isinstance(data["clicks"], list):
+    if "clicks" in data and not isinstance(data["clicks"], list):
         raise ShotError("clicks", f"must be a list of clicks, got {type(data['clicks']).__name__}")
+    options = _options(data.get("options"))
+    objects = ()
+    if "objects" in data:
+        from .objects import parse_objects
+
+        objects = parse_objects(data["objects"], options)
+    per_object = data.get("output_per_object")
     shot = Shot(
         input=resolve(_pattern(data["input"], "input")),
         frames=_frames(data["frames"], "frames"),
         output=resolve(_pattern(data["output"], "output")),
-        clicks=[_track(track, f"clicks[{i}]") for i, track in enumerate(data["clicks"])],
+        clicks=[_track(track, f"clicks[{i}]") for i, track in enumerate(data.get("clicks", []))],
         colorspace=_optional_string(data, "colorspace"),
         checkpoint=None if checkpoint is None else resolve(checkpoint),
-        options=_options(data.get("options")),
+        options=options,
         path=path,
         overwrite=_flag(data.get("overwrite", False), "overwrite"),
+        objects=objects,
+        output_per_object=None if per_object is None else resolve(_pattern(per_object, "output_per_object")),
     )
     _check_consistency(shot)
     return shot
@@ -419,8 +464,11 @@ def _check_consistency(shot: Shot) -> None:
     for frame in shot.frames:
         if shot.output_path(frame) in inputs:
             raise ShotError("output", f"{shot.output_path(frame)} would overwrite an input file", frame)
-        if not any(c.positive for c in shot.clicks_at(frame)):
+        if not shot.objects and not any(c.positive for c in shot.clicks_at(frame)):
             raise ShotError("clicks", "no positive click counts at this frame", frame)
+    from .objects import check_objects
+
+    check_objects(shot)
 
 
 # -- checks against the files on disk -------------------------------------------------------
@@ -457,12 +505,14 @@ def check_shot_files(shot: Shot) -> None:
         if shot.options.scale < 1 and short_side < MIN_SCALED_SIDE and frame == shot.frames[0]:
             raise ShotError("options.scale", f"{shot.options.scale:g} makes the {width}x{height} plate's short side "
                                              f"{short_side:.3g} px; the model needs at least {MIN_SCALED_SIDE} px", frame)
-        for i, track in enumerate(shot.clicks):
-            click = track.click_at(frame)
-            if click is not None and not (0 <= click.x < width and 0 <= click.y < height):
-                where = f"clicks[{i}].keys" + (f".{frame}" if frame in track.keys else "")
-                message = f"click ({click.x:g}, {click.y:g}) is outside the {width}x{height} frame"
-                raise ShotError(where, message, frame)
+        groups = [(f"objects.{o.name}.clicks", o.clicks) for o in shot.objects] or [("clicks", shot.clicks)]
+        for prefix, tracks in groups:
+            for i, track in enumerate(tracks):
+                click = track.click_at(frame)
+                if click is not None and not (0 <= click.x < width and 0 <= click.y < height):
+                    where = f"{prefix}[{i}].keys" + (f".{frame}" if frame in track.keys else "")
+                    message = f"click ({click.x:g}, {click.y:g}) is outside the {width}x{height} frame"
+                    raise ShotError(where, message, frame)
 
 
 def load_shot(
