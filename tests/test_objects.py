@@ -285,3 +285,21 @@ def test_clicks_outside_the_frame_name_the_object(tmp_path, make_shot):
     shot_file.write_text(dump(data))
     with pytest.raises(ShotError, match=r"objects\.backdrop\.clicks\[0\]\.keys\.1001 \(frame 1001\): click \(500, 5\)"):
         load_shot(shot_file)
+
+
+def test_bench_objects_computes_the_features_once_per_frame_for_all_objects(tiny_checkpoint):
+    import json
+
+    from click.testing import CliRunner
+
+    from hyperseg_vfx.cli import main
+
+    args = ["bench", "--width", "64", "--height", "48", "--checkpoint", str(tiny_checkpoint), "--objects"]
+    result = CliRunner().invoke(main, args + ["1,3", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["rows"]
+    assert [r["objects"] for r in rows] == [1, 3]
+    assert all(r["feature_computations"] == 1 and r["feature_cache_hits"] == 1 for r in rows)
+    assert rows[0]["full_frame_ratio"] == 1.0 and rows[1]["render_s_per_frame"] > 0
+    bad = CliRunner().invoke(main, args + ["2,x"])
+    assert bad.exit_code == 2 and "--objects" in bad.output
