@@ -45,6 +45,15 @@ class ObjectMattes:
     def features_cached(self) -> bool:
         return all(m.features_cached for m in self.mattes.values())
 
+    def coverage(self) -> float:
+        """Fraction of the frame inside any object's matte (alpha > 0.5)."""
+        inside = np.logical_or.reduce([m.alpha > 0.5 for m in self.mattes.values()])
+        return np.count_nonzero(inside) / inside.size
+
+    def object_coverage(self) -> dict[str, float]:
+        """name -> fraction of the frame inside that object's matte."""
+        return {name: m.coverage() for name, m in self.mattes.items()}
+
 
 def segment_objects_frame(shot: Shot, segmenter, frame: int, *, read: Callable[..., Plate] = read_plate,
                           raw_mattes: dict | None = None) -> ObjectMattes:

@@ -37,7 +37,7 @@ class OneFrameShot(Shot):
 
 def segment_shot(request: SegmentRequest, guard: PathGuard) -> Shot:
     """The one-frame Shot of a /v1/segment request, checked."""
-    for name in ("input", "output", "previous"):
+    for name in ("input", "output", "previous", "output_per_object"):
         value = getattr(request, name)
         if value is not None:
             require_absolute(value, name)
@@ -45,10 +45,10 @@ def segment_shot(request: SegmentRequest, guard: PathGuard) -> Shot:
         "input": request.input,
         "frames": request.frame,
         "output": request.output,
-        "clicks": [track.model_dump(exclude_none=True) for track in request.clicks],
         "options": request.options.model_dump(),
         "overwrite": request.overwrite,
     }
+    data.update(request.model_dump(include={"clicks", "objects", "output_per_object"}, exclude_none=True))
     if request.colorspace is not None:
         data["colorspace"] = request.colorspace
     try:
@@ -57,7 +57,8 @@ def segment_shot(request: SegmentRequest, guard: PathGuard) -> Shot:
         raise ApiError(422, "invalid_shot", str(exc), "frame" if exc.field == "frames" else exc.field) from None
     frame = request.frame
     guard.check(shot.input_path(frame), "input")
-    guard.check(shot.output_path(frame), "output")
+    for output in shot.output_paths(frame):
+        guard.check(output, "output")
     if request.previous is not None:
         guard.check(request.previous, "previous")
         if not os.path.isfile(request.previous):
@@ -76,7 +77,7 @@ def job_shot(request: JobRequest, guard: PathGuard, checkpoint: Path) -> Shot:
         raise ApiError(422, "invalid_request", "give either `shot` (shot-file data) or `shot_path`", "shot")
     if request.shot is not None:
         data = request.shot.model_dump(exclude_none=True)
-        for name in ("input", "output", "checkpoint"):
+        for name in ("input", "output", "checkpoint", "output_per_object"):
             if name in data:
                 require_absolute(data[name], f"shot.{name}")
         try:
@@ -100,7 +101,7 @@ def job_shot(request: JobRequest, guard: PathGuard, checkpoint: Path) -> Shot:
         )
     check_shot_paths(shot, guard)
     check_shot_files(shot)
-    kept = {f for f in shot.frames if request.skip_existing and output_is_complete(shot.output_path(f))}
+    kept = {f for f in shot.frames if request.skip_existing and all(map(output_is_complete, shot.output_paths(f)))}
     check_outputs(shot, [f for f in shot.frames if f not in kept])
     return shot
 
@@ -123,8 +124,8 @@ def check_shot_paths(shot: Shot, guard: PathGuard) -> None:
     outputs and what render's code reads as previous frames (render's rule picks files the
     request did not name); and that no output is, through links, one of the inputs."""
     inputs = guard.check_many(dict.fromkeys(shot.input_path(f) for f in shot.frames), "input")
-    outputs = dict(zip(dict.fromkeys(shot.output_path(f) for f in shot.frames),
-                       guard.check_many(dict.fromkeys(shot.output_path(f) for f in shot.frames), "output")))
+    written = dict.fromkeys(p for f in shot.frames for p in shot.output_paths(f))
+    outputs = dict(zip(written, guard.check_many(written, "output")))
     previous = guard.check_many(dict.fromkeys(p for p in (previous_input(shot, f) for f in shot.frames) if p),
                                 "previous")
     sources = set(inputs) | set(previous)
