@@ -191,6 +191,19 @@ def read_frame(path: str | os.PathLike, colorspace: str | None = None) -> Frame:
     )
 
 
+def read_channels(path: str | os.PathLike, names: Sequence[str]) -> np.ndarray:
+    """Channels `names` of an image as float32 (H, W, len(names)) over the display window (a
+    layered matte's `<object>.A`); ImageReadError naming the first missing one."""
+
+    def pick(present: tuple[str, ...]) -> list[int]:
+        missing = [n for n in names if n not in present]
+        if missing:
+            raise ImageReadError(f"{path} has no channel {missing[0]} (it has {', '.join(present)})")
+        return [present.index(n) for n in names]
+
+    return _read_display_window(path, pick)[0]
+
+
 def read_matte(path: str | os.PathLike) -> np.ndarray:
     """The matte of an image as float32 (H, W) over the display window.
 
