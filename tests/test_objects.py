@@ -5,6 +5,7 @@ are the star (positive at its centre) and the backdrop (positive in a background
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 
 import numpy as np
@@ -303,3 +304,47 @@ def test_bench_objects_computes_the_features_once_per_frame_for_all_objects(tiny
     assert rows[0]["full_frame_ratio"] == 1.0 and rows[1]["render_s_per_frame"] > 0
     bad = CliRunner().invoke(main, args + ["2,x"])
     assert bad.exit_code == 2 and "--objects" in bad.output
+
+
+def test_opencue_tasks_render_the_layers_of_one_local_run(tmp_path, make_shot, make_segmenter, tiny_checkpoint,
+                                                          monkeypatch):
+    """OpenCue (the fake Cuebot's pre-1.0 frame tokens, RQD's environment): each task renders its
+    chunk of a two-object shot, layers and objects' files equal to one local render."""
+    import torch
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # as test_farm_opencue's opencue_env
+    monkeypatch.setenv("SHOW", "hyperseg")
+    for name in ("CUEBOT_HOSTS", "SHOT", "HYPERSEG_VFX_COMMAND", "RENDER_TO", "FACILITY"):
+        monkeypatch.delenv(name, raising=False)
+    from fake_cuebot import dispatch, rqd_run
+    from test_farm_opencue import layers, submit_xml
+
+    folder = tmp_path / "shot dir"
+    folder.mkdir()
+    shot_file, _ = two_object_shot(make_shot, folder, frames="1001-1003", checkpoint=tiny_checkpoint,
+                                   output_per_object="mattes/{object}.####.exr")
+    (layer,) = layers(submit_xml(shot_file, tmp_path / "cue", chunk_size=2))
+    for task in dispatch(layer, "pre-1.0"):
+        # the installed hyperseg-vfx imports this checkout's code (RQD's fixed environment drops PYTHONPATH)
+        code = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+        run = rqd_run(task.command, extra_env={"OMP_NUM_THREADS": str(torch.get_num_threads()), **code})
+        assert run.returncode == 0, run.stdout + run.stderr
+    shot = load_shot(shot_file)
+    local = dataclasses.replace(shot, output=str(tmp_path / "local" / "m.####.exr"),
+                                output_per_object=str(tmp_path / "local" / "{object}.####.exr"))
+    assert render_shot(local, make_segmenter()).ok
+    for frame in shot.frames:
+        for farm, one in zip(shot.output_paths(frame), local.output_paths(frame)):
+            a, b = channels(farm), channels(one)
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), f"{farm} differs"
+
+
+def test_deadline_cloud_bundles_collect_the_objects_files(tmp_path, make_shot, tiny_checkpoint):
+    from hyperseg_vfx.farm import submit_shot
+
+    shot_file, _ = two_object_shot(make_shot, tmp_path, frames="1001-1002", checkpoint=tiny_checkpoint,
+                                   output_per_object="objects/{object}/####.exr")
+    result = submit_shot(shot_file, "deadline-cloud", dry_run=True, out_dir=tmp_path / "bundle")
+    refs = yaml.safe_load((tmp_path / "bundle" / "asset_references.yaml").read_text())["assetReferences"]
+    assert refs["outputs"]["directories"] == [str(tmp_path / "mattes"), str(tmp_path / "objects")]
+    assert "warning" not in result.message

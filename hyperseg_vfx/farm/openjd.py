@@ -92,7 +92,7 @@ def asset_references(job: FarmJob) -> dict:
     """Deadline Cloud's asset references: what the render reads and the folder it writes."""
     return {"assetReferences": {
         "inputs": {"filenames": job.input_files, "directories": []},
-        "outputs": {"directories": [job.matte_dir]},
+        "outputs": {"directories": job.output_dirs},
         "referencedPaths": [],
     }}
 
