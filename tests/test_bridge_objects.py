@@ -63,7 +63,7 @@ def test_jobs_render_the_layers_and_track_follows_every_object(bridge, objects_s
             same(written, rendered)
     out = bridge.root / "objects" / "tracked.yaml"
     final = client.wait_for_job(client.start_track(str(out), shot_path=shot.path)["id"], timeout=120, interval=0.2)
-    assert final["state"] == "done", final
+    assert final["state"] == "done" and final["done"] == final["frames"] == 4, str(final)
     tracked = load_shot(out)
     assert [o.name for o in tracked.objects] == ["star", "backdrop"]
     assert all(sorted(c.keys) == shot.frames for o in tracked.objects for c in o.clicks)

@@ -29,24 +29,18 @@ def track_objects(
 ):
     """track_shot for a shot with objects. The TrackResult's drops, moves and unverified name
     their click as `objects.<name>.clicks[<i>]` instead of an index; keyframes are every
-    object's; progress(frame, done, total) counts a frame once per object (total = frames x
-    objects); on_matte(frame, matte) is called for every object's matte, object by object."""
+    object's; progress(frame, done, total) comes once per frame, when its last object is tracked
+    there (the objects are tracked one after the other: the bar moves in the last one's pass);
+    on_matte(frame, matte) is called for every object's matte, object by object."""
     from .track import TrackError, TrackResult, track_shot
 
     frames = sorted(set(shot.frames if frames is None else frames))
     singles = [object_shot(shot, obj) for obj in shot.objects]
     result = TrackResult(None, frames, check_objects_trackable(shot, frames))
-    total, done = len(frames) * len(singles), 0
-
-    def step(frame: int, _done: int, _total: int) -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(frame, done, total)
-
     tracked = []
-    for obj, single in zip(shot.objects, singles):
-        one = track_shot(single, segmenter, frames=frames, flow=flow, progress=step, cancel=cancel, on_matte=on_matte)
+    for number, (obj, single) in enumerate(zip(shot.objects, singles), start=1):
+        last = progress if number == len(singles) else None
+        one = track_shot(single, segmenter, frames=frames, flow=flow, progress=last, cancel=cancel, on_matte=on_matte)
         if one.cancelled:
             result.cancelled = True
             return result
