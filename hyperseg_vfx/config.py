@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from .door import ANYWHERE
 from .errors import HypersegError
 
 VGG19_TAP_CHANNELS = {"conv1_2": 64, "conv2_2": 128, "conv3_2": 256, "conv4_2": 512, "conv5_2": 512}
@@ -161,8 +162,8 @@ class ModelConfig:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ModelConfig":
         try:
-            data = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as exc:
+            data = yaml.safe_load(ANYWHERE.read_text(path, "config"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, HypersegError) as exc:
             raise ConfigError(f"{path}: cannot read model config: {exc}") from exc
         if isinstance(data, dict) and "model" in data and len(data) == 1:
             data = data["model"]

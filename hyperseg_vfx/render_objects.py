@@ -28,8 +28,8 @@ from typing import Callable
 import numpy as np
 
 from .objects import object_shot
-from .render import (Plate, matte_metadata, matte_planes, previous_input, read_plate, smoothing_neighbours,
-                     write_shot_matte)
+from .render import (Plate, matte_metadata, matte_planes, output_replaceable, previous_input, read_plate,
+                     smoothing_neighbours, write_shot_matte)
 from .shot import Shot
 
 
@@ -56,17 +56,20 @@ class ObjectMattes:
 
 
 def segment_objects_frame(shot: Shot, segmenter, frame: int, *, read: Callable[..., Plate] = read_plate,
-                          raw_mattes: dict | None = None) -> ObjectMattes:
-    """render.segment_shot_frame for a shot with `objects:` (it calls this one).
+                          raw_mattes: dict | None = None, previous: str | None = None) -> ObjectMattes:
+    """render.segment_shot_frame for a shot with `objects:` (it calls this one); plates are read
+    through the shot's door.
 
     raw_mattes: frame -> that frame's raw mattes (name -> Matte before smoothing), kept by a
-    caller that segments consecutive frames.
+    caller that segments consecutive frames. previous: `frame`'s previous frame file instead of
+    render's rule (a bridge request that names one).
     """
     raw_mattes = {} if raw_mattes is None else raw_mattes
+    read = functools.partial(read, door=shot.door)
     smoothed = [obj for obj in shot.objects if obj.options.temporal_smoothing]
     if smoothed:
         read = functools.lru_cache(maxsize=None)(read)
-    raw = _raw_object_mattes(shot, segmenter, frame, read, raw_mattes)
+    raw = _raw_object_mattes(shot, segmenter, frame, read, raw_mattes, previous)
     mattes = dict(raw)
     timings = dict(next(iter(raw.values())).timings)
     if smoothed:
@@ -88,13 +91,14 @@ def segment_objects_frame(shot: Shot, segmenter, frame: int, *, read: Callable[.
     return ObjectMattes(mattes, timings)
 
 
-def _raw_object_mattes(shot: Shot, segmenter, frame: int, read: Callable[..., Plate], raw_mattes: dict) -> dict:
+def _raw_object_mattes(shot: Shot, segmenter, frame: int, read: Callable[..., Plate], raw_mattes: dict,
+                       previous: str | None = None) -> dict:
     """name -> the network's Matte of `frame` for every object (no smoothing), from raw_mattes
     when there. Candidates as each object's one-object render asks: all M with
     options.candidates, else candidate 1 (which is the same either way)."""
     if frame not in raw_mattes:
         plate = read(shot.input_path(frame), shot.colorspace)
-        prev_path = previous_input(shot, frame)
+        prev_path = previous or previous_input(shot, frame)
         previous = None if prev_path is None else read(prev_path, shot.colorspace)
         all_candidates = any(obj.options.candidates for obj in shot.objects)
         mattes = segmenter.segment_objects(
@@ -168,7 +172,7 @@ def object_layers(shot: Shot, frame_mattes: ObjectMattes) -> dict[str, np.ndarra
 
 
 def write_objects_matte(shot: Shot, frame: int, frame_mattes: ObjectMattes, segmenter, *,
-                        pixel_aspect: float | None = None) -> str:
+                        pixel_aspect: float | None = None, previous: str | None = None) -> str:
     """render.write_shot_matte for a shot with `objects:`: the layered EXR at the shot's
     output, then each object's own file (output_per_object), each atomically. Returns the
     layered file's path. Metadata: the one-object keys, with `objects` (the names in order),
@@ -179,17 +183,18 @@ def write_objects_matte(shot: Shot, frame: int, frame_mattes: ObjectMattes, segm
 
     source = shot.input_path(frame)
     if pixel_aspect is None:
-        pixel_aspect = read_header(source)[2]
-    metadata = matte_metadata(shot, frame, segmenter, source, previous_input(shot, frame))
+        pixel_aspect = read_header(source, shot.door)[2]
+    metadata = matte_metadata(shot, frame, segmenter, source, previous or previous_input(shot, frame))
     metadata["objects"] = ",".join(obj.name for obj in shot.objects)
     metadata["clicks_hash"] = clicks_hash([c for obj in shot.objects for c in obj.clicks_at(frame)])
     for obj in shot.objects:
         metadata[f"clicks_hash.{obj.name}"] = clicks_hash(obj.clicks_at(frame))
         metadata[f"matte.{obj.name}"] = obj.options.matte
     path = shot.output_path(frame)
-    write_layered_matte_exr(path, object_layers(shot, frame_mattes), pixel_aspect=pixel_aspect, metadata=metadata)
+    write_layered_matte_exr(path, object_layers(shot, frame_mattes), pixel_aspect=pixel_aspect, metadata=metadata,
+                            door=shot.door, replace=output_replaceable(shot))
     if shot.output_per_object is not None:
         for obj in shot.objects:
             write_shot_matte(object_shot(shot, obj, own_output=True), frame, frame_mattes.mattes[obj.name],
-                             segmenter, pixel_aspect=pixel_aspect)
+                             segmenter, pixel_aspect=pixel_aspect, previous=previous)
     return path

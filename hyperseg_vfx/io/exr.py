@@ -16,7 +16,7 @@ import os
 import numpy as np
 import OpenImageIO as oiio
 
-from hyperseg_vfx.atomic import atomic_output
+from hyperseg_vfx.door import ANYWHERE, Door
 from hyperseg_vfx.errors import HypersegError
 
 #: OpenEXR compression names accepted by write_matte_exr.
@@ -63,12 +63,16 @@ def write_matte_exr(
     pixel_aspect: float = 1.0,
     metadata: dict[str, str] | None = None,
     compression: str = "zip",
+    door: Door = ANYWHERE,
+    replace=True,
 ) -> None:
-    """Write matte `alpha` (H, W) to `path` as a half-float EXR, atomically.
+    """Write matte `alpha` (H, W) to `path` as a half-float EXR, atomically, through `door`.
 
     candidates: optional (M, H, W) alternative masks, written as channels candidate_channel(1..M)
     (EXR stores channels sorted by name, so readers should select them by name).
     metadata: string attributes, stored as `hyperseg/<key>`.
+    replace: the door's no-overwrite rule for an existing `path` (True, False, or a
+    door.Replaceable).
     Raises ValueError for bad arguments (before touching the disk) and ExrWriteError naming
     `path` when writing fails; neither the final nor a temporary file is left behind then.
     """
@@ -90,7 +94,7 @@ def write_matte_exr(
     spec = _matte_spec(*alpha.shape, channels, pixel_aspect, metadata, compression)
     # (H, W, C); a lone alpha plane is viewed as (H, W, 1) without a copy (a 2K matte: ~3 ms saved)
     pixels = np.ascontiguousarray(alpha[..., None] if len(planes) == 1 else np.stack(planes, axis=-1))
-    _write_exr(path, spec, pixels)
+    _write_exr(path, spec, pixels, door, replace)
 
 
 def write_layered_matte_exr(
@@ -100,8 +104,11 @@ def write_layered_matte_exr(
     pixel_aspect: float = 1.0,
     metadata: dict[str, str] | None = None,
     compression: str = "zip",
+    door: Door = ANYWHERE,
+    replace=True,
 ) -> None:
-    """Write named (H, W) planes to `path` as one single-part half-float EXR, atomically.
+    """Write named (H, W) planes to `path` as one single-part half-float EXR, atomically,
+    through `door` (replace: as write_matte_exr's).
 
     channels: EXR channel name -> plane, `A` first (the file's alpha), then `<layer>.<channel>`
     names with at most LAYER_SIZE channels per layer (Nuke's limit; ValueError otherwise).
@@ -125,7 +132,7 @@ def write_layered_matte_exr(
     metadata = metadata or {}
     _check_arguments(path, pixel_aspect, metadata, compression)
     spec = _matte_spec(*planes[0].shape, names, pixel_aspect, metadata, compression)
-    _write_exr(path, spec, np.ascontiguousarray(np.stack(planes, axis=-1)))
+    _write_exr(path, spec, np.ascontiguousarray(np.stack(planes, axis=-1)), door, replace)
 
 
 def _check_arguments(path, pixel_aspect: float, metadata: dict[str, str], compression: str) -> None:
@@ -139,9 +146,9 @@ def _check_arguments(path, pixel_aspect: float, metadata: dict[str, str], compre
             raise ValueError(f"metadata for {path} must map non-empty str to str, got {key!r}: {value!r}")
 
 
-def _write_exr(path: str | os.PathLike, spec: oiio.ImageSpec, pixels: np.ndarray) -> None:
-    """Write (H, W, C) `pixels` with `spec` to `path` atomically; ExrWriteError naming it."""
-    with atomic_output(path) as tmp:
+def _write_exr(path: str | os.PathLike, spec: oiio.ImageSpec, pixels: np.ndarray, door: Door, replace) -> None:
+    """Write (H, W, C) `pixels` with `spec` to `path` atomically through `door`; ExrWriteError naming it."""
+    with door.writing(path, "output", replace=replace) as tmp:
         out = oiio.ImageOutput.create("openexr")
         if out is None:
             raise ExrWriteError(f"cannot write {path}: {oiio.geterror()}")
@@ -153,10 +160,15 @@ def _write_exr(path: str | os.PathLike, spec: oiio.ImageSpec, pixels: np.ndarray
             raise ExrWriteError(f"cannot write {path}: {out.geterror()}")
 
 
-def read_matte_metadata(path: str | os.PathLike) -> dict[str, str] | None:
+def read_matte_metadata(path: str | os.PathLike, door: Door = ANYWHERE) -> dict[str, str] | None:
     """The `hyperseg/*` attributes of an image file (keys without the prefix), None when the file
-    does not open as an image. An empty dict: an image that hyperseg-vfx did not write."""
-    inp = oiio.ImageInput.open(str(path))
+    does not open as an image (or is no regular file). An empty dict: an image that hyperseg-vfx
+    did not write."""
+    try:
+        with door.reading(path, "output") as opened:
+            inp = oiio.ImageInput.open(opened.name)
+    except OSError:
+        return None
     if inp is None:
         oiio.geterror()  # clear OpenImageIO's pending error message
         return None
