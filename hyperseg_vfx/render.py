@@ -209,7 +209,12 @@ def segment_shot_frame(
     segments consecutive frames of a smoothed shot (each raw matte then serves three frames).
     With options.temporal_smoothing the raw mattes of the smoothing_neighbours are averaged in
     (hyperseg_vfx.smoothing); timings["smoothing"] says how long that took.
+    A shot with `objects:` gives a render_objects.ObjectMattes (name -> Matte) instead.
     """
+    if shot.objects:
+        from .render_objects import segment_objects_frame
+
+        return segment_objects_frame(shot, segmenter, frame, read=read, raw_mattes=raw_mattes, previous=previous)
     raw_mattes = {} if raw_mattes is None else raw_mattes
     read = functools.partial(read, door=shot.door)
     if shot.options.temporal_smoothing:  # up to four plates, each wanted twice: read each once
@@ -279,7 +284,13 @@ def write_shot_matte(
 
     pixel_aspect: the source plate's (read from its header when None). previous: the previous
     frame file the matte was made with, when not render's rule's (for the metadata).
+    A shot with `objects:` writes its layered EXR and the objects' own files
+    (render_objects.write_objects_matte).
     """
+    if shot.objects:
+        from .render_objects import write_objects_matte
+
+        return write_objects_matte(shot, frame, matte, segmenter, pixel_aspect=pixel_aspect, previous=previous)
     from .io.exr import write_matte_exr
     from .io.images import read_header
 
@@ -374,8 +385,7 @@ def check_outputs(shot: Shot, frames: list[int] | None = None, *, overwrite: boo
     that refuses a test file (read-only, full). Each folder is probed once."""
     replace = True if overwrite else output_replaceable(shot)
     probed: set[str] = set()
-    for frame in shot.frames if frames is None else frames:
-        path = shot.output_path(frame)
+    for path in [p for frame in (shot.frames if frames is None else frames) for p in shot.output_paths(frame)]:
         if any(len(os.fsencode(part)) > MAX_NAME_BYTES for part in Path(path).parts):
             raise PathRefused(_clip(path), f": a path component is longer than {MAX_NAME_BYTES} bytes", "output")
         folder = os.path.dirname(path)
@@ -396,8 +406,7 @@ def remove_stale_temporaries(shot: Shot, frames: list[int]) -> list[str]:
     (door.TEMP_PREFIX, a writer token and the digest of an output name of `frames`), regular
     files only, in the output folders. Nothing else is touched. Returns them."""
     wanted: dict[str, set[str]] = {}
-    for frame in frames:
-        path = shot.output_path(frame)
+    for path in [p for frame in frames for p in shot.output_paths(frame)]:
         wanted.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
     removed = []
     for folder, names in wanted.items():
@@ -528,7 +537,8 @@ def render_shot(
     from .devices import check_precision
 
     check_precision(segmenter.device, shot.options.precision)
-    kept = {f for f in report.frames if skip_existing and output_is_complete(shot.output_path(f), shot.door)}
+    kept = {f for f in report.frames if skip_existing
+            and all(output_is_complete(p, shot.door) for p in shot.output_paths(f))}
     todo = [f for f in report.frames if f not in kept]
     check_outputs(shot, todo)
     check_matte_precision(shot, todo, kept)

@@ -31,6 +31,10 @@ from .modeling.resize import resize_image
 
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 
+#: Bytes of network activations that one batch of objects may take (segment_objects): a
+#: working-size model runs every object of a frame in one batch, a native 2K model a few at a time.
+OBJECT_BATCH_BYTES = 2 * 1024**3
+
 
 @dataclass
 class Matte:
@@ -122,6 +126,29 @@ class Segmenter:
         options.precision; default the Segmenter's), see hyperseg_vfx.devices: PrecisionError
         where this device cannot compute it.
         """
+        return self.segment_objects(frame, prev_frame, [clicks], frame_key=frame_key, scale=scale,
+                                    all_candidates=all_candidates, precision=precision)[0]
+
+    @torch.inference_mode()
+    def segment_objects(
+        self,
+        frame: np.ndarray,
+        prev_frame: np.ndarray | None,
+        clicks_per_object: Sequence[Sequence[Click]],
+        *,
+        frame_key: Hashable | None = None,
+        scale: float = 1.0,
+        all_candidates: bool = True,
+        precision: str | None = None,
+    ) -> list[Matte]:
+        """segment() for several objects of one frame: one Matte per click list, in order.
+
+        The frame's features are computed once (or taken from the cache) for all objects; the
+        network then runs on the objects' context channels in batches (of as many objects as
+        OBJECT_BATCH_BYTES of activations hold). Each Matte equals segment() of its clicks
+        alone up to the batched convolutions' rounding. The Mattes share one timings dict (the
+        frame's stages, all objects together).
+        """
         height, width = self._check_inputs(frame, prev_frame, scale)
         precision = self.precision if precision is None else precision
         check_precision(self.device, precision)
@@ -135,7 +162,8 @@ class Segmenter:
         if resized:
             with times.stage("resize", self.device):
                 x, x_prev = (resize_image(t, target) for t in (x, x_prev))
-        clicks = [Click(c.x * target[1] / width, c.y * target[0] / height, c.positive) for c in clicks]
+        per_object = [[Click(c.x * target[1] / width, c.y * target[0] / height, c.positive) for c in clicks]
+                      for clicks in clicks_per_object]
         key = (frame_key if frame_key is not None else _pixels_key(frame), target, precision)
         with precision_context(self.device, precision):
             projected = self.cache.get(key)
@@ -144,15 +172,27 @@ class Segmenter:
                 with times.stage("features", self.device):
                     projected = self.model.project_frame(x, times).to(compute_dtype(precision))
                 self.cache.put(key, projected)
-            candidates = self.model(x, x_prev, clicks, projected=projected, times=times,
-                                    output_frame=full if guided else None, output_count=None if all_candidates else 1)
-        if not all_candidates:
-            candidates = candidates[:, :1]
-        if resized and not guided:
-            candidates = resize_image(candidates.float(), (height, width)).clamp_(0, 1)
-        result = candidates[0].float().cpu().numpy()
+            batch = self._object_batch(*target)
+            results = []
+            for first in range(0, len(per_object), batch):
+                candidates = self.model.forward_objects(
+                    x, x_prev, per_object[first : first + batch], projected=projected, times=times,
+                    output_frame=full if guided else None, output_count=None if all_candidates else 1)
+                if not all_candidates:
+                    candidates = candidates[:, :1]
+                if resized and not guided:
+                    candidates = resize_image(candidates.float(), (height, width)).clamp_(0, 1)
+                results.extend(candidates.float().cpu().numpy())
         times["total"] = time.perf_counter() - start
-        return Matte(result, cached, dict(times))
+        return [Matte(result, cached, dict(times)) for result in results]
+
+    def _object_batch(self, height: int, width: int) -> int:
+        """Objects per network batch at a working size of height x width: the network's
+        [hidden | context] buffer and one layer's output per object, within OBJECT_BATCH_BYTES."""
+        config = self.model.config.network
+        element = torch.finfo(self.feature_dtype).bits // 8
+        per_object = (2 * config.width + 10) * height * width * element
+        return max(1, OBJECT_BATCH_BYTES // per_object)
 
     def working_size(self, height: int, width: int, scale: float = 1.0) -> tuple[int, int]:
         """(h, w) that backbone and network run at for an H x W plate.

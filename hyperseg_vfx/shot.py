@@ -17,11 +17,15 @@ A shot file is YAML (so JSON works too):
         tracked:                      # optional, written by `hyperseg-vfx track` (see TrackMarks)
           keys: 1002-1100             # keys written by tracking (re-tracking replaces only these)
           dropped: {left_object: 1090-1100}   # frames where tracking dropped the click, by reason
-    options: {scale: 1.0, matte: soft, candidates: false, temporal_smoothing: false, precision: float32}
+    options: {scale: 1.0, matte: soft, candidates: false, temporal_smoothing: false, precision: float32,
+              exclusive: false}
     overwrite: false                  # optional: true lets outputs replace files hyperseg-vfx did not write
     hold: false                       # true: an input without a frame token is held for every frame
     farm: {show: myshow, shot: sh010, user: jdoe}   # optional: who and what the farm job is filed under
                                                     # (OpenCue's show, shot and user; submit's options win)
+
+Several objects: `objects:` (name -> clicks and options) instead of `clicks:`, one EXR layer per
+object; see hyperseg_vfx.objects.
 
 Everything is validated before any frame is rendered, so a farm job fails in seconds with an
 error naming the offending field (and frame) instead of hours in. Validation errors are
@@ -163,13 +167,15 @@ class ShotOptions:
     temporal_smoothing: average each matte with its neighbours' moved by the plates' motion
     (hyperseg_vfx.smoothing), against frame-to-frame chatter; precision: float32 | float16, what
     the network computes in on every device (hyperseg_vfx.devices), so that every chunk of the shot
-    gives the mattes of one run."""
+    gives the mattes of one run. exclusive: the mattes of a shot's `objects:` never overlap
+    (render_objects.exclusive_alphas)."""
 
     scale: float = 1.0
     matte: str = "soft"
     candidates: bool = False
     temporal_smoothing: bool = False
     precision: str = DEFAULT_PRECISION
+    exclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,7 +184,10 @@ class Shot:
     or None (the bundled model), path the shot file it came from (None for a dict), ocio_config
     the OCIO config `colorspace` is a name of: an absolute path, an `ocio://` name or None (the
     active config). door: the door every file of the shot is opened through (hyperseg_vfx.door;
-    the bridge's has its allowed folders); not part of the shot's data."""
+    the bridge's has its allowed folders); not part of the shot's data.
+    objects: the shot's `objects:` (hyperseg_vfx.objects.ShotObject), () for a one-object shot
+    (then `clicks` are its clicks; with objects, `clicks` is empty). output_per_object: the
+    absolute pattern of the objects' own files ({object} for the name), or None."""
 
     input: str
     frames: list[int]
@@ -193,12 +202,22 @@ class Shot:
     hold: bool = False
     farm: Mapping[str, str] = field(default_factory=dict)
     door: Door = field(default=ANYWHERE, compare=False, repr=False)
+    objects: tuple = ()
+    output_per_object: str | None = None
 
     def input_path(self, frame: int) -> str:
         return frame_path(self.input, frame)
 
     def output_path(self, frame: int) -> str:
         return frame_path(self.output, frame)
+
+    def output_paths(self, frame: int) -> list[str]:
+        """Every file the render of `frame` writes: the output, then each object's own file."""
+        from .objects import object_output
+
+        own = [] if self.output_per_object is None else [
+            frame_path(object_output(self.output_per_object, obj.name), frame) for obj in self.objects]
+        return [self.output_path(frame)] + own
 
     def clicks_at(self, frame: int) -> list[Click]:
         """The clicks that count at `frame`, in track order."""
@@ -225,7 +244,18 @@ class Shot:
                                    else where(self.ocio_config))
         if self.checkpoint is not None:
             data["checkpoint"] = where(self.checkpoint)
-        data["clicks"] = [_track_to_dict(track) for track in self.clicks]
+        if self.objects:
+            from .objects import object_options_dict
+
+            data["objects"] = {obj.name: {"clicks": [_track_to_dict(track) for track in obj.clicks]}
+                               for obj in self.objects}
+            for obj in self.objects:
+                if object_options_dict(obj, self.options):
+                    data["objects"][obj.name]["options"] = object_options_dict(obj, self.options)
+            if self.output_per_object is not None:
+                data["output_per_object"] = where(self.output_per_object)
+        else:
+            data["clicks"] = [_track_to_dict(track) for track in self.clicks]
         data["options"] = {
             "scale": self.options.scale,
             "matte": self.options.matte,
@@ -233,6 +263,8 @@ class Shot:
             "temporal_smoothing": self.options.temporal_smoothing,
             "precision": self.options.precision,
         }
+        if self.options.exclusive:
+            data["options"]["exclusive"] = True
         if self.overwrite:
             data["overwrite"] = True
         if self.hold:
@@ -421,20 +453,20 @@ def _track(value: Any, where: str) -> ClickTrack:
     )
 
 
-def _tracks(value: Any) -> list[ClickTrack]:
+def _tracks(value: Any, where: str = "clicks") -> list[ClickTrack]:
     """The clicks: at most MAX_CLICKS, their `frames` specs together at most max_frames() runs
     (a stepped range such as `1-100000x2` is a run per frame), so that what a shot holds is
     bounded by its size, not by the frame numbers it names."""
     if not isinstance(value, list):
-        raise ShotError("clicks", f"must be a list of clicks, got {type(value).__name__}")
+        raise ShotError(where, f"must be a list of clicks, got {type(value).__name__}")
     if len(value) > MAX_CLICKS:
-        raise ShotError("clicks", f"holds {len(value)} clicks; a shot takes at most {MAX_CLICKS}")
+        raise ShotError(where, f"holds {len(value)} clicks; a shot takes at most {MAX_CLICKS}")
     tracks, runs, limit = [], 0, max_frames()
     for i, data in enumerate(value):
-        tracks.append(_track(data, f"clicks[{i}]"))
+        tracks.append(_track(data, f"{where}[{i}]"))
         runs += len(tracks[-1].frames.runs) if tracks[-1].frames is not None else 0
         if runs > limit:
-            raise ShotError(f"clicks[{i}].frames", f"the clicks' frame specs hold more than {limit} separate runs of "
+            raise ShotError(f"{where}[{i}].frames", f"the clicks' frame specs hold more than {limit} separate runs of "
                                                    "frames together; give ranges (1001-1100) rather than steps")
     return tracks
 
@@ -446,7 +478,7 @@ def _flag(value: Any, where: str) -> bool:
 
 
 def _options(value: Any) -> ShotOptions:
-    keys = ("scale", "matte", "candidates", "temporal_smoothing", "precision")
+    keys = ("scale", "matte", "candidates", "temporal_smoothing", "precision", "exclusive")
     data = _mapping({} if value is None else value, "options", keys, ())
     defaults = ShotOptions()
     scale = _number(data.get("scale", defaults.scale), "options.scale")
@@ -456,7 +488,8 @@ def _options(value: Any) -> ShotOptions:
     smoothing = _flag(data.get("temporal_smoothing", defaults.temporal_smoothing), "options.temporal_smoothing")
     matte = _choice(data.get("matte", defaults.matte), "options.matte", MATTES)
     precision = _choice(data.get("precision", defaults.precision), "options.precision", PRECISIONS)
-    return ShotOptions(scale, matte, candidates, smoothing, precision)
+    exclusive = _flag(data.get("exclusive", defaults.exclusive), "options.exclusive")
+    return ShotOptions(scale, matte, candidates, smoothing, precision, exclusive)
 
 
 def _optional_string(data: Mapping, key: str) -> str | None:
@@ -476,9 +509,12 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
     """
     data = _mapping(
         data, "", ("input", "frames", "output", "colorspace", "ocio_config", "checkpoint", "clicks", "options",
-                   "overwrite", "hold", "farm"),
-        ("input", "frames", "output", "clicks"),
+                   "overwrite", "hold", "farm", "objects", "output_per_object"),
+        ("input", "frames", "output"),
     )
+    if ("clicks" in data) == ("objects" in data):
+        raise ShotError("clicks", "is required (or `objects:`, for several objects)" if "clicks" not in data
+                        else "give either `clicks:` (one object) or `objects:` (several), not both")
 
     def resolve(value: str) -> str:
         if path_mapping is not None:
@@ -487,19 +523,28 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
 
     checkpoint = _optional_string(data, "checkpoint")
     ocio_config = _optional_string(data, "ocio_config")
+    options = _options(data.get("options"))
+    objects = ()
+    if "objects" in data:
+        from .objects import parse_objects
+
+        objects = parse_objects(data["objects"], options)
+    per_object = data.get("output_per_object")
     shot = Shot(
         input=resolve(_pattern(data["input"], "input")),
         frames=_frames(data["frames"], "frames"),
         output=resolve(_pattern(data["output"], "output")),
-        clicks=_tracks(data["clicks"]),
+        clicks=_tracks(data["clicks"]) if "clicks" in data else [],
         colorspace=_optional_string(data, "colorspace"),
         checkpoint=None if checkpoint is None else resolve(checkpoint),
-        options=_options(data.get("options")),
+        options=options,
         path=path,
         overwrite=_flag(data.get("overwrite", False), "overwrite"),
         hold=_flag(data.get("hold", False), "hold"),
         farm={key: _string(value, f"farm.{key}")
               for key, value in _mapping(data.get("farm", {}), "farm", FARM_KEYS, ()).items()},
+        objects=objects,
+        output_per_object=None if per_object is None else resolve(_pattern(per_object, "output_per_object")),
         door=door,
         ocio_config=ocio_config if ocio_config is None or ocio_config.startswith(BUILTIN_CONFIG_PREFIX)
         else resolve(ocio_config),
@@ -531,9 +576,13 @@ def _check_consistency(shot: Shot) -> None:
     for frame in shot.frames:
         if shot.output_path(frame) in inputs:
             raise ShotError("output", f"{shot.output_path(frame)} would overwrite an input file", frame)
-    uncovered = _first_frame_without_positive(shot)
-    if uncovered is not None:
-        raise ShotError("clicks", "no positive click counts at this frame", uncovered)
+    for prefix, tracks in _click_groups(shot):
+        uncovered = _first_frame_without_positive(tracks, shot.frames)
+        if uncovered is not None:
+            raise ShotError(prefix, "no positive click counts at this frame", uncovered)
+    from .objects import check_objects
+
+    check_objects(shot)
 
 
 def _counted_runs(track: ClickTrack, frames: list[int]) -> list[tuple[int, int]]:
@@ -556,25 +605,31 @@ def _counted_runs(track: ClickTrack, frames: list[int]) -> list[tuple[int, int]]
     return runs
 
 
-def _first_frame_without_positive(shot: Shot) -> int | None:
-    """The first frame of the shot where no positive click counts, None when there is none:
+def _click_groups(shot: Shot) -> list[tuple[str, list[ClickTrack]]]:
+    """(field, click tracks) of each object of `shot`: its `clicks`, or each of its `objects`."""
+    return [(f"objects.{o.name}.clicks", o.clicks) for o in shot.objects] or [("clicks", shot.clicks)]
+
+
+def _first_frame_without_positive(tracks: list[ClickTrack], frames: list[int]) -> int | None:
+    """The first of `frames` where no positive click of `tracks` counts, None when there is none:
     one pass over the frames after counting each positive click's runs (a difference array),
     so the cost is frames + runs, never frames x clicks."""
-    starts = [0] * (len(shot.frames) + 1)
-    for track in shot.clicks:
+    starts = [0] * (len(frames) + 1)
+    for track in tracks:
         if track.positive:
-            for lo, hi in _counted_runs(track, shot.frames):
+            for lo, hi in _counted_runs(track, frames):
                 starts[lo] += 1
                 starts[hi] -= 1
     counting = 0
-    for frame, change in zip(shot.frames, starts):
+    for frame, change in zip(frames, starts):
         counting += change
         if counting == 0:
             return frame
     return None
 
 
-def _first_click_outside(shot: Shot, width: int, height: int) -> tuple[int, int] | None:
+def _first_click_outside(tracks: list[ClickTrack], frames: list[int], width: int,
+                         height: int) -> tuple[int, int] | None:
     """(frame, click index) of the first frame, then click, where a click that counts lies
     outside the width x height frame; None when none does.
 
@@ -582,13 +637,13 @@ def _first_click_outside(shot: Shot, width: int, height: int) -> tuple[int, int]
     so on the frames between two keys where it counts, the frames it is outside on are a
     prefix and/or a suffix: testing the ends of each such stretch, and a binary search for the
     first one outside, finds it. Cost: (runs + keys) x log(frames) per click."""
-    frames, found = shot.frames, None
+    found = None
 
     def outside(track: ClickTrack, frame: int) -> bool:
         x, y = track.position_at(frame)
         return not (0 <= x < width and 0 <= y < height)
 
-    for index, track in enumerate(shot.clicks):
+    for index, track in enumerate(tracks):
         times = track.key_times
         for lo, hi in _counted_runs(track, frames):
             if found is not None and frames[lo] >= found[0]:
@@ -661,12 +716,13 @@ def check_shot_files(shot: Shot) -> None:
         raise ShotError("options.scale", f"{shot.options.scale:g} makes the {width}x{height} plate's short side "
                                          f"{short_side:.3g} px; the model needs at least {MIN_SCALED_SIDE} px",
                         shot.frames[0])
-    outside = _first_click_outside(shot, width, height)
-    if outside is not None:
-        frame, i = outside
-        x, y = shot.clicks[i].position_at(frame)
-        where = f"clicks[{i}].keys" + (f".{frame}" if frame in shot.clicks[i].keys else "")
-        raise ShotError(where, f"click ({x:g}, {y:g}) is outside the {width}x{height} frame", frame)
+    for prefix, tracks in _click_groups(shot):
+        outside = _first_click_outside(tracks, shot.frames, width, height)
+        if outside is not None:
+            frame, i = outside
+            x, y = tracks[i].position_at(frame)
+            where = f"{prefix}[{i}].keys" + (f".{frame}" if frame in tracks[i].keys else "")
+            raise ShotError(where, f"click ({x:g}, {y:g}) is outside the {width}x{height} frame", frame)
 
 
 def _check_ocio_config(ocio_config: str, colorspace: str | None, door: Door) -> None:

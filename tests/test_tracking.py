@@ -264,3 +264,27 @@ def test_plates_too_small_for_flow_are_a_clear_error():
 
     with pytest.raises(FlowError, match="8x8 plates"):
         dis_flow(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))
+
+
+def test_track_follows_each_objects_clicks(disc_shot, segmenter, tmp_path):
+    """A shot with `objects:`: the disc's click follows the disc, the backdrop's (on the static
+    photograph) stays put, and each object's tracked clicks are what tracking it alone gives."""
+    path = disc_shot({1001: disc_centre(1001)}, frames="1001-1004")
+    data = yaml.safe_load(path.read_text())
+    backdrop = [{"label": "positive", "keys": {1001: [170.0, 125.0]}},
+                {"label": "negative", "keys": {1001: [float(v) for v in disc_centre(1001)]}}]
+    data["objects"] = {"disc": {"clicks": data.pop("clicks")}, "backdrop": {"clicks": backdrop}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "tracked.yaml"
+    result = CliRunner().invoke(main, ["track", str(path), "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "3 clicks over 4 frames" in result.output
+    tracked = {obj.name: obj.clicks for obj in load_shot(out).objects}
+    assert list(tracked) == ["disc", "backdrop"]
+    for frame in range(1001, 1005):
+        assert np.hypot(*(np.array(tracked["disc"][0].keys[frame]) - disc_centre(frame))) < 1.0
+        assert np.hypot(*(np.array(tracked["backdrop"][0].keys[frame]) - (170.0, 125.0))) < 1.0
+    alone = dict(data, clicks=data["objects"]["disc"]["clicks"])
+    del alone["objects"]
+    (tmp_path / "alone.yaml").write_text(yaml.safe_dump(alone))
+    assert track_shot(load_shot(tmp_path / "alone.yaml"), segmenter).shot.clicks == tracked["disc"]

@@ -57,6 +57,28 @@ class Options(Request):
     candidates: StrictBool = ShotOptions().candidates
     temporal_smoothing: StrictBool = ShotOptions().temporal_smoothing
     precision: Literal["float32", "float16"] = ShotOptions().precision
+    exclusive: StrictBool = Field(ShotOptions().exclusive,
+                                  description="With `objects`: the objects' mattes never overlap (sum at most 1).")
+
+
+class ObjectOptions(Request):
+    """An object's own options (absent: the request's)."""
+
+    matte: Literal["soft", "binary"] | None = None
+    candidates: StrictBool | None = None
+    temporal_smoothing: StrictBool | None = None
+
+
+class ObjectData(Request):
+    """One of several objects: its clicks and options, as in a shot file's `objects:`."""
+
+    clicks: list[ClickTrack]
+    options: ObjectOptions | None = None
+
+
+OBJECTS_DESCRIPTION = ("Several objects instead of `clicks`: name (a Nuke layer name) -> clicks and options; "
+                       "the output then holds a layer per object (<name>.A).")
+OUTPUT_PER_OBJECT_DESCRIPTION = "With `objects`: also one file per object, {object} replaced by its name."
 
 
 class SegmentRequest(Request):
@@ -70,7 +92,9 @@ class SegmentRequest(Request):
     input: StrictStr
     frame: StrictInt
     output: StrictStr
-    clicks: list[ClickTrack]
+    clicks: list[ClickTrack] | None = None
+    objects: dict[StrictStr, ObjectData] | None = Field(None, description=OBJECTS_DESCRIPTION)
+    output_per_object: StrictStr | None = Field(None, description=OUTPUT_PER_OBJECT_DESCRIPTION)
     previous: StrictStr | None = None
     options: Options = Field(default_factory=Options)
     colorspace: StrictStr | None = None
@@ -84,7 +108,9 @@ class ShotData(Request):
     input: StrictStr
     frames: StrictStr | StrictInt
     output: StrictStr
-    clicks: list[ClickTrack]
+    clicks: list[ClickTrack] | None = None
+    objects: dict[StrictStr, ObjectData] | None = Field(None, description=OBJECTS_DESCRIPTION)
+    output_per_object: StrictStr | None = Field(None, description=OUTPUT_PER_OBJECT_DESCRIPTION)
     colorspace: StrictStr | None = None
     ocio_config: StrictStr | None = None
     checkpoint: StrictStr | None = None
@@ -185,7 +211,8 @@ class SegmentResult(BaseModel):
     frame: int
     input: str
     previous: str | None = Field(description="The file used as the previous frame (None: the frame itself).")
-    coverage: float = Field(description="Fraction of the frame inside the matte (alpha > 0.5).")
+    coverage: float = Field(description="Fraction of the frame inside the matte (alpha > 0.5; with objects, any object's).")
+    object_coverage: dict[str, float] | None = Field(None, description="With objects: each object's coverage.")
     timings: SegmentTimings
     model: str
 

@@ -83,6 +83,7 @@ class Bridge:
             "output": output, "frame": frame, "input": shot.input_path(frame),
             "previous": request.previous or previous_input(shot, frame), "coverage": matte.coverage(),
             "model": self.segmenter.model_name,
+            "object_coverage": matte.object_coverage() if shot.objects else None,
             "timings": {
                 "features_cached": matte.features_cached, "features_s": timings.get("features"),
                 "network_s": timings["network"], "refine_s": timings["refine"], "model_s": timings["total"], "queue_s": timings["queue"],

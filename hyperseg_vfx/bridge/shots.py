@@ -27,7 +27,7 @@ from .security import require_absolute
 
 def segment_shot(request: SegmentRequest, door: Door) -> Shot:
     """The one-frame Shot of a /v1/segment request, checked (request.previous too)."""
-    for name in ("input", "output", "previous"):
+    for name in ("input", "output", "previous", "output_per_object"):
         value = getattr(request, name)
         if value is not None:
             require_absolute(value, name)
@@ -35,10 +35,10 @@ def segment_shot(request: SegmentRequest, door: Door) -> Shot:
         "input": request.input,
         "frames": request.frame,
         "output": request.output,
-        "clicks": [track.model_dump(exclude_none=True) for track in request.clicks],
         "options": request.options.model_dump(),
         "overwrite": request.overwrite,
     }
+    data.update(request.model_dump(include={"clicks", "objects", "output_per_object"}, exclude_none=True))
     for name in ("colorspace", "ocio_config"):
         if getattr(request, name) is not None:
             data[name] = getattr(request, name)
@@ -62,7 +62,7 @@ def job_shot(request: JobRequest, door: Door, checkpoint: Path) -> Shot:
         raise ApiError(422, "invalid_request", "give either `shot` (shot-file data) or `shot_path`", "shot")
     if request.shot is not None:
         data = request.shot.model_dump(exclude_none=True)
-        for name in ("input", "output", "checkpoint", "ocio_config"):
+        for name in ("input", "output", "checkpoint", "ocio_config", "output_per_object"):
             if name in data and not str(data[name]).startswith(BUILTIN_CONFIG_PREFIX):
                 require_absolute(data[name], f"shot.{name}")
         try:
@@ -80,7 +80,8 @@ def job_shot(request: JobRequest, door: Door, checkpoint: Path) -> Shot:
         )
     check_shot_paths(shot)
     check_shot_files(shot)
-    kept = {f for f in shot.frames if request.skip_existing and output_is_complete(shot.output_path(f), door)}
+    kept = {f for f in shot.frames if request.skip_existing
+            and all(output_is_complete(p, door) for p in shot.output_paths(f))}
     check_outputs(shot, [f for f in shot.frames if f not in kept])
     return shot
 
@@ -132,7 +133,7 @@ def check_shot_paths(shot: Shot, extra_sources=()) -> None:
                 inputs[path] = (real, True)
     sources = {real for real, _exists in inputs.values()}
     sources |= {door.real_path(path, "previous") for path in extra_sources}
-    outputs = door.survey(dict.fromkeys(shot.output_path(f) for f in shot.frames), "output")
+    outputs = door.survey(dict.fromkeys(p for f in shot.frames for p in shot.output_paths(f)), "output")
     for output, (real, _exists) in outputs.items():
         if real in sources:
             raise ApiError(422, "invalid_shot", f"{output} would overwrite an input file", "output")

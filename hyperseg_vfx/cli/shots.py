@@ -160,18 +160,21 @@ def track(shot_file: Path, out_file: Path, frame_spec: str | None, output_patter
         raise HypersegError(f"--frames: {exc}") from None
     segmenter = render_segmenter(resolve_checkpoint(shot, checkpoint_path), device)
     count = len(frames or shot.frames)
-    click.echo(f"Tracking {shot_file.stem}: {len(shot.clicks)} clicks over {count} frames with "
+    clicks = [(f"clicks[{i}]", c) for i, c in enumerate(shot.clicks)] or [
+        (f"objects.{o.name}.clicks[{i}]", c) for o in shot.objects for i, c in enumerate(o.clicks)]
+    click.echo(f"Tracking {shot_file.stem}: {len(clicks)} clicks over {count} frames with "
                f"{segmenter.model_name} on {segmenter.device}", err=True)
     progress = lambda frame, done, total: click.echo(f"frame {frame}  tracked  ({done}/{total})", err=True)  # noqa: E731
     output = None if output_pattern is None else os.path.abspath(output_pattern)
     result = track_shot(shot, segmenter, frames=frames, progress=progress, output=output)
     save_shot(result.shot, out_file, overwrite=overwrite)
-    labels = ["positive" if c.positive else "negative" for c in shot.clicks]
-    click.echo(f"tracked {len(shot.clicks)} clicks over {count} frames from keyframes "
+    labels = {name: "positive" if c.positive else "negative" for name, c in clicks}
+    click.echo(f"tracked {len(clicks)} clicks over {count} frames from keyframes "
                f"{', '.join(map(str, result.keyframes))}: {len(result.moves)} moved back onto the object, "
                f"{len(result.drops)} dropped, {len(result.unverified)} kept unverified", err=True)
     for index, frame, reason in result.drops:
-        click.echo(f"  clicks[{index}] ({labels[index]}) dropped from frame {frame} on: {reason}", err=True)
+        name = index if isinstance(index, str) else f"clicks[{index}]"  # objects' clicks are named
+        click.echo(f"  {name} ({labels[name]}) dropped from frame {frame} on: {reason}", err=True)
     click.echo(f"wrote {out_file} (mattes: {result.shot.output})")
 
 

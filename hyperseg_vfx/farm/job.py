@@ -116,10 +116,18 @@ class FarmJob:
     def matte_dir(self) -> str:
         """The folder every matte is written under: the output pattern's deepest folder without a
         frame token (`mattes/####/m.exr` writes under `mattes`, not a folder named `####`)."""
-        folder = os.path.dirname(self.shot.output)
-        while has_frame_token(folder):
-            folder = os.path.dirname(folder)
-        return folder
+        return _fixed_folder(self.shot.output)
+
+    @property
+    def output_dirs(self) -> list[str]:
+        """The folders every output is written under: matte_dir, then that of the objects' own
+        files (output_per_object, its {object} and frame tokens left out) when it is another."""
+        folders = [self.matte_dir]
+        if self.shot.output_per_object is not None:
+            own = _fixed_folder(self.shot.output_per_object)
+            if own not in folders:
+                folders.append(own)
+        return folders
 
     @property
     def input_files(self) -> list[str]:
@@ -197,3 +205,11 @@ def check_printable(value: str | None, field: str) -> str | None:
             raise FarmInputError(field, f"holds a control character ({found.group(0)!r}), which no farm job file "
                                         f"may carry: {value[:200]!r}")
     return value
+
+
+def _fixed_folder(pattern: str) -> str:
+    """The deepest folder of an output pattern without a frame or {object} token."""
+    folder = os.path.dirname(pattern)
+    while has_frame_token(folder) or "{object}" in folder:
+        folder = os.path.dirname(folder)
+    return folder

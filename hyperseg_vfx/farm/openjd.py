@@ -97,7 +97,7 @@ def asset_references(job: FarmJob) -> dict:
     return {"assetReferences": {
         "inputs": {"filenames": job.input_files,
                    "directories": [os.path.dirname(job.config_file)] if job.config_file else []},
-        "outputs": {"directories": [job.matte_dir]},
+        "outputs": {"directories": job.output_dirs},
         "referencedPaths": [],
     }}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import OpenImageIO as oiio
@@ -245,6 +245,19 @@ def read_frame(path: str | os.PathLike, colorspace: str | None = None, ocio_conf
         nonfinite_pixels=nonfinite,
         identity=identity,
     )
+
+
+def read_channels(path: str | os.PathLike, names: Sequence[str], door: Door = ANYWHERE) -> np.ndarray:
+    """Channels `names` of an image as float32 (H, W, len(names)) over the display window (a
+    layered matte's `<object>.A`); ImageReadError naming the first missing one."""
+
+    def pick(present: tuple[str, ...]) -> list[int]:
+        missing = [n for n in names if n not in present]
+        if missing:
+            raise ImageReadError(f"{path} has no channel {missing[0]} (it has {', '.join(present)})")
+        return [present.index(n) for n in names]
+
+    return _read_display_window(path, pick, door)[0]
 
 
 def read_matte(path: str | os.PathLike, door: Door = ANYWHERE) -> np.ndarray:

@@ -150,8 +150,14 @@ def track_shot(
     total) after each frame; cancel: stop before the next frame (result.cancelled, no shot);
     on_matte(frame, matte): each frame's Matte as computed, before temporal smoothing (the
     evaluator scores them).
-    TrackError when no frame has an artist key or plates are missing.
+    TrackError when no frame has an artist key or plates are missing. A shot with `objects:`
+    tracks each object's clicks (tracking.objects.track_objects).
     """
+    if shot.objects:
+        from .objects import track_objects
+
+        return track_objects(shot, segmenter, frames=frames, flow=flow, progress=progress, cancel=cancel,
+                             on_matte=on_matte)
     frames = sorted(set(shot.frames if frames is None else frames))
     keyframes = check_trackable(shot, frames)
     read = CachedPlateReader(PLATE_CACHE_BYTES)
@@ -213,7 +219,12 @@ def tracked_output(pattern: str) -> str:
 
 def check_trackable(shot: Shot, frames: list[int]) -> list[int]:
     """The keyframes among `frames`; TrackError when a click has no artist key, no frame has
-    one, or plates are missing (all of them named), ShotError when a file check fails."""
+    one, or plates are missing (all of them named), ShotError when a file check fails. A shot
+    with `objects:`: every object's clicks (tracking.objects.check_objects_trackable)."""
+    if shot.objects:
+        from .objects import check_objects_trackable
+
+        return check_objects_trackable(shot, frames)
     for i, track in enumerate(shot.clicks):
         if not artist_keys(track):
             raise TrackError(f"clicks[{i}]: every key is marked tracked; the click has no artist key to track from")

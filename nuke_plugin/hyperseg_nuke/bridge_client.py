@@ -137,11 +137,21 @@ class BridgeClient:
     def health(self, timeout: Optional[float] = None) -> Dict[str, Any]:
         return self._request("GET", "/v1/health", timeout=timeout)
 
-    def segment(self, input: str, frame: int, clicks: Sequence[Dict[str, Any]], output: str,
+    def segment(self, input: str, frame: int, clicks: Optional[Sequence[Dict[str, Any]]], output: str,
                 previous: Optional[str] = None, options: Optional[Dict[str, Any]] = None,
                 colorspace: Optional[str] = None, timeout: Optional[float] = None,
-                ocio_config: Optional[str] = None) -> Dict[str, Any]:
-        body = {"input": input, "frame": frame, "clicks": _json_clicks(clicks), "output": output}
+                ocio_config: Optional[str] = None,
+                objects: Optional[Dict[str, Dict[str, Any]]] = None,
+                output_per_object: Optional[str] = None) -> Dict[str, Any]:
+        """Segment one frame. clicks: one object's click tracks; or clicks None and objects:
+        name -> {"clicks": [...], "options": {...}} (one layer per object in the output)."""
+        body = {"input": input, "frame": frame, "output": output}  # type: Dict[str, Any]
+        if clicks is not None:
+            body["clicks"] = _json_clicks(clicks)
+        if objects is not None:
+            body["objects"] = _json_objects(objects)
+        if output_per_object is not None:
+            body["output_per_object"] = output_per_object
         if previous is not None:
             body["previous"] = previous
         if options is not None:
@@ -253,7 +263,11 @@ def _shot_body(shot: Optional[Dict[str, Any]], shot_path: Optional[str], frames:
         raise ValueError("give either shot (shot-file data) or shot_path")
     body = dict(fields)
     if shot is not None:
-        body["shot"] = dict(shot, clicks=_json_clicks(shot.get("clicks", [])))
+        body["shot"] = dict(shot)
+        if "clicks" in shot:
+            body["shot"]["clicks"] = _json_clicks(shot["clicks"])
+        if "objects" in shot:
+            body["shot"]["objects"] = _json_objects(shot["objects"])
     else:
         body["shot_path"] = shot_path
     if frames is not None:
@@ -269,6 +283,11 @@ def _json_clicks(clicks: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
             track["keys"] = {str(frame): list(point) for frame, point in track["keys"].items()}
         tracks.append(track)
     return tracks
+
+
+def _json_objects(objects: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """A shot's `objects:` with each object's clicks as _json_clicks gives them."""
+    return {name: dict(obj, clicks=_json_clicks(obj.get("clicks", []))) for name, obj in objects.items()}
 
 
 # -- starting a local bridge -----------------------------------------------------------------
