@@ -210,7 +210,7 @@ def big_shot(tmp_path: Path, clicks: int, frames: int, make_shot) -> dict:
                "keys": {f: [10.0 + i % 70, 5.0 + (f // 5000) % 50] for f in range(1, 100001, 5000)},
                "frames": f"1-{frames}"} for i in range(clicks)]
     return {"input": plate_shot.input_path(1001), "frames": f"1-{frames}",
-            "output": str(tmp_path / "out" / "m.######.exr"), "clicks": tracks}
+            "output": str(tmp_path / "out" / "m.######.exr"), "clicks": tracks, "hold": True}
 
 
 def test_validation_evaluates_click_positions_independently_of_the_frame_count(tmp_path, make_shot, monkeypatch):
@@ -254,11 +254,11 @@ def test_validation_finds_the_first_frame_and_click_that_checking_every_frame_fi
             tracks.append(ClickTrack(rng.random() < 0.6, keys, rng.choice(["linear", "constant"]), counts, marks))
         shot = Shot("/plate.exr", frames, "/m.####.exr", tracks)
         expected = next((f for f in frames if not any(c.positive for c in shot.clicks_at(f))), None)
-        assert shot_module._first_frame_without_positive(shot) == expected
+        assert shot_module._first_frame_without_positive(shot.clicks, shot.frames) == expected
         expected = next(((f, i) for f in frames for i, t in enumerate(tracks)
                          if t.click_at(f) is not None and not (0 <= t.click_at(f).x < width and 0 <= t.click_at(f).y < height)),
                         None)
-        assert shot_module._first_click_outside(shot, width, height) == expected
+        assert shot_module._first_click_outside(shot.clicks, shot.frames, width, height) == expected
 
 
 def test_clicks_and_stepped_click_frames_are_capped_with_a_422(bridge, bridge_shot):

@@ -53,6 +53,9 @@ ALLOWED = {
     ("demo.py", "any(folder.iterdir())"): "demo's own output folder (is it empty?)",
     ("nuke_install.py", "source.read_bytes()"): "a package resource (the Nuke plugin shipped with us)",
     ("farm/install.py", "folder.iterdir()"): "a package resource folder (the Deadline plugin shipped with us)",
+    ("bench_objects.py", "tempfile.TemporaryDirectory"): "bench --objects' own scratch plates, in a folder it makes",
+    ("bench_objects.py", "Path(plates).parent.iterdir()"): "bench --objects' own scratch plates, in a folder it makes",
+    ("startup_bench.py", "tempfile.TemporaryDirectory"): "the start-up benchmark's own scratch folder",
     ("farm/opencue.py", "tempfile.TemporaryDirectory"): "pyoutline's scratch folder, made for one submission",
     ("bridge/security.py", ""): "the token file: read_token_file applies the token file's own rules (regular, "
                                 "the user's, 0600, not a link, read without blocking: issue 24 item 16)",

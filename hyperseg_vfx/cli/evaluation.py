@@ -76,16 +76,14 @@ def _add_claims(report_dir: Path, summary: dict) -> None:
     """Clips of several objects: their double claims in report.json (`objects`) and report.md."""
     import json
 
-    from ..atomic import atomic_output
+    from ..door import ANYWHERE
     from ..evaluation.claims import markdown_section
 
-    report = json.loads((report_dir / "report.json").read_text())
+    report = json.loads(ANYWHERE.read_text(report_dir / "report.json"))
     report["objects"] = summary
-    markdown = (report_dir / "report.md").read_text() + markdown_section(summary)
-    with atomic_output(report_dir / "report.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=1) + "\n")
-    with atomic_output(report_dir / "report.md") as tmp:
-        tmp.write_text(markdown)
+    markdown = ANYWHERE.read_text(report_dir / "report.md") + markdown_section(summary)
+    ANYWHERE.write_text(report_dir / "report.json", json.dumps(report, indent=1) + "\n", replace=True)
+    ANYWHERE.write_text(report_dir / "report.md", markdown, replace=True)
     click.echo(markdown_section(summary), nl=False)
 
 
