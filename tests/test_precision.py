@@ -36,14 +36,14 @@ def simulated_cuda(monkeypatch):
     monkeypatch.setattr(segmenter_module, "to_device_image",
                         lambda array, device: torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0))
     calls = []
-    forward = HyperSeg.forward
+    forward = HyperSeg.forward_objects  # every segment, one object or several, runs the network here
 
     def spy(self, x, *args, **kwargs):
         calls.append((torch.is_autocast_enabled("cuda"), torch.backends.cuda.matmul.allow_tf32,
                       torch.backends.cudnn.allow_tf32, kwargs["projected"].dtype))
         return forward(self, x, *args, **kwargs)
 
-    monkeypatch.setattr(HyperSeg, "forward", spy)
+    monkeypatch.setattr(HyperSeg, "forward_objects", spy)
     return calls
 
 
