@@ -16,6 +16,7 @@ import yaml
 
 from .errors import HypersegError
 
+EDGE_METHODS = ("none", "graphcut")  # EdgesConfig.method; "model" in shot options means the model's own
 VGG19_TAP_CHANNELS = {"conv1_2": 64, "conv2_2": 128, "conv3_2": 256, "conv4_2": 512, "conv5_2": 512}
 CONTEXT_CHANNELS = 10  # X_t (3), X_{t-1} (3), B_p, B_n, D_p, D_n
 
@@ -98,6 +99,24 @@ class RefineConfig:
 
 
 @dataclass
+class EdgesConfig:
+    """Edges decided at the plate's resolution (modeling/edges.py; not in the paper).
+
+    method: "none" (the matte as the network and refinement give it: the paper's model and every
+    older checkpoint) or "graphcut" (a graph cut on the plate's own pixels in a band around the
+    matte's edge, the network's probability as unary terms and the clicks as hard constraints).
+    band: the band's half-width in working pixels (plate px = band * plate short side / working
+    short side, at least 2); smoothness: the pairwise weight lambda; click_radius: radius of a
+    click's hard-constraint disk, in working pixels.
+    """
+
+    method: str = "none"
+    band: float = 1.5
+    smoothness: float = 2.0
+    click_radius: float = 1.0
+
+
+@dataclass
 class ModelConfig:
     """The whole model. working_short_side: the short side (px) backbone and network run at;
     a larger plate is resized to it and the candidates come back to the plate's resolution by
@@ -111,6 +130,7 @@ class ModelConfig:
     context: ContextConfig = field(default_factory=ContextConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
+    edges: EdgesConfig = field(default_factory=EdgesConfig)
 
     @property
     def tap_channels(self) -> tuple[int, ...]:
@@ -147,6 +167,10 @@ class ModelConfig:
             if self.refine.radius <= 0:
                 raise ConfigError("working_short_side needs refine.radius > 0: guided upsampling is the refinement's "
                                   "filter fitted at working size (see `checkpoint set-refine`)")
+        if self.edges.method not in EDGE_METHODS:
+            raise ConfigError(f"edges.method: {self.edges.method!r} is not one of {', '.join(EDGE_METHODS)}")
+        if self.edges.band <= 0 or self.edges.smoothness < 0 or self.edges.click_radius <= 0:
+            raise ConfigError("edges.band and edges.click_radius must be positive, edges.smoothness >= 0")
         if self.refine.radius < 0 or self.refine.eps <= 0 or self.refine.reference_short_side < 1:
             raise ConfigError("refine.radius must be >= 0, refine.eps and refine.reference_short_side positive")
         return self

@@ -12,6 +12,7 @@ the caller's frame identity, so a new set of clicks on the same frame runs only 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -24,8 +25,10 @@ import torch
 from .cache import ByteLRU
 from .checkpoint import load_checkpoint
 from .clicks import Click
+from .config import EDGE_METHODS, EdgesConfig
 from .errors import HypersegError
 from .devices import autocast_for, resolve_device, to_device_image
+from .modeling.edges import decide_edges
 from .modeling.hyperseg import HyperSeg, StageTimes
 from .modeling.resize import resize_image
 
@@ -103,6 +106,7 @@ class Segmenter:
         frame_key: Hashable | None = None,
         scale: float = 1.0,
         all_candidates: bool = True,
+        edges: str | None = None,
     ) -> Matte:
         """Segment one frame.
 
@@ -114,9 +118,13 @@ class Segmenter:
         size instead, and the matte comes back by guided upsampling (see working_size).
         all_candidates: False returns candidate 1 only (Matte.candidates (1, H, W)); at a working
         size the other candidates are then never brought to the plate's resolution, which is most
-        of a click update's cost on a 2K plate.
+        of a click update's cost on a 2K plate. edges: how the edge is decided at the plate's
+        resolution (modeling/edges.py): "none", "graphcut", or None for the model config's
+        `edges.method` ("none" for native models and older checkpoints).
         """
         height, width = self._check_inputs(frame, prev_frame, scale)
+        edge_config = self._edge_config(edges)
+        plate_clicks = list(clicks)
         start = time.perf_counter()
         times = StageTimes()
         full = to_device_image(np.ascontiguousarray(frame, dtype=np.float32), self.device)
@@ -143,8 +151,21 @@ class Segmenter:
         if resized and not guided:
             candidates = resize_image(candidates.float(), (height, width)).clamp_(0, 1)
         result = candidates[0].float().cpu().numpy()
+        if edge_config.method != "none":
+            with times.stage("edges", self.device):
+                result = decide_edges(result, np.asarray(frame, dtype=np.float32), plate_clicks, edge_config,
+                                      height / target[0])
         times["total"] = time.perf_counter() - start
         return Matte(result, cached, dict(times))
+
+    def _edge_config(self, edges: str | None) -> EdgesConfig:
+        """The model's EdgesConfig with the method replaced by `edges` (None: the model's)."""
+        config = self.model.config.edges
+        if edges is None:
+            return config
+        if edges not in EDGE_METHODS:
+            raise SegmentError(f"edges must be one of {', '.join(EDGE_METHODS)}, got {edges!r}")
+        return dataclasses.replace(config, method=edges)
 
     def working_size(self, height: int, width: int, scale: float = 1.0) -> tuple[int, int]:
         """(h, w) that backbone and network run at for an H x W plate.
