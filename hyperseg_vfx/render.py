@@ -146,6 +146,7 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
         frame_key=plate.key,
         scale=shot.options.scale,
         all_candidates=shot.options.candidates,
+        edges=None if shot.options.edges == "model" else shot.options.edges,
     )
 
 
@@ -233,6 +234,7 @@ def matte_metadata(shot: Shot, frame: int, segmenter, source: str, previous: str
         "clicks_hash": clicks_hash(shot.clicks_at(frame)),
         "matte": shot.options.matte,
         "scale": f"{shot.options.scale:g}",
+        "edges": shot.options.edges,
     }
 
 

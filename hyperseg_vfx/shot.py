@@ -50,6 +50,8 @@ MIN_SCALED_SIDE = 16
 LABELS = ("positive", "negative")
 INTERPOLATIONS = ("linear", "constant")
 MATTES = ("soft", "binary")
+#: options.edges: the model config's edge stage ("model"), none, or a graph cut at plate resolution.
+EDGES = ("model", "none", "graphcut")
 
 
 class ShotError(HypersegError, ValueError):
@@ -133,12 +135,15 @@ class ShotOptions:
     """Render options: scale in (0, 1] of the plate size the model runs at; matte `soft`
     (probability) or `binary` (probability > 0.5); candidates: also write alternative masks;
     temporal_smoothing: average each matte with its neighbours' moved by the plates' motion
-    (hyperseg_vfx.smoothing), against frame-to-frame chatter."""
+    (hyperseg_vfx.smoothing), against frame-to-frame chatter; edges: how the edge is decided at
+    the plate's resolution (`model`: the model config's choice; `none`; `graphcut`: a graph cut
+    on the plate's pixels in a band around the matte's edge, see modeling/edges.py)."""
 
     scale: float = 1.0
     matte: str = "soft"
     candidates: bool = False
     temporal_smoothing: bool = False
+    edges: str = "model"
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,7 @@ class Shot:
             "matte": self.options.matte,
             "candidates": self.options.candidates,
             "temporal_smoothing": self.options.temporal_smoothing,
+            "edges": self.options.edges,
         }
         if self.overwrite:
             data["overwrite"] = True
@@ -348,7 +354,7 @@ def _flag(value: Any, where: str) -> bool:
 
 
 def _options(value: Any) -> ShotOptions:
-    keys = ("scale", "matte", "candidates", "temporal_smoothing")
+    keys = ("scale", "matte", "candidates", "temporal_smoothing", "edges")
     data = _mapping({} if value is None else value, "options", keys, ())
     defaults = ShotOptions()
     scale = _number(data.get("scale", defaults.scale), "options.scale")
@@ -357,7 +363,8 @@ def _options(value: Any) -> ShotOptions:
     candidates = _flag(data.get("candidates", defaults.candidates), "options.candidates")
     smoothing = _flag(data.get("temporal_smoothing", defaults.temporal_smoothing), "options.temporal_smoothing")
     matte = _choice(data.get("matte", defaults.matte), "options.matte", MATTES)
-    return ShotOptions(scale, matte, candidates, smoothing)
+    edges = _choice(data.get("edges", defaults.edges), "options.edges", EDGES)
+    return ShotOptions(scale, matte, candidates, smoothing, edges)
 
 
 def _optional_string(data: Mapping, key: str) -> str | None:

@@ -49,12 +49,14 @@ class ClickTrack(Request):
 class Options(Request):
     """scale: fraction (0, 1] of the plate size the model runs at; matte: soft (probability) or
     binary; candidates: also write the alternative masks as channels hyperseg.c1..c4, hyperseg2.c5.. (4 per layer);
-    temporal_smoothing: average each matte with its neighbours' mattes moved by the plates' motion."""
+    temporal_smoothing: average each matte with its neighbours' mattes moved by the plates' motion;
+    edges: the edge stage at the plate's resolution (model: the model's own choice; none; graphcut)."""
 
     scale: StrictFloat = ShotOptions().scale
     matte: Literal["soft", "binary"] = ShotOptions().matte
     candidates: StrictBool = ShotOptions().candidates
     temporal_smoothing: StrictBool = ShotOptions().temporal_smoothing
+    edges: Literal["model", "none", "graphcut"] = ShotOptions().edges
 
 
 class SegmentRequest(Request):
