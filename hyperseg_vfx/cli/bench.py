@@ -19,9 +19,11 @@ from .options import DEVICE_OPTION
 @click.option("--repeats", type=click.IntRange(1), default=1, show_default=True, help="Timed runs; the best is reported.")
 @click.option("--compare-native", is_flag=True,
               help="For a model with a working size, also time it at the plate's own resolution.")
+@click.option("--edges", type=click.Choice(["model", "none", "graphcut"]), default="model", show_default=True,
+              help="Edge stage to time: the model config's, none, or the band graph cut.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench(width: int, height: int, device: str, checkpoint_path: Path | None, repeats: int, compare_native: bool,
-          as_json: bool) -> None:
+          edges: str, as_json: bool) -> None:
     """Time a full frame and a click update; compare with the FLOP floor; report peak memory."""
     from ..bench import run_benchmark
     from ..segmenter import Segmenter
@@ -37,7 +39,7 @@ def bench(width: int, height: int, device: str, checkpoint_path: Path | None, re
         segmenter = Segmenter(build_untrained(config, seed=0, tucker_frames=1), device=device)
     if not as_json:
         click.echo(f"Benchmarking {width}x{height} on {segmenter.device} (warm-up first) ...", err=True)
-    result = run_benchmark(segmenter, width, height, repeats, compare_native)
+    result = run_benchmark(segmenter, width, height, repeats, compare_native, None if edges == "model" else edges)
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -53,7 +55,7 @@ def _bench_text(result: dict) -> str:
                f"working size {result['working_width']}x{result['working_height']}")
     return (
         f"{result['width']}x{result['height']} on {result['device']} ({result['threads']} threads, {result['compute_dtype']}, "
-        f"{working}, {result['tiles']} tiles)\n"
+        f"{working}, {result['tiles']} tiles, edges {result['edges']})\n"
         f"  full frame:   {result['full_frame_s']:.3f} s  {result['full_frame_gflop']:.0f} GFLOP  "
         f"{result['full_frame_floor_ratio']:.2f}x floor\n"
         f"  click update: {result['click_update_s']:.3f} s  {result['click_update_gflop']:.0f} GFLOP  "
