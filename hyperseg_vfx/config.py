@@ -33,6 +33,9 @@ class BackboneConfig:
     "imagenet:/path/to/vgg19-dcbb9e9d.pth") or "random:SEED" (deterministic, platform independent).
     tessellate: False is the paper's ablation: VGG sees the whole frame resized to one tile.
     max_tiles_per_batch bounds memory: at 4K a frame is 18 x 10 = 180 tiles.
+    tile_extent: (w, h) frame pixels a tile covered in training, so that frames of any aspect are
+    cut into whole tiles stretched as in training (modeling/tessellation.TileGrid); (0, 0), the
+    default, is the paper's grid of ceil(size / tile_size) tiles per axis.
     """
 
     weights: str = "imagenet"
@@ -40,6 +43,7 @@ class BackboneConfig:
     tile_size: int = 224
     tessellate: bool = True
     max_tiles_per_batch: int = 8
+    tile_extent: tuple[int, ...] = (0, 0)
 
 
 @dataclass
@@ -148,6 +152,9 @@ class ModelConfig:
                 raise ConfigError(f"backbone.taps: unknown tap {tap!r} (known: {list(VGG19_TAP_CHANNELS)})")
         if self.backbone.tile_size < 32 or self.backbone.tile_size % 16:
             raise ConfigError("backbone.tile_size must be a multiple of 16, at least 32")
+        if len(self.backbone.tile_extent) != 2 or min(self.backbone.tile_extent) < 0 or (
+                0 in self.backbone.tile_extent and any(self.backbone.tile_extent)):
+            raise ConfigError("backbone.tile_extent must be [width, height] in pixels, or [0, 0] for the paper's grid")
         if self.backbone.max_tiles_per_batch < 1:
             raise ConfigError("backbone.max_tiles_per_batch must be at least 1")
         if len(self.tucker.ranks) != len(self.backbone.taps):
