@@ -23,6 +23,7 @@ import torch
 
 from . import __version__
 from .atomic import atomic_output
+from .door import ANYWHERE, PathRefused
 from .errors import HypersegError
 from .config import ConfigError, ModelConfig
 from .modeling.hyperseg import HyperSeg
@@ -56,10 +57,13 @@ def save_checkpoint(model: HyperSeg, path: str | Path, metadata: dict[str, Any] 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read and check a checkpoint's payload without building the model."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with ANYWHERE.open_file(path, "checkpoint") as handle:
+            payload = torch.load(handle, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint file not found") from None
+    except PathRefused as exc:
+        raise CheckpointError(str(exc)) from None
     except Exception as exc:  # torch raises many types for damaged files
         raise CheckpointError(
             f"{path}: not a readable hyperseg-vfx checkpoint (damaged, truncated or another kind of file: "

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from .door import ANYWHERE
 from .errors import HypersegError
 
 EDGE_METHODS = ("none", "graphcut")  # EdgesConfig.method; "model" in shot options means the model's own
@@ -192,8 +193,8 @@ class ModelConfig:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ModelConfig":
         try:
-            data = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as exc:
+            data = yaml.safe_load(ANYWHERE.read_text(path, "config"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, HypersegError) as exc:
             raise ConfigError(f"{path}: cannot read model config: {exc}") from exc
         if isinstance(data, dict) and "model" in data and len(data) == 1:
             data = data["model"]

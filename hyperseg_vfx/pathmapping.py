@@ -143,13 +143,14 @@ def path_mapping_from_document(document: object, where: str = "path mapping rule
 
 def load_path_mapping(path: str | os.PathLike) -> PathMapping:
     """The rules in the pathmapping-1.0 JSON file at `path`; PathMappingError naming the file."""
+    from .door import ANYWHERE, PathRefused
+
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_RULES_BYTES + 1)
+        raw = ANYWHERE.read_bytes(path, "path_mapping_rules", limit=MAX_RULES_BYTES)
+    except PathRefused as exc:  # a FIFO, a folder, too large
+        raise PathMappingError(f"path mapping rules {exc}") from None
     except OSError as exc:
         raise PathMappingError(f"path mapping rules {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_RULES_BYTES:
-        raise PathMappingError(f"path mapping rules {path}: larger than {MAX_RULES_BYTES} bytes")
     try:
         document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from .atomic import atomic_output
+from .door import Replaceable
 from .clicks import Click
 from .errors import HypersegError
 from .shot import Shot
@@ -231,16 +232,39 @@ def write_contact_sheet(
     count: int = DEFAULT_COUNT, max_tile_width: int = DEFAULT_TILE_WIDTH,
 ) -> ContactSheet:
     """Make the contact sheet and write it to `out` (8-bit sRGB, format from the extension,
-    normally .png), atomically."""
+    normally .png), atomically, through the shot's door. The no-overwrite rule: an existing
+    `out` is replaced only when it is a contact sheet hyperseg-vfx wrote (its Software
+    attribute says so) or with the shot's `overwrite`."""
     import OpenImageIO as oiio
 
     sheet = contact_sheet(shot, frames, count, max_tile_width)
     buf = oiio.ImageBuf(np.ascontiguousarray(sheet.pixels))
     buf.specmod().attribute("oiio:ColorSpace", "sRGB")
-    with atomic_output(out) as tmp:
-        if not buf.write(str(tmp), oiio.UINT8):
+    buf.specmod().attribute("Software", SHEET_SOFTWARE)
+    replace = True if shot.overwrite else Replaceable(lambda path: _is_sheet(path, shot.door),
+                                                      "a contact sheet hyperseg-vfx wrote")
+    with atomic_output(out, replace, door=shot.door, field="preview") as tmp:
+        if not buf.write(str(tmp), oiio.UINT8, Path(out).suffix.lstrip(".") or "png"):
             raise PreviewError(f"cannot write contact sheet {out}: {buf.geterror() or oiio.geterror()}")
     return sheet
+
+
+#: The Software attribute of the contact sheets written here (what the no-overwrite rule recognises).
+SHEET_SOFTWARE = "hyperseg-vfx contact sheet"
+
+
+def _is_sheet(path: str, door) -> bool:
+    import OpenImageIO as oiio
+
+    with door.reading(path, "preview") as opened:
+        inp = oiio.ImageInput.open(opened.name)
+    if inp is None:
+        oiio.geterror()
+        return False
+    try:
+        return inp.spec().get_string_attribute("Software") == SHEET_SOFTWARE
+    finally:
+        inp.close()
 
 
 def default_preview_path(shot: Shot) -> Path:

@@ -19,7 +19,6 @@ leaves complete mattes or none, never a partial one under the final name.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -33,6 +32,7 @@ from typing import Callable
 
 import numpy as np
 
+from .door import ANYWHERE, Door, PathRefused, Replaceable
 from .errors import HypersegError
 from .shot import Shot
 
@@ -59,12 +59,12 @@ def resolve_checkpoint(shot: Shot | None, override: str | os.PathLike | None = N
     bundled default model. RenderSetupError when there is none or the file is missing."""
     if override is not None:
         path = Path(override)
-        if not path.is_file():
+        if not ANYWHERE.is_file(path):
             raise RenderSetupError(f"--checkpoint {path}: file not found")
         return path
     if shot is not None and shot.checkpoint is not None:
         path = Path(shot.checkpoint)
-        if not path.is_file():
+        if not shot.door.is_file(path, "checkpoint"):
             raise RenderSetupError(f"checkpoint: file not found: {path} (named by the shot file)")
         return path
     if DEFAULT_CHECKPOINT.is_file():
@@ -97,35 +97,37 @@ class Plate:
     pixel_aspect: float
 
 
-def frame_key(path: str | os.PathLike) -> tuple[str, int, int]:
-    """(absolute path, mtime_ns, size) of a file: the identity of its pixels for the cache."""
-    path = os.path.abspath(path)
-    stat = os.stat(path)
-    return (path, stat.st_mtime_ns, stat.st_size)
+def frame_key(path: str | os.PathLike, door: Door = ANYWHERE) -> tuple[str, int, int]:
+    """(real path, mtime_ns, size) of a file, opened through `door`: the identity of its pixels
+    for the cache (a rewritten file gets a new key)."""
+    with door.reading(path, "input") as opened:
+        return (opened.real, opened.stat.st_mtime_ns, opened.stat.st_size)
 
 
-def read_plate(path: str | os.PathLike, colorspace: str | None = None) -> Plate:
-    """Read and colour-convert one input frame (ImageReadError naming the file on failure)."""
+def read_plate(path: str | os.PathLike, colorspace: str | None = None, door: Door = ANYWHERE) -> Plate:
+    """Read and colour-convert one input frame through `door` (ImageReadError naming the file on
+    failure; the door's PathRefused for a path it refuses). key: the identity of the file read."""
     from .io.images import read_frame
 
-    key = frame_key(path)  # before reading: a rewrite while reading gets a new key next time
-    frame = read_frame(path, colorspace)
+    frame = read_frame(path, colorspace, door)
     if frame.nonfinite_pixels:
         log.warning("%s: %d pixels held NaN or Inf; they were replaced by 0", path, frame.nonfinite_pixels)
-    return Plate(frame.rgb, key[0], key, frame.pixel_aspect)
+    return Plate(frame.rgb, frame.identity[0], frame.identity, frame.pixel_aspect)
 
 
 def previous_input(shot: Shot, frame: int) -> str | None:
     """The file used as X_{t-1} for `frame`: input frame t-1 when it exists (in the rendered
     range or not), None when it does not (the frame is its own previous frame). A pattern
-    without a frame token names one file for every frame: None too."""
+    without a frame token names one file for every frame: None too. Asked through the shot's
+    door: a t-1 that leads out of its roots is refused (PathRefused), whether it exists or not."""
     return _adjacent_input(shot, frame, -1)
 
 
 def _adjacent_input(shot: Shot, frame: int, step: int) -> str | None:
     """Input frame `frame + step` when that file exists and is not frame's own file, else None."""
     path = shot.input_path(frame + step)
-    if path == shot.input_path(frame) or not os.path.isfile(path):
+    role = "previous" if step < 0 else "next"
+    if path == shot.input_path(frame) or not shot.door.is_file(path, role):
         return None
     return path
 
@@ -163,30 +165,35 @@ class CachedPlateReader:
 
         self.cache = ByteLRU(max_bytes, size_of=lambda plate: plate.rgb.nbytes)
 
-    def __call__(self, path: str | os.PathLike, colorspace: str | None = None) -> Plate:
-        key = (frame_key(path), colorspace)
+    def __call__(self, path: str | os.PathLike, colorspace: str | None = None, door: Door = ANYWHERE) -> Plate:
+        key = (frame_key(path, door), colorspace)
         plate = self.cache.get(key)
         if plate is None:
-            plate = read_plate(path, colorspace)
-            self.cache.put(key, plate)
+            plate = read_plate(path, colorspace, door)
+            self.cache.put((plate.key, colorspace), plate)
         return plate
 
 
 def segment_shot_frame(
-    shot: Shot, segmenter, frame: int, *, read: Callable[..., Plate] = read_plate, raw_mattes: dict | None = None
+    shot: Shot, segmenter, frame: int, *, read: Callable[..., Plate] = read_plate, raw_mattes: dict | None = None,
+    previous: str | None = None,
 ):
     """The Matte of one frame of `shot`, exactly as render_shot computes it.
 
-    read: how plates are read (read_plate, or a CachedPlateReader for interactive use).
+    read: how plates are read, read(path, colorspace, door) (read_plate, or a CachedPlateReader
+    for interactive use); every plate is read through the shot's door.
+    previous: the file used as `frame`'s previous frame instead of render's rule (a bridge
+    request that names one).
     raw_mattes: frame -> that frame's Matte before temporal smoothing, kept by a caller that
     segments consecutive frames of a smoothed shot (each raw matte then serves three frames).
     With options.temporal_smoothing the raw mattes of the smoothing_neighbours are averaged in
     (hyperseg_vfx.smoothing); timings["smoothing"] says how long that took.
     """
     raw_mattes = {} if raw_mattes is None else raw_mattes
+    read = functools.partial(read, door=shot.door)
     if shot.options.temporal_smoothing:  # up to four plates, each wanted twice: read each once
         read = functools.lru_cache(maxsize=None)(read)
-    raw = _raw_matte(shot, segmenter, frame, read, raw_mattes)
+    raw = _raw_matte(shot, segmenter, frame, read, raw_mattes, previous)
     if not shot.options.temporal_smoothing:
         return raw
     from .segmenter import Matte
@@ -199,11 +206,13 @@ def segment_shot_frame(
     return Matte(smoothed, raw.features_cached, dict(raw.timings, smoothing=time.perf_counter() - start))
 
 
-def _raw_matte(shot: Shot, segmenter, frame: int, read: Callable[..., Plate], raw_mattes: dict):
-    """The network's matte of `frame` (no temporal smoothing), from raw_mattes when it is there."""
+def _raw_matte(shot: Shot, segmenter, frame: int, read: Callable[..., Plate], raw_mattes: dict,
+               previous: str | None = None):
+    """The network's matte of `frame` (no temporal smoothing), from raw_mattes when it is there.
+    previous: frame's previous frame file instead of previous_input's."""
     if frame not in raw_mattes:
         plate = read(shot.input_path(frame), shot.colorspace)
-        prev_path = previous_input(shot, frame)
+        prev_path = previous or previous_input(shot, frame)
         previous = None if prev_path is None else read(prev_path, shot.colorspace)
         raw_mattes[frame] = _segment_plates(shot, segmenter, frame, plate, previous)
     return raw_mattes[frame]
@@ -239,65 +248,63 @@ def matte_metadata(shot: Shot, frame: int, segmenter, source: str, previous: str
 
 
 def write_shot_matte(
-    shot: Shot, frame: int, matte, segmenter, *, pixel_aspect: float | None = None
+    shot: Shot, frame: int, matte, segmenter, *, pixel_aspect: float | None = None, previous: str | None = None
 ) -> str:
-    """Write `matte` (of `frame`) to the shot's output file, atomically. Returns the path.
+    """Write `matte` (of `frame`) to the shot's output file, atomically, through the shot's door
+    and its no-overwrite rule (output_replaceable), checked again at this write. Returns the path.
 
-    pixel_aspect: the source plate's (read from its header when None).
+    pixel_aspect: the source plate's (read from its header when None). previous: the previous
+    frame file the matte was made with, when not render's rule's (for the metadata).
     """
     from .io.exr import write_matte_exr
     from .io.images import read_header
 
     source = shot.input_path(frame)
     if pixel_aspect is None:
-        pixel_aspect = read_header(source)[2]
+        pixel_aspect = read_header(source, shot.door)[2]
     alpha, candidates = matte_planes(shot, matte)
     path = shot.output_path(frame)
     write_matte_exr(
         path, alpha, candidates=candidates, pixel_aspect=pixel_aspect,
-        metadata=matte_metadata(shot, frame, segmenter, source, previous_input(shot, frame)),
+        metadata=matte_metadata(shot, frame, segmenter, source, previous or previous_input(shot, frame)),
+        door=shot.door, replace=output_replaceable(shot),
     )
     return path
 
 
-def output_is_complete(path: str | os.PathLike) -> bool:
+def output_is_complete(path: str | os.PathLike, door: Door = ANYWHERE) -> bool:
     """Whether a rendered matte exists at `path` and its pixels read back (what --skip-existing
     keeps): a file whose header reads but whose pixel data is cut short is rendered again.
 
-    Temporary files of an interrupted write have other names (`.<name>.XXXX.partial.exr`) and are
-    never taken for outputs.
+    Temporary files of an interrupted write have other names (door.TEMP_PREFIX) and are never
+    taken for outputs. A path the door refuses (out of its roots) raises PathRefused.
     """
     from .io.images import ImageReadError, read_matte
 
-    if not os.path.isfile(path):
-        return False
     try:
-        read_matte(path)
-    except ImageReadError:
+        read_matte(path, door)
+    except PathRefused as exc:
+        if exc.outside:
+            raise
+        return False
+    except (ImageReadError, OSError):
         return False
     return True
 
 
-class OutputExistsError(RenderSetupError):
-    """An output file exists and is not a matte hyperseg-vfx wrote: the user did not ask for it
-    to be replaced (render --overwrite, `overwrite: true`). Nothing was rendered."""
-
-    field = "output"
-
-
-class OutputFolderError(RenderSetupError):
-    """An output cannot be written where the shot says (a folder in the way, a file as a parent,
-    a name too long, a folder that is read-only or full). Nothing was rendered."""
-
-    field = "output"
-
-
-def is_hyperseg_matte(path: str | os.PathLike) -> bool:
+def is_hyperseg_matte(path: str | os.PathLike, door: Door = ANYWHERE) -> bool:
     """Whether `path` is an image whose `hyperseg/*` metadata says hyperseg-vfx wrote it."""
     from .io.exr import read_matte_metadata
 
-    metadata = read_matte_metadata(path)
+    metadata = read_matte_metadata(path, door)
     return bool(metadata) and "model" in metadata and "source" in metadata
+
+
+def output_replaceable(shot: Shot) -> bool | Replaceable:
+    """The no-overwrite rule of `shot`'s outputs, for its door: anything with the shot's
+    `overwrite`, else only a matte hyperseg-vfx wrote."""
+    return True if shot.overwrite else Replaceable(functools.partial(is_hyperseg_matte, door=shot.door),
+                                                   "a matte hyperseg-vfx wrote")
 
 
 #: Longest path component the usual file systems take (ext4, XFS, APFS, NTFS: 255 bytes/characters).
@@ -306,84 +313,41 @@ MAX_NAME_BYTES = 255
 
 def check_outputs(shot: Shot, frames: list[int] | None = None, *, overwrite: bool = False) -> None:
     """Check, before any frame is computed, that every output of `frames` (default the shot's)
-    can be written and replaces nothing of the user's: OutputExistsError naming the first file
-    that exists and is not a matte hyperseg-vfx wrote (unless `overwrite` or the shot's
-    `overwrite`), OutputFolderError for a folder in the way, a parent that is a file, a name too
-    long, or an output folder that refuses a test file (read-only, full)."""
-    overwrite = overwrite or shot.overwrite
-    folders: dict[str, str] = {}
+    can be written through the shot's door and replaces nothing of the user's: the door's
+    OutputExistsError naming the first file that exists and is not a matte hyperseg-vfx wrote
+    (unless `overwrite` or the shot's `overwrite`), its PathRefused for a folder in the way, a
+    FIFO or other non-regular file, a parent that is a file, a name too long, or an output folder
+    that refuses a test file (read-only, full). Each folder is probed once."""
+    replace = True if overwrite else output_replaceable(shot)
+    probed: set[str] = set()
     for frame in shot.frames if frames is None else frames:
         path = shot.output_path(frame)
-        if len(os.fsencode(path)) > MAX_NAME_BYTES and any(
-                len(os.fsencode(part)) > MAX_NAME_BYTES for part in Path(path).parts):
-            raise OutputFolderError(f"output {_clip(path)}: a path component is longer than {MAX_NAME_BYTES} bytes")
-        if os.path.isdir(path):
-            raise OutputFolderError(f"output {path} is a folder; name a file (e.g. {path}/matte.####.exr)")
-        if os.path.lexists(path) and not overwrite and not is_hyperseg_matte(path):
-            raise OutputExistsError(
-                f"output {path} exists and is not a matte hyperseg-vfx wrote: refusing to replace it "
-                "(render --overwrite, or `overwrite: true` in the shot or request, replaces it)"
-            )
-        folders.setdefault(os.path.dirname(path), path)
-    for folder, example in folders.items():
-        _probe_folder(folder, example)
+        if any(len(os.fsencode(part)) > MAX_NAME_BYTES for part in Path(path).parts):
+            raise PathRefused(_clip(path), f": a path component is longer than {MAX_NAME_BYTES} bytes", "output")
+        folder = os.path.dirname(path)
+        shot.door.check_output(path, "output", replace=replace, probe=folder not in probed)
+        probed.add(folder)
+
+
+#: Longest path component the usual file systems take (ext4, XFS, APFS, NTFS: 255 bytes/characters).
+MAX_NAME_BYTES = 255
 
 
 def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _probe_folder(folder: str, example: str) -> None:
-    """Create, fill and remove a temporary file in `folder`, or in its nearest existing parent
-    when it does not exist yet (writing will create it there; nothing is created now), the way
-    io.exr writes its mattes; OutputFolderError naming the folder and the reason."""
-    import errno
-    import tempfile
-
-    existing = folder
-    while not os.path.lexists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise OutputFolderError(f"output {example}: {existing} is a file, not a folder")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".hyperseg-write-probe.", suffix=".partial", dir=existing)
-        try:
-            os.write(fd, b"\0" * 4096)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            os.unlink(probe)
-    except OSError as exc:
-        reason = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-                  errno.EROFS: "read-only file system", errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
-                  errno.ELOOP: "symbolic links loop", errno.ENAMETOOLONG: "name too long",
-                  errno.ENOTDIR: "a parent is a file, not a folder"}.get(exc.errno, exc.strerror or str(exc))
-        raise OutputFolderError(f"output folder {existing} cannot be written: {reason}") from None
-
-
 def remove_stale_temporaries(shot: Shot, frames: list[int]) -> list[str]:
-    """Remove what killed writes of these outputs left behind: files named as io.exr's atomic
-    writer names its temporaries (`.<output name stem>.<8 random characters>.partial<suffix>`)
-    for an output of `frames`, in the output folders. Nothing else is touched. Returns them."""
-    import re
-
+    """Remove what killed writes of these outputs left behind: the door's temporary files
+    (door.TEMP_PREFIX, a writer token and the digest of an output name of `frames`), regular
+    files only, in the output folders. Nothing else is touched. Returns them."""
     wanted: dict[str, set[str]] = {}
     for frame in frames:
         path = shot.output_path(frame)
         wanted.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
-    temp_name = re.compile(r"\.(?P<stem>.+)\.[a-z0-9_]{8}\.partial(?P<suffix>\.[^.]*)?")
     removed = []
     for folder, names in wanted.items():
-        try:
-            entries = os.listdir(folder)
-        except OSError:
-            continue
-        for entry in entries:
-            match = temp_name.fullmatch(entry)
-            if match and match["stem"] + (match["suffix"] or "") in names:
-                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                    os.unlink(os.path.join(folder, entry))
-                    removed.append(os.path.join(folder, entry))
+        removed += shot.door.remove_stale_temporaries(folder, names)
     return removed
 
 
@@ -487,8 +451,10 @@ def render_shot(
 
     skip_existing: keep outputs that exist and whose pixels read; render the others. Before the
     first frame, check_outputs refuses outputs that are not this tool's mattes (unless the
-    shot's `overwrite`) and unwritable folders, raising OutputExistsError / OutputFolderError;
-    stale temporary files of the outputs are removed. Outputs are replaced atomically. continue_on_error: a failed frame (unreadable
+    shot's `overwrite`) and unwritable folders, raising the door's OutputExistsError /
+    PathRefused; stale temporary files of the outputs are removed. Every plate is read and every
+    matte written through the shot's door, each frame checked again where its files are opened;
+    outputs are replaced atomically. continue_on_error: a failed frame (unreadable
     plate, write error, ...) is reported and the render goes on; otherwise the render stops after
     the first failure. A failed frame leaves no file. progress(result, done, total) is called in
     the calling thread as each frame finishes. cancel: when set, the render stops after the
@@ -503,7 +469,7 @@ def render_shot(
         if progress is not None:
             progress(result, len(report.results), total)
 
-    kept = {f for f in report.frames if skip_existing and output_is_complete(shot.output_path(f))}
+    kept = {f for f in report.frames if skip_existing and output_is_complete(shot.output_path(f), shot.door)}
     todo = [f for f in report.frames if f not in kept]
     check_outputs(shot, todo)
     for path in remove_stale_temporaries(shot, todo):
@@ -527,11 +493,11 @@ def render_shot(
         def prefetch(frame: int) -> None:
             for path in inputs(frame):
                 if path not in loads:
-                    loads[path] = reader.submit(read_plate, path, shot.colorspace)
+                    loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.door)
 
         def load(path: str, what: str) -> Plate:
             if path not in loads:  # a plate no prefetch asked for (a chunk's first neighbours)
-                loads[path] = reader.submit(read_plate, path, shot.colorspace)
+                loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.door)
             try:
                 return loads[path].result()
             except Exception as exc:  # noqa: BLE001 - a frame's failure, reported with it
@@ -544,7 +510,7 @@ def render_shot(
             roles = {shot.input_path(frame + step): f"{'previous' if step < 0 else 'next'} frame {frame + step}"
                      for step in (-2, -1, 1)}
             roles[shot.input_path(frame)] = ""
-            return lambda path, colorspace=None: load(path, roles.get(path, path))
+            return lambda path, colorspace=None, door=None: load(path, roles.get(path, path))
 
         pending: tuple[FrameResult, Future] | None = None  # the write in flight
 

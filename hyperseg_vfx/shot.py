@@ -30,13 +30,12 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
-from hyperseg_vfx.atomic import atomic_output
 from hyperseg_vfx.clicks import Click
+from hyperseg_vfx.door import ANYWHERE, Door
 from hyperseg_vfx.errors import HypersegError
 from hyperseg_vfx.io.images import ImageReadError, read_header, resolve_colorspace
 from hyperseg_vfx.sequences import check_pattern, format_frame_spec, frame_path, has_frame_token, parse_frame_spec
@@ -149,7 +148,9 @@ class ShotOptions:
 @dataclass(frozen=True)
 class Shot:
     """A validated shot. input/output are absolute path patterns, checkpoint an absolute path
-    or None (the bundled model), path the shot file it came from (None for a dict)."""
+    or None (the bundled model), path the shot file it came from (None for a dict). door: the
+    door every file of the shot is opened through (hyperseg_vfx.door; the bridge's has its
+    allowed folders); not part of the shot's data."""
 
     input: str
     frames: list[int]
@@ -160,6 +161,7 @@ class Shot:
     options: ShotOptions = field(default_factory=ShotOptions)
     path: str | None = None
     overwrite: bool = False
+    door: Door = field(default=ANYWHERE, compare=False, repr=False)
 
     def input_path(self, frame: int) -> str:
         return frame_path(self.input, frame)
@@ -373,14 +375,14 @@ def _optional_string(data: Mapping, key: str) -> str | None:
 
 
 def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None = None,
-                   path_mapping=None) -> Shot:
+                   path_mapping=None, door: Door = ANYWHERE) -> Shot:
     """Parse and check shot-file data without touching the disk.
 
     Checks keys, types and values, the colour space name, that the output pattern names one
     file per frame and none of the input's, and that every frame has a positive click.
     Relative paths are resolved against `base_dir`. path: the shot file, kept on the Shot.
     path_mapping: a pathmapping.PathMapping applied to every path as written, before it is
-    resolved (a farm worker's view of the submitter's paths).
+    resolved (a farm worker's view of the submitter's paths). door: the Shot's door.
     """
     data = _mapping(
         data, "", ("input", "frames", "output", "colorspace", "checkpoint", "clicks", "options", "overwrite"),
@@ -405,6 +407,7 @@ def shot_from_dict(data: Any, base_dir: str | os.PathLike, *, path: str | None =
         options=_options(data.get("options")),
         path=path,
         overwrite=_flag(data.get("overwrite", False), "overwrite"),
+        door=door,
     )
     _check_consistency(shot)
     return shot
@@ -435,10 +438,11 @@ def _check_consistency(shot: Shot) -> None:
 
 def check_shot_files(shot: Shot) -> None:
     """Check that the checkpoint and every input frame exist and every click lies inside its
-    frame's display window (0 <= x < width, 0 <= y < height). Reads headers only."""
-    if shot.checkpoint is not None and not os.path.isfile(shot.checkpoint):
+    frame's display window (0 <= x < width, 0 <= y < height). Reads headers only, through the
+    shot's door: a file out of its roots is refused (PathRefused) whether it exists or not."""
+    if shot.checkpoint is not None and not shot.door.is_file(shot.checkpoint, "checkpoint"):
         raise ShotError("checkpoint", f"file not found: {shot.checkpoint}")
-    missing = [f for f in shot.frames if not os.path.isfile(shot.input_path(f))]
+    missing = [f for f in shot.frames if not shot.door.is_file(shot.input_path(f), "input")]
     if missing:
         raise ShotError(
             "input",
@@ -452,7 +456,7 @@ def check_shot_files(shot: Shot) -> None:
         source = shot.input_path(frame)
         if source not in sizes:
             try:
-                sizes[source] = read_header(source)[:2]
+                sizes[source] = read_header(source, shot.door)[:2]
             except ImageReadError as exc:
                 raise ShotError("input", str(exc), frame) from None
         width, height = sizes[source]
@@ -479,39 +483,43 @@ def load_shot(
     check_files: bool = True,
     frames: str | int | None = None,
     path_mapping=None,
+    door: Door = ANYWHERE,
 ) -> Shot:
     """Load and fully validate a shot from a YAML/JSON file or from shot-file data.
 
     base_dir: folder relative paths are resolved against; default the shot file's folder (the
     current folder for data). frames: replaces the shot's frames before validation.
     check_files: also check the files on disk (see check_shot_files). path_mapping: see
-    shot_from_dict.
+    shot_from_dict. door: what the shot file and, later, the shot's files are opened through.
     Raises ShotError for an invalid shot, OSError when the shot file cannot be read.
     """
     shot_path = None
     if isinstance(path_or_dict, Mapping):
         data = path_or_dict
     else:
-        shot_path = os.path.abspath(path_or_dict)
-        data = parse_shot_text(read_shot_bytes(shot_path), shot_path)
+        # absolute as given: `..` after a link is the file system's to resolve (the door's walk), not lexical
+        given = os.fspath(path_or_dict)
+        shot_path = given if os.path.isabs(given) else os.path.abspath(given)
+        data = parse_shot_text(read_shot_bytes(shot_path, door), shot_path)
         if base_dir is None:
             base_dir = os.path.dirname(shot_path)
     if frames is not None and isinstance(data, Mapping):
         data = {**data, "frames": frames}
     shot = shot_from_dict(data, os.getcwd() if base_dir is None else base_dir, path=shot_path,
-                          path_mapping=path_mapping)
+                          path_mapping=path_mapping, door=door)
     if check_files:
         check_shot_files(shot)
     return shot
 
 
-def read_shot_bytes(path: str) -> bytes:
-    """The bytes of a shot file, refused (ShotError) beyond MAX_SHOT_BYTES before reading;
-    OSError when it cannot be read."""
-    with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size > MAX_SHOT_BYTES:
+def read_shot_bytes(path: str, door: Door = ANYWHERE) -> bytes:
+    """The bytes of a shot file read through `door`, refused (ShotError) beyond MAX_SHOT_BYTES
+    before reading; OSError when it cannot be read, the door's PathRefused for a path it refuses
+    (a FIFO, a path out of its roots)."""
+    with door.reading(path, "shot_path") as opened:
+        if opened.stat.st_size > MAX_SHOT_BYTES:
             raise ShotError("", f"{path} is larger than {MAX_SHOT_BYTES} bytes: not a shot file")
-        return handle.read(MAX_SHOT_BYTES + 1)
+        return os.read(opened.fd, MAX_SHOT_BYTES + 1)
 
 
 class _ShotLoader(yaml.SafeLoader):
@@ -563,9 +571,11 @@ def parse_shot_text(raw: bytes, where: str) -> Any:
         raise ShotError("", f"{where} is nested too deeply") from None
 
 
-def save_shot(shot: Shot, path: str | os.PathLike) -> None:
-    """Write `shot` as a YAML shot file at `path` (atomically), paths relative to its folder; as
-    JSON (also YAML) when the name ends in .json, for readers without YAML (the Nuke plugin)."""
+def save_shot(shot: Shot, path: str | os.PathLike, *, overwrite: bool = False, field: str = "out") -> None:
+    """Write `shot` as a YAML shot file at `path` (atomically, through the shot's door), paths
+    relative to its folder; as JSON (also YAML) when the name ends in .json, for readers without
+    YAML (the Nuke plugin). An existing `path` is replaced only with `overwrite` (else the door's
+    OutputExistsError naming it)."""
     folder = os.path.dirname(os.path.abspath(path))
     data = shot.to_dict(relative_to=folder)
     if str(path).lower().endswith(".json"):
@@ -574,5 +584,4 @@ def save_shot(shot: Shot, path: str | os.PathLike) -> None:
         text = json.dumps(data, indent=1) + "\n"
     else:
         text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
-    with atomic_output(path) as tmp:
-        tmp.write_text(text)
+    shot.door.write_text(path, text, field, replace=overwrite)

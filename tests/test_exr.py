@@ -75,7 +75,7 @@ def test_failure_mid_write_leaves_no_file(tmp_path, monkeypatch):
     path = tmp_path / "m.exr"
 
     def explode(self, *args):
-        assert list(tmp_path.glob(".m.*.partial.exr")), "temp file should exist mid-write"
+        assert list(tmp_path.glob(".hyperseg-tmp-*.partial")), "temp file should exist mid-write"
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(oiio.ImageOutput, "write_image", explode)

@@ -63,6 +63,9 @@ def test_copy_paste_and_rename_keep_the_matte(nuke, bridge, make_shot, make_segm
 
     node.setName("Roto_hero")
     np.testing.assert_allclose(comp_alpha(nuke, node, folder, 1003), reference, atol=1e-3)
+    shown = node["matte_file"].value()
+    segment(nuke, node)  # renamed, it segments again: into its own files, found among fresh wrappers
+    assert node["matte_file"].value() == shown and node["node_id"].value() == "HyperSeg1"
 
     node["selected"].setValue(True)
     nuke.nodeCopy("%clipboard%")
@@ -218,3 +221,21 @@ def test_a_background_source_render_cancels_and_reports_failures(nuke, bridge, m
     finish(nuke, callbacks.segment_range(node))
     assert node["status"].value().startswith("Segment range failed: rendering the Source in the background failed")
     assert "plate.1010.exr" in nuke.messages[-1]
+
+
+def test_reload_matte_reads_frames_that_were_cached_black(nuke, bridge, make_shot, make_segmenter):
+    """A matte frame missing when the node read it stays black (on_error black, cached) until the
+    Reload matte button, as after a farm render writes it."""
+    folder = bridge.root / "comp_reload"
+    _, node = click_comp(nuke, folder, make_shot)
+    node["bridge_url"].setValue(bridge.url)
+    segment(nuke, node)
+    reference = reference_alpha(folder, make_segmenter, 1003)
+    (matte,) = (folder / "mattes").glob("*.1003.exr")
+    matte.rename(matte.with_suffix(".away"))
+    node["reload_matte"].execute()
+    assert comp_alpha(nuke, node, folder, 1003).max() == 0.0  # missing: read black
+    matte.with_suffix(".away").rename(matte)  # the farm writes it
+    assert comp_alpha(nuke, node, folder, 1003).max() == 0.0  # still the cached black frame
+    node["reload_matte"].execute()
+    np.testing.assert_allclose(comp_alpha(nuke, node, folder, 1003), reference, atol=1e-3)

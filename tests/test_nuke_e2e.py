@@ -168,6 +168,10 @@ def test_submit_to_farm(nuke, bridge, make_shot, monkeypatch):
     assert load_shot(shot_file).checkpoint == bridge.client.health()["checkpoint"]
     assert f"Shot file: {shot_file}" in nuke.messages[-1]
     assert (folder / "farm" / f"{shot_file.stem}_openjd" / "template.yaml").is_file()
+    # the node now shows the farm's output (frames read black until they are written: Reload matte)
+    assert node["matte_file"].value() == load_shot(shot_file).output.replace("\\", "/")
+    assert node["has_matte"].value() and (node["matte_first"].value(), node["matte_last"].value()) == (1001, 1006)
+    assert "Reload matte" in status
 
 
 class NotImplementedBridge(http.server.BaseHTTPRequestHandler):

@@ -117,6 +117,6 @@ def test_the_fake_builds_the_node_from_the_gizmo(nuke, plugin):
     assert node["status"].value() == "idle" and node["chunk_size"].value() == 10
     assert node["farm"].value() == "default" and node["proxy_scale"].value() == 1.0
     with node:
-        assert nuke.toNode("MatteRead") is node.node("MatteRead")
-        assert nuke.toNode("MatteCopy1").input(1) is node.node("MatteRead")
+        assert nuke.toNode("MatteRead") == node.node("MatteRead")
+        assert nuke.toNode("MatteCopy1").input(1) == node.node("MatteRead")
     assert nuke.toNode("MatteRead") is None  # outside the group again

@@ -336,7 +336,7 @@ def test_render_frame_keeps_an_unchanged_file(nuke, plugin, make_shot, tmp_path)
     read["file"].setValue(str(tmp_path / "plates" / "plate.####.exr").replace("plate.", "missing."))
     with pytest.raises(PluginError, match="Rendering the Source"):
         source.render_frame(node, pattern, 1002)
-    assert node.node("SourceWrite")["disable"].value() is True and nuke.thisGroup() is nuke.root()
+    assert node.node("SourceWrite")["disable"].value() is True and nuke.thisGroup() == nuke.root()
 
 
 def test_show_matte_keeps_the_state_in_top_level_knobs(nuke, plugin):

@@ -24,8 +24,9 @@ import fake_nuke
 from fake_nuke import PLUGIN_DIR
 from fake_nuke.comp import load_plugin
 
-MODULES = ("background", "bridge_client", "callbacks", "clicks", "connection", "errors", "feedback", "install", "jobs",
-           "knobs", "live", "matte", "paths", "preview", "script", "settings", "shotfile", "source", "tasks", "track_memory", "tracking")
+MODULES = ("background", "bridge_client", "callbacks", "clicks", "connection", "edits", "errors", "feedback", "install",
+           "jobs", "knobs", "live", "matte", "paths", "preview", "script", "settings", "shotfile", "source",
+           "source_render", "tasks", "track_memory", "tracking")
 
 
 @pytest.fixture
@@ -144,15 +145,20 @@ def test_bridge_client_sends_the_colour_space(nuke):
     assert answer["got"]["colorspace"] == "ACEScg" and answer["got"]["clicks"][0]["keys"] == {"1001": [1.0, 2.0]}
 
 
-def test_farm_message_quotes_the_command(nuke, monkeypatch):
-    from hyperseg_nuke import callbacks
+def test_farm_message_quotes_the_command_and_the_node_shows_the_farms_output(nuke, monkeypatch):
+    from hyperseg_nuke import callbacks, source
 
     load_plugin(nuke)
     node = nuke.createNode("HyperSeg")
-    plan = callbacks.FarmPlan(None, "opencue", "/s/shot.json")
+    shot = callbacks.ShotPlan(None, source.SourceInfo(96, 64, 1001, 1010, None, "linear"), {}, "/s/m/m.####.exr",
+                              "/s/comp.nk", "HyperSeg1", None)
+    plan = callbacks.FarmPlan(shot, "opencue", "/s/shot.json")
     callbacks._show_submission(node, plan, {"farm": "opencue", "submitted": False, "message": "dry run",
                                             "command": ["cuerun", "a b.xml"]})
     assert "cuerun 'a b.xml'" in nuke.messages[-1]
+    assert (node["matte_file"].value(), node["matte_first"].value(), node["matte_last"].value()) == \
+        ("/s/m/m.####.exr", 1001, 1010)
+    assert "Reload matte" in node["status"].value()
 
 
 def test_without_gui_work_runs_synchronously(nuke):
@@ -188,3 +194,83 @@ def test_child_processes_get_a_clean_python_environment(nuke, monkeypatch):
     monkeypatch.setenv("HYPERSEG_FARM", "openjd")
     env = child_environment()
     assert "PYTHONPATH" not in env and "PYTHONHOME" not in env and env["HYPERSEG_FARM"] == "openjd"
+
+
+# -- issue 25: node identity, handles, Track in bulk, reload matte ----------------------------------
+
+
+def test_a_renamed_node_keeps_its_id_among_fresh_wrappers(nuke):
+    """Nuke gives a new Python object per allNodes() call: a node must find itself by ==."""
+    from hyperseg_nuke import knobs, script
+
+    load_plugin(nuke)
+    node = nuke.createNode("HyperSeg")
+    assert knobs.claim_node_id(node, script.hyperseg_nodes("HyperSeg")) == "HyperSeg1"
+    node.setName("hero")
+    assert knobs.claim_node_id(nuke.toNode("hero"), script.hyperseg_nodes("HyperSeg")) == "HyperSeg1"
+
+
+def test_enabled_click_handles_show_on_the_hyperseg_tab(nuke, tmp_path):
+    """Segment frame and live sit on the HyperSeg tab: the handles must show there too (created,
+    reopened and pasted nodes)."""
+    load_plugin(nuke)
+    nuke.root()["name"].setValue(str(tmp_path / "comp.nk"))
+    node = nuke.createNode("HyperSeg")  # the panel opens on the HyperSeg tab
+    nuke.artist_sets(node, "pos1_on", True)
+    assert node["pos1"].handle_shown() and not node["pos2"].handle_shown()
+    nuke.scriptSave()
+    nuke.reset()
+    load_plugin(nuke)
+    nuke.scriptOpen(str(tmp_path / "comp.nk"))
+    again = nuke.allNodes("HyperSeg")[0]
+    again.showControlPanel()
+    assert again["pos1"].handle_shown() and not again["neg1"].handle_shown()
+    again["selected"].setValue(True)
+    nuke.nodeCopy("%clipboard%")
+    copy = nuke.nodePaste("%clipboard%")
+    copy.showControlPanel()
+    assert copy["pos1"].handle_shown()
+
+
+def test_track_writes_keys_in_one_undo_step_without_segments(nuke, monkeypatch):
+    """1000 frames x 16 clicks tracked, with live on and the panel open: one undo step, no
+    segment scheduled, no key left on the current frame (outside the range)."""
+    from hyperseg_nuke import callbacks, knobs, live, tracking
+
+    load_plugin(nuke)
+    node = nuke.createNode("HyperSeg")  # panel open: Python changes fire knobChanged
+    segments = []
+    monkeypatch.setattr(live, "DEBOUNCE_S", 0.01)
+    monkeypatch.setattr(callbacks, "segment_frame", segments.append)
+    names = ["{}{}".format(p, i) for p in ("pos", "neg") for i in range(1, 9)]
+    for name in names:
+        nuke.artist_sets(node, name + "_on", True)
+    nuke.artist_sets(node, "live", True)
+    nuke.pump(lambda: bool(segments), timeout=10)  # the toggles above: one live segment
+    del segments[:]
+    frames = range(1001, 2001)
+    keys = {name: {f: (10.0 + i + f / 100.0, 20.0 + i) for f in frames} for i, name in enumerate(names)}
+    before = nuke.Undo.undoSize()
+    tracking.write_keys(node, keys, {"pos1": {"artist": [1001]}})
+    assert nuke.Undo.undoSize() == before + 1
+    for name in names:
+        assert node[name].getKeyList() == [float(f) for f in frames]  # nothing on frame 1, the current one
+        assert node[name].getValueAt(1500) == list(keys[name][1500])
+    assert knobs.click_knobs(node)[0].keyframes[0] == 1001.0
+    import time
+
+    time.sleep(0.1)
+    nuke.run_pending()
+    assert segments == [] and node["live"].value()
+
+
+def test_reload_matte_button_reloads_the_inner_read(nuke):
+    from hyperseg_nuke import matte
+
+    load_plugin(nuke)
+    node = nuke.createNode("HyperSeg")
+    matte.show_matte(node, "/shots/m/x.####.exr", 1001, 1010)
+    read = node.node(matte.READ)
+    before = read.reloads
+    node["reload_matte"].execute()
+    assert read.reloads == before + 1 and "reloaded" in node["status"].value()

@@ -21,6 +21,7 @@ from image_files import read_image, write_image
 from hyperseg_vfx import __version__, render
 from hyperseg_vfx.cli import main
 from hyperseg_vfx.clicks import clicks_hash
+from hyperseg_vfx.door import temporary_name
 from hyperseg_vfx.demo import write_synthetic_plate
 from hyperseg_vfx.io.images import read_frame, read_matte
 from hyperseg_vfx.shot import ShotOptions, load_shot
@@ -175,9 +176,9 @@ def test_sigkill_leaves_complete_files_and_skip_existing_finishes(
         assert read_matte(path).shape == (SIZE[1], SIZE[0])
     # leftovers of a killed write, and a damaged matte under a final name (its header, with the
     # hyperseg/* metadata, reads; its pixels are cut short): neither counts as done
-    stale = folder / ".demo_matte.1005.abc123de.partial.exr"
+    stale = folder / temporary_name("demo_matte.1005.exr")
     stale.write_bytes(b"\x76\x2f\x31\x01 cut short")
-    other = folder / ".notes.abc123de.partial.exr"  # not a temporary of one of this render's outputs
+    other = folder / temporary_name("notes.exr")  # not a temporary of one of this render's outputs
     other.write_bytes(b"keep me")
     whole = finals[0].read_bytes()
     (folder / "demo_matte.1006.exr").write_bytes(whole[: len(whole) // 2])

@@ -30,7 +30,7 @@ def test_a_tracked_shot_renders_the_same_in_one_run_in_chunks_and_through_openjd
     assert all(sorted(c.keys) == list(range(1001, 1006)) for c in tracked.clicks)
     if smoothing:
         options = dataclasses.replace(tracked.options, temporal_smoothing=True)
-        save_shot(dataclasses.replace(tracked, options=options), tracked_file)
+        save_shot(dataclasses.replace(tracked, options=options), tracked_file, overwrite=True)
         tracked = load_shot(tracked_file)
         assert tracked.options.temporal_smoothing
 

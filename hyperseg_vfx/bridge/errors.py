@@ -3,7 +3,9 @@ turn every failure into it: a client always gets JSON with a 4xx/5xx status, nev
 and the server keeps serving.
 
     ShotError             422 invalid_shot (field: the shot field, e.g. clicks[0].keys.1001)
-    OutputExistsError     409 output_exists (an output is a file hyperseg-vfx did not write)
+    OutputExistsError     409 output_exists (an output exists and may not be replaced; the door's rule)
+    PathRefused           403 forbidden_path out of the allowed folders (the same whether anything is
+                          there or not), else 422 invalid_path (a FIFO, a folder, a link loop, ...)
     other HypersegError   422 invalid_input (unreadable plate, bad farm argument, ...; field when it has one)
     request validation    400 invalid_json for a body that is not JSON, else 422 invalid_request
     HTTP errors           their status (404 not_found, 405 method_not_allowed, ...)
@@ -21,7 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import HypersegError
-from ..render import OutputExistsError
+from ..door import OutputExistsError, PathRefused
 from ..shot import ShotError
 
 log = logging.getLogger("hyperseg_vfx.bridge")
@@ -67,7 +69,13 @@ async def _shot_error(_request: Request, exc: ShotError) -> JSONResponse:
 
 
 async def _output_exists(_request: Request, exc: OutputExistsError) -> JSONResponse:
-    return error_response(409, "output_exists", str(exc), "output")
+    return error_response(409, "output_exists", str(exc), exc.field or "output")
+
+
+async def _path_refused(_request: Request, exc: PathRefused) -> JSONResponse:
+    if exc.outside:
+        return error_response(403, "forbidden_path", str(exc), exc.field)
+    return error_response(422, "invalid_path", str(exc), exc.field)
 
 
 async def _user_error(_request: Request, exc: HypersegError) -> JSONResponse:
@@ -101,6 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(ShotError, _shot_error)
     app.add_exception_handler(OutputExistsError, _output_exists)
+    app.add_exception_handler(PathRefused, _path_refused)
     app.add_exception_handler(HypersegError, _user_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

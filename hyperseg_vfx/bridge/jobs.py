@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..errors import HypersegError
 from ..render import FrameResult, RenderReport, render_shot
 from ..shot import Shot
 
@@ -142,6 +143,10 @@ class JobManager:
                 report = render_shot(job.shot, self.segmenter, skip_existing=job.skip_existing,
                                      continue_on_error=job.continue_on_error, progress=job.record,
                                      cancel=job.cancel)
+        except HypersegError as exc:  # the user's (an output refused when the job started): the job says why
+            job.update("failed", error=str(exc), finished=time.time())
+            log.info("job %s: failed before its first frame: %s", job.id, exc)
+            return
         except Exception as exc:  # noqa: BLE001 - a bug: the job fails, the bridge keeps serving
             log.exception("job %s failed", job.id)
             job.update("failed", error=f"internal error ({type(exc).__name__}); the bridge log has the details",

@@ -101,13 +101,15 @@ class JobRequest(Request):
 
 class TrackRequest(Request):
     """A shot whose clicks to track (like `hyperseg-vfx track`): `shot` (inline) or `shot_path`,
-    not both; `out`: the tracked shot file to write (absolute, never the shot file itself);
-    frames: track these instead of the shot's frames (keys elsewhere are kept)."""
+    not both; `out`: the tracked shot file to write (absolute, never the shot file itself; an
+    existing file is replaced only with `overwrite`, else 409); frames: track these instead of
+    the shot's frames (keys elsewhere are kept)."""
 
     shot: ShotData | None = None
     shot_path: str | None = None
     out: str
     frames: str | int | None = None
+    overwrite: StrictBool = False
 
 
 class SubmitRequest(Request):
@@ -227,7 +229,7 @@ _ERROR_SCHEMA: dict[str, Any] = {
 }
 _REFUSALS = {400: "Not JSON, or JSON with a key given twice or nested too deep", 401: "Missing or wrong token",
              403: "A path outside the allowed folders, a foreign Host or Origin",
-             409: "An output exists and is not a matte hyperseg-vfx wrote (send overwrite: true to replace it)",
+             409: "An output exists and may not be replaced (send overwrite: true to replace it)",
              413: "Body too large", 415: "Body not sent as application/json",
              422: "Invalid request (the field says where)", 500: "Internal error"}
 #: The error answers every route may give, for the OpenAPI description.

@@ -4,10 +4,9 @@
   0.0.0.0, even another 127.x address) requires a token file, because it may be reachable by
   other users or machines.
 - Token: every request then carries `Authorization: Bearer <token>`, compared in constant time.
-- Paths: every file a request names must be absolute and resolve, after symlinks (Path.resolve,
-  so `..` and links pointing outside are followed first), inside one of the allowed folders. A
-  refusal repeats the path as given and nothing about what is there (no resolved target), so a
-  refusal tells nothing about files outside the folders.
+- Paths: every file a request names must be absolute valid text (require_absolute); where it
+  leads is the door's rule (hyperseg_vfx.door: walked from an allowed folder, never out of it,
+  at every open). A refusal repeats the path as given and nothing about what is there.
 - Host: a request is served only when its `Host` header names the bound address (127.0.0.1,
   localhost, [::1], the --host given, --allowed-host names): a DNS-rebinding page sends its own.
 """
@@ -94,56 +93,6 @@ def token_matches(authorization: str | None, token: str) -> bool:
     """Whether an Authorization header value is `Bearer <token>` (constant-time comparison)."""
     scheme, _, credentials = (authorization or "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
-
-
-class PathGuard:
-    """The folders request paths must resolve into."""
-
-    def __init__(self, roots: Iterable[str | os.PathLike]):
-        self.roots = tuple(Path(root).resolve() for root in roots)
-        self._prefixes = tuple(os.path.join(str(root), "") for root in self.roots)  # "/shows/" for /shows
-
-    def _inside(self, resolved: Path) -> bool:
-        text = str(resolved)
-        return any(text == str(root) for root in self.roots) or text.startswith(self._prefixes)
-
-    def check(self, path: str, field: str) -> str:
-        """`path` (absolute, as given) when it resolves inside an allowed folder; ApiError
-        422 for a relative path, 403 for one outside."""
-        require_absolute(path, field)
-        try:
-            resolved = Path(path).resolve(strict=False)
-        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
-            raise ApiError(422, "invalid_path", f"{_shown(path)}: symbolic links loop", field) from None
-        if not self._inside(resolved):
-            raise ApiError(
-                403, "forbidden_path",
-                f"{_shown(path)} is outside the bridge's allowed folders (see --allow-root)", field,
-            )
-        return path
-
-    def check_many(self, paths: Iterable[str], field: str) -> list[Path]:
-        """check() every path; returns their resolved forms. Resolves each folder once (a
-        100,000-frame shot has one or two), and fully only the files that are links."""
-        folders: dict[str, Path] = {}
-        resolved_paths = []
-        for path in paths:
-            require_absolute(path, field)
-            folder, name = os.path.split(path)
-            if name in ("", ".", "..") or os.path.islink(path):
-                self.check(path, field)
-                resolved_paths.append(Path(path).resolve())
-                continue
-            if folder not in folders:
-                try:
-                    folders[folder] = Path(folder).resolve(strict=False)
-                except (OSError, RuntimeError):
-                    self.check(path, field)  # raises: symbolic links loop
-            resolved = folders[folder] / name
-            if not self._inside(resolved):
-                self.check(path, field)  # raises with the message of a single path
-            resolved_paths.append(resolved)
-        return resolved_paths
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

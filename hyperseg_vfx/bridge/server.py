@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 
+from ..door import Door
 from .app import create_app
 from .protocol import timed_protocol
 from .security import allowed_host_names, check_bind
@@ -21,15 +22,17 @@ log = logging.getLogger("hyperseg_vfx.bridge")
 
 def serve(settings: BridgeSettings) -> None:
     """Load the model, bind and serve until a signal; BridgeSetupError before binding when
-    the address needs a token and has none, HypersegError when the model cannot be loaded."""
+    the address needs a token and has none, DoorSetupError when an allowed root is no folder,
+    HypersegError when the model cannot be loaded."""
     import uvicorn
 
     check_bind(settings.host, settings.token)
+    Door(settings.allow_roots)  # DoorSetupError before the model loads: every root must be a folder
     _log_to_stderr()
     app = create_app(settings)
     bridge = app.state.bridge
     log.info("model %s on %s; paths allowed in %s", bridge.segmenter.model_name, bridge.segmenter.device,
-             ", ".join(map(str, bridge.guard.roots)))
+             ", ".join(bridge.door.roots))
     log.info("answers Host %s; web origins allowed: %s",
              ", ".join(allowed_host_names(settings.host, settings.allowed_hosts)),
              ", ".join(settings.allow_origins) or "none")

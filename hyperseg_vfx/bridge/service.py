@@ -1,5 +1,6 @@
-"""What the bridge does, apart from HTTP: one model on one device behind one worker, the path
-guard and the jobs. Each operation takes a validated request body and returns answer data.
+"""What the bridge does, apart from HTTP: one model on one device behind one worker, the door
+(hyperseg_vfx.door: its allowed folders) and the jobs. Each operation takes a validated request
+body and returns answer data.
 
 /segment and /jobs call the renderer's own functions (segment_shot_frame, write_shot_matte,
 render_shot) with the shared Segmenter behind the worker, so a matte from the bridge is the
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from .. import __version__
+from ..door import Door
 from ..render import (
     RENDER_CACHE_BYTES, CachedPlateReader, previous_input, resolve_checkpoint, segment_shot_frame, write_shot_matte,
 )
@@ -21,7 +23,7 @@ from ..segmenter import Segmenter
 from .errors import ApiError
 from .jobs import Job, JobManager
 from .schemas import JobRequest, SegmentRequest, SubmitRequest, TrackRequest
-from .security import PathGuard
+from .security import require_absolute
 from .settings import BridgeSettings
 from .shots import job_shot, segment_shot, shot_file_for_submit
 from .worker import INTERACTIVE, JOB, GpuWorker, QueuedSegmenter
@@ -31,7 +33,7 @@ PLATE_CACHE_BYTES = 512 * 1024**2  # about 20 decoded 2K plates (25 MB each)
 
 
 class Bridge:
-    """The server's state: one model on one device behind one worker, the path guard, the jobs.
+    """The server's state: one model on one device behind one worker, the door, the jobs.
 
     Interactive requests use `segmenter` (its feature cache sized by --cache-bytes) through
     `interactive`; jobs use a second Segmenter around the same model with the renderer's empty
@@ -46,7 +48,7 @@ class Bridge:
         renderer = Segmenter(self.segmenter.model, device=str(self.segmenter.device),
                              cache_bytes=RENDER_CACHE_BYTES, metadata=self.segmenter.metadata)
         self.jobs = JobManager(QueuedSegmenter(renderer, self.worker, JOB))
-        self.guard = PathGuard(settings.allow_roots)
+        self.door = Door(settings.allow_roots, files=[self.checkpoint])  # its own model: shot files name it
         # Decoded plates of the frames being clicked on: a click then costs the network, not two
         # EXR decodes (measured at 1920x1080: 696 ms -> 68 ms overhead per click).
         self.plates = CachedPlateReader(PLATE_CACHE_BYTES)
@@ -64,17 +66,19 @@ class Bridge:
 
     def segment(self, request: SegmentRequest) -> dict:
         start = time.perf_counter()
-        shot = segment_shot(request, self.guard)
+        shot = segment_shot(request, self.door)
         frame = request.frame
-        matte = segment_shot_frame(shot, self.interactive, frame, read=self.plates)
+        matte = segment_shot_frame(shot, self.interactive, frame, read=self.plates, previous=request.previous)
         segmented = time.perf_counter()
-        plate = self.plates(shot.input_path(frame), shot.colorspace)  # cached: no header re-read
-        output = write_shot_matte(shot, frame, matte, self.interactive, pixel_aspect=plate.pixel_aspect)
+        plate = self.plates(shot.input_path(frame), shot.colorspace, self.door)  # cached: no header re-read
+        output = write_shot_matte(shot, frame, matte, self.interactive, pixel_aspect=plate.pixel_aspect,
+                                  previous=request.previous)
         end = time.perf_counter()
         timings = matte.timings
         return {
             "output": output, "frame": frame, "input": shot.input_path(frame),
-            "previous": previous_input(shot, frame), "coverage": matte.coverage(), "model": self.segmenter.model_name,
+            "previous": request.previous or previous_input(shot, frame), "coverage": matte.coverage(),
+            "model": self.segmenter.model_name,
             "timings": {
                 "features_cached": matte.features_cached, "features_s": timings.get("features"),
                 "network_s": timings["network"], "refine_s": timings["refine"], "model_s": timings["total"], "queue_s": timings["queue"],
@@ -83,7 +87,7 @@ class Bridge:
         }
 
     def start_job(self, request: JobRequest) -> dict:
-        shot = job_shot(request, self.guard, self.checkpoint)
+        shot = job_shot(request, self.door, self.checkpoint)
         name = Path(shot.path).stem if shot.path else Path(shot.output).name
         job = self.jobs.start(shot, name, skip_existing=request.skip_existing,
                               continue_on_error=request.continue_on_error)
@@ -93,10 +97,10 @@ class Bridge:
         """Track a shot's clicks in the background (a job: progress, cancel and status as renders)."""
         from .shots import track_request
 
-        shot, frames, out = track_request(request, self.guard, self.checkpoint)
+        shot, frames, out = track_request(request, self.door, self.checkpoint)
         name = (Path(shot.path).stem if shot.path else Path(out).stem) + " (track)"
         job = self.jobs.start(dataclasses.replace(shot, frames=frames), name, skip_existing=False,
-                              continue_on_error=False, run=_tracking(shot, frames, out), output=out)
+                              continue_on_error=False, run=_tracking(shot, frames, out, request.overwrite), output=out)
         return job.status()
 
     def job(self, job_id: str) -> Job:
@@ -111,19 +115,23 @@ class Bridge:
         return job.status()
 
     def submit(self, request: SubmitRequest) -> dict:
-        shot_path = shot_file_for_submit(request.shot_path, self.guard).path
-        out_dir = None if request.out_dir is None else self.guard.check(request.out_dir, "out_dir")
+        shot_path = shot_file_for_submit(request.shot_path, self.door).path
+        out_dir = None
+        if request.out_dir is not None:
+            require_absolute(request.out_dir, "out_dir")
+            out_dir = Path(request.out_dir)
         from ..farm import submit_shot
 
-        result = submit_shot(Path(shot_path), request.farm, out_dir=None if out_dir is None else Path(out_dir),
+        result = submit_shot(Path(shot_path), request.farm, out_dir=out_dir,
                              chunk_size=request.chunk_size, gpus=request.gpus, priority=request.priority,
-                             name=request.name, dry_run=request.dry_run)
+                             name=request.name, dry_run=request.dry_run, door=self.door)
         return _jsonable(dataclasses.asdict(result))
 
 
-def _tracking(shot, frames: list[int], out: str):
+def _tracking(shot, frames: list[int], out: str, overwrite: bool):
     """A job runner tracking `shot` over `frames` and writing the tracked shot file `out` (only
-    when every frame is tracked: a cancelled or failed job writes nothing)."""
+    when every frame is tracked: a cancelled or failed job writes nothing; through the shot's
+    door, replacing a file only with `overwrite`)."""
     from ..errors import HypersegError
     from ..render import FAILED, WRITTEN, FrameResult, RenderReport
     from ..shot import save_shot
@@ -140,7 +148,7 @@ def _tracking(shot, frames: list[int], out: str):
         try:
             tracked = track_shot(shot, segmenter, frames=frames, progress=progress, cancel=job.cancel)
             if not tracked.cancelled:
-                save_shot(tracked.shot, out)
+                save_shot(tracked.shot, out, overwrite=overwrite)
         except (HypersegError, OSError) as exc:  # the user's (plates gone, unwritable out): the job says why
             failed = FrameResult(frames[len(report.results)] if len(report.results) < len(frames) else frames[-1],
                                  FAILED, out, error=str(exc))

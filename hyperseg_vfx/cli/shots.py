@@ -122,13 +122,16 @@ def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Model the clicks are checked with (default: the shot's `checkpoint`, else the bundled model).")
 @DEVICE_OPTION
-def track(shot_file: Path, out_file: Path, frame_spec: str | None, checkpoint_path: Path | None, device: str) -> None:
+@click.option("--overwrite", is_flag=True, help="Let --out replace an existing file (refused otherwise).")
+def track(shot_file: Path, out_file: Path, frame_spec: str | None, checkpoint_path: Path | None, device: str,
+          overwrite: bool) -> None:
     """Carry the clicks from their artist keys to every frame, following the object.
 
     Clicks are carried forward and backward from the nearest artist keyframe with the motion
     measured on the plates and checked against the mattes. Exit status: 0 written, 2 bad input
-    (no artist keys, missing plates; nothing written).
+    (no artist keys, missing plates, an --out that exists without --overwrite; nothing written).
     """
+    from ..door import ANYWHERE
     from ..render import render_segmenter, resolve_checkpoint
     from ..sequences import parse_frame_spec
     from ..shot import load_shot, save_shot
@@ -136,6 +139,7 @@ def track(shot_file: Path, out_file: Path, frame_spec: str | None, checkpoint_pa
 
     if out_file.resolve() == shot_file.resolve():
         raise HypersegError(f"--out {out_file} is the input shot file; write the tracked shot elsewhere")
+    ANYWHERE.check_output(out_file, "out", replace=overwrite)  # before any work: the no-overwrite rule
     try:
         shot = load_shot(shot_file, check_files=False)
         frames = None if frame_spec is None else parse_frame_spec(frame_spec)
@@ -149,7 +153,7 @@ def track(shot_file: Path, out_file: Path, frame_spec: str | None, checkpoint_pa
                f"{segmenter.model_name} on {segmenter.device}", err=True)
     progress = lambda frame, done, total: click.echo(f"frame {frame}  tracked  ({done}/{total})", err=True)  # noqa: E731
     result = track_shot(shot, segmenter, frames=frames, progress=progress)
-    save_shot(result.shot, out_file)
+    save_shot(result.shot, out_file, overwrite=overwrite)
     labels = ["positive" if c.positive else "negative" for c in shot.clicks]
     click.echo(f"tracked {len(shot.clicks)} clicks over {count} frames from keyframes "
                f"{', '.join(map(str, result.keyframes))}: {len(result.moves)} moved back onto the object, "

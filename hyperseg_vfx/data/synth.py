@@ -262,7 +262,7 @@ def _write_png(path: Path, pixels: np.ndarray) -> None:
     data = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
     data = data[..., None] if data.ndim == 2 else data
     with atomic_output(path) as tmp:
-        out = oiio.ImageOutput.create(str(tmp))
+        out = oiio.ImageOutput.create(path.suffix.lstrip(".") or "png")
         if out is None or not out.open(str(tmp), oiio.ImageSpec(data.shape[1], data.shape[0], data.shape[2], "uint8")):
             raise OSError(f"cannot write {path}: {oiio.geterror()}")
         out.write_image(np.ascontiguousarray(data))

@@ -41,7 +41,7 @@ def write_png(path: str | Path, pixels: np.ndarray) -> None:
     if pixels.dtype != np.uint8:
         buf.specmod().attribute("oiio:ColorSpace", "sRGB")
     with atomic_output(path) as tmp:
-        if not buf.write(str(tmp), oiio.UINT8):
+        if not buf.write(str(tmp), oiio.UINT8, "png"):
             raise ArtifactWriteError(f"cannot write {path}: {buf.geterror() or oiio.geterror()}")
 
 

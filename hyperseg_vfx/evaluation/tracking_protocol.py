@@ -119,7 +119,7 @@ def evaluate_clip(clip: str, samples: Sequence, segmenter, shots_dir: Path | Non
     tracked_alphas: dict[int, np.ndarray] = {}
     result = track_shot(shot, segmenter, on_matte=lambda frame, matte: tracked_alphas.__setitem__(frame, matte.alpha))
     if shots_dir is not None:
-        save_shot(result.shot, shots_dir / f"{safe}.yaml")
+        save_shot(result.shot, shots_dir / f"{safe}.yaml", overwrite=True)
     held = [segment_shot_frame(shot, segmenter, f).alpha for f in frames]
     robot, robot_clicks = [], 0
     for sample in loaded:

@@ -63,6 +63,7 @@ def submit_shot(
     dry_run: bool = False,
     run_local: bool = False,
     overwrite: bool = False,
+    door=None,
 ) -> SubmitResult:
     """Write the job files of the shot at `shot_path` for `farm` and submit them (see the module).
 
@@ -70,7 +71,10 @@ def submit_shot(
     0-100; name: the job's name (default `hyperseg_<shot stem>`); dry_run: write, do not submit;
     run_local: (openjd only) run the bundle on this machine with `openjd run`; overwrite:
     replace files in `out_dir` that hyperseg-vfx did not write or that were changed since.
+    door: what every file is read and written through (hyperseg_vfx.door; default ANYWHERE, the
+    bridge passes its own): the shot file, its checkpoint and plates, the job folder.
     """
+    from ..door import ANYWHERE
     from .job import prepare_job
     from .outdir import check_out_dir, default_out_dir, write_job_files
 
@@ -82,10 +86,11 @@ def submit_shot(
     cap = getattr(engine, "MAX_CHUNK_SIZE", None)
     if cap is not None and isinstance(chunk_size, int) and chunk_size > cap:
         raise FarmInputError("chunk_size", f"{farm} runs at most {cap} frames per task, got {chunk_size}")
-    job = prepare_job(shot_path, chunk_size=chunk_size, gpus=gpus, priority=priority, name=name)
+    door = ANYWHERE if door is None else door
+    job = prepare_job(shot_path, chunk_size=chunk_size, gpus=gpus, priority=priority, name=name, door=door)
     folder = Path(os.path.abspath(out_dir)) if out_dir is not None else default_out_dir(job.shot_file, farm)
     plan = engine.plan(job, folder, dry_run=dry_run, run_local=run_local)  # writes nothing
-    check_out_dir(folder, farm, job.shot_file, plan.files, overwrite)
-    files = write_job_files(folder, farm, job.shot_file, plan.files)
+    check_out_dir(folder, farm, job.shot_file, plan.files, overwrite, door)
+    files = write_job_files(folder, farm, job.shot_file, plan.files, door)
     outcome = plan.submit(folder)
     return SubmitResult(farm, folder, files, outcome.submitted, outcome.job_id, outcome.message, outcome.command)

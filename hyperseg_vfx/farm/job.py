@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..door import ANYWHERE, Door
 from ..render import previous_input
 from ..sequences import has_frame_token
 from ..shot import Shot, check_shot_files, load_shot
@@ -124,18 +125,19 @@ def _check_name(name: str | None, shot_file: Path) -> str:
 
 
 def prepare_job(shot_path: str | os.PathLike, *, chunk_size: int, gpus: int, priority: int,
-                name: str | None) -> FarmJob:
-    """Validate the settings and the shot (its files included: every plate of its frames must
-    exist) and return the job. FarmInputError or ShotError (naming the field) otherwise."""
+                name: str | None, door: Door = ANYWHERE) -> FarmJob:
+    """Validate the settings and the shot (its files included, through `door`: every plate of
+    its frames must exist) and return the job. FarmInputError or ShotError (naming the field)
+    otherwise, the door's PathRefused for a file it refuses."""
     chunk_size = _check_int(chunk_size, "chunk_size", 1)
     gpus = _check_int(gpus, "gpus", 0)
     priority = _check_int(priority, "priority", *PRIORITY_RANGE)
     shot_file = Path(shot_path).absolute()
     check_printable(str(shot_file), "shot")
-    if not shot_file.is_file():
-        raise FarmInputError("shot", f"{shot_file}: no such file")
     try:
-        shot = load_shot(shot_file, check_files=False)
+        shot = load_shot(shot_file, check_files=False, door=door)
+    except FileNotFoundError:
+        raise FarmInputError("shot", f"{shot_file}: no such file") from None
     except OSError as exc:
         raise FarmInputError("shot", f"cannot read {shot_file}: {exc.strerror or exc}") from None
     for field in ("input", "output", "checkpoint"):

@@ -15,7 +15,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..atomic import atomic_output
+from ..errors import HypersegError
+
+from ..door import ANYWHERE, Door, PathRefused
 from .errors import FarmInputError
 
 #: Written first into every job folder: {"farm": ..., "shot": ..., "files": {name: sha256}}.
@@ -27,31 +29,35 @@ def default_out_dir(shot_file: Path, farm: str) -> Path:
     return shot_file.parent / "farm" / f"{shot_file.stem}_{farm}"
 
 
-def _marker(folder: Path) -> dict | None:
+def _marker(folder: Path, door: Door) -> dict | None:
     try:
-        data = json.loads((folder / MARKER).read_text())
-    except (OSError, ValueError, RecursionError):
+        data = json.loads(door.read_bytes(folder / MARKER, "out_dir", limit=1024**2))
+    except (OSError, ValueError, RecursionError, HypersegError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def _digest(path: Path) -> str | None:
+def _digest(path: Path, door: Door) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(door.read_bytes(path, "out_dir")).hexdigest()
+    except (OSError, PathRefused):
         return None
 
 
-def check_out_dir(folder: Path, farm: str, shot_file: Path, names=(), overwrite: bool = False) -> None:
+def check_out_dir(folder: Path, farm: str, shot_file: Path, names=(), overwrite: bool = False,
+                  door: Door = ANYWHERE) -> None:
     """FarmInputError("out_dir") unless `folder` may receive this job's files `names` (see the
-    module); with `overwrite` only a folder that is not a folder is refused."""
-    if not folder.exists():
+    module); with `overwrite` only a folder that is not a folder is refused. The folder is
+    walked through `door` (a link out of its roots is refused, PathRefused)."""
+    try:
+        entries = door.listdir(folder, "out_dir")
+    except NotADirectoryError:
+        raise FarmInputError("out_dir", f"{folder} exists and is not a folder") from None
+    except OSError as exc:
+        raise FarmInputError("out_dir", f"{folder}: {exc.strerror or exc}") from None
+    if entries is None or overwrite or not entries:
         return
-    if not folder.is_dir():
-        raise FarmInputError("out_dir", f"{folder} exists and is not a folder")
-    if overwrite or not any(folder.iterdir()):
-        return
-    marker = _marker(folder)
+    marker = _marker(folder, door)
     if marker is None:
         raise FarmInputError("out_dir", f"{folder} is not empty and is not a hyperseg-vfx job folder; "
                                         "refusing to overwrite it (choose another --out, or --overwrite)")
@@ -63,22 +69,21 @@ def check_out_dir(folder: Path, farm: str, shot_file: Path, names=(), overwrite:
     written = written if isinstance(written, dict) else {}
     for name in names:
         path = folder / name
-        if path.exists() and _digest(path) != written.get(name):
+        if name in entries and _digest(path, door) != written.get(name):
             raise FarmInputError("out_dir", f"{path} was changed since hyperseg-vfx wrote it (or it did not "
                                             "write it); refusing to replace it (--overwrite replaces it)")
 
 
-def write_job_files(folder: Path, farm: str, shot_file: Path, files: dict[str, str]) -> list[str]:
-    """Write `files` (name -> text) into `folder`, each atomically, after the marker that makes
-    the folder ours (with the digest of each file). Returns the written paths, in the order given."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_job_files(folder: Path, farm: str, shot_file: Path, files: dict[str, str],
+                    door: Door = ANYWHERE) -> list[str]:
+    """Write `files` (name -> text) into `folder` through `door`, each atomically, after the
+    marker that makes the folder ours (with the digest of each file); check_out_dir said they may
+    be replaced. Returns the written paths, in the order given."""
     digests = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}
     marker = {"farm": farm, "shot": str(shot_file), "files": digests}
-    with atomic_output(folder / MARKER) as tmp:
-        tmp.write_text(json.dumps(marker, indent=2) + "\n")
+    door.write_text(folder / MARKER, json.dumps(marker, indent=2) + "\n", "out_dir", replace=True)
     written = []
     for name, text in files.items():
-        with atomic_output(folder / name) as tmp:
-            tmp.write_bytes(text.encode())
+        door.write_text(folder / name, text, "out_dir", replace=True)
         written.append(str(folder / name))
     return written

@@ -16,7 +16,7 @@ import os
 import numpy as np
 import OpenImageIO as oiio
 
-from hyperseg_vfx.atomic import atomic_output
+from hyperseg_vfx.door import ANYWHERE, Door
 from hyperseg_vfx.errors import HypersegError
 
 #: OpenEXR compression names accepted by write_matte_exr.
@@ -62,12 +62,16 @@ def write_matte_exr(
     pixel_aspect: float = 1.0,
     metadata: dict[str, str] | None = None,
     compression: str = "zip",
+    door: Door = ANYWHERE,
+    replace=True,
 ) -> None:
-    """Write matte `alpha` (H, W) to `path` as a half-float EXR, atomically.
+    """Write matte `alpha` (H, W) to `path` as a half-float EXR, atomically, through `door`.
 
     candidates: optional (M, H, W) alternative masks, written as channels candidate_channel(1..M)
     (EXR stores channels sorted by name, so readers should select them by name).
     metadata: string attributes, stored as `hyperseg/<key>`.
+    replace: the door's no-overwrite rule for an existing `path` (True, False, or a
+    door.Replaceable).
     Raises ValueError for bad arguments (before touching the disk) and ExrWriteError naming
     `path` when writing fails; neither the final nor a temporary file is left behind then.
     """
@@ -100,7 +104,7 @@ def write_matte_exr(
     # (H, W, C); a lone alpha plane is viewed as (H, W, 1) without a copy (a 2K matte: ~3 ms saved)
     pixels = np.ascontiguousarray(alpha[..., None] if len(planes) == 1 else np.stack(planes, axis=-1))
 
-    with atomic_output(path) as tmp:
+    with door.writing(path, "output", replace=replace) as tmp:
         out = oiio.ImageOutput.create("openexr")
         if out is None:
             raise ExrWriteError(f"cannot write {path}: {oiio.geterror()}")
@@ -112,10 +116,15 @@ def write_matte_exr(
             raise ExrWriteError(f"cannot write {path}: {out.geterror()}")
 
 
-def read_matte_metadata(path: str | os.PathLike) -> dict[str, str] | None:
+def read_matte_metadata(path: str | os.PathLike, door: Door = ANYWHERE) -> dict[str, str] | None:
     """The `hyperseg/*` attributes of an image file (keys without the prefix), None when the file
-    does not open as an image. An empty dict: an image that hyperseg-vfx did not write."""
-    inp = oiio.ImageInput.open(str(path))
+    does not open as an image (or is no regular file). An empty dict: an image that hyperseg-vfx
+    did not write."""
+    try:
+        with door.reading(path, "output") as opened:
+            inp = oiio.ImageInput.open(opened.name)
+    except OSError:
+        return None
     if inp is None:
         oiio.geterror()  # clear OpenImageIO's pending error message
         return None

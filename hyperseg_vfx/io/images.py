@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import OpenImageIO as oiio
 
+from hyperseg_vfx.door import ANYWHERE, Door
 from hyperseg_vfx.errors import HypersegError
 from hyperseg_vfx.limits import limit_from_env
 
@@ -45,6 +46,7 @@ class Frame:
 
     rgb: float32 (height, width, 3), display-referred sRGB clipped to [0, 1], C-contiguous.
     nonfinite_pixels: pixels that held NaN or Inf in a colour channel (set to 0 before conversion).
+    identity: (real path, mtime_ns, size) of the file read, from the fstat of the descriptor read.
     """
 
     rgb: np.ndarray
@@ -53,6 +55,7 @@ class Frame:
     pixel_aspect: float
     source: str
     nonfinite_pixels: int
+    identity: tuple[str, int, int] = ("", 0, 0)
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,12 +85,19 @@ def max_pixels() -> int:
         raise ImageReadError(str(exc)) from None
 
 
-def _open(path: str | os.PathLike) -> oiio.ImageInput:
-    """Open `path` for reading; ImageReadError naming it on failure, and before any pixel is
-    read when the display or data window is larger than max_pixels()."""
-    inp = oiio.ImageInput.open(str(path))
+def _open(path: str | os.PathLike, door: Door = ANYWHERE, field: str = "input") -> tuple[oiio.ImageInput, tuple]:
+    """Open `path` for reading through `door` (ImageInput, identity); ImageReadError naming it on
+    failure, and before any pixel is read when the display or data window is larger than
+    max_pixels(). OpenImageIO opens the door's descriptor by its name (`/proc/self/fd/N`, which
+    has no extension: it finds the format from the file's first bytes)."""
+    try:
+        with door.reading(path, field) as opened:
+            identity = (opened.real, opened.stat.st_mtime_ns, opened.stat.st_size)
+            inp = oiio.ImageInput.open(opened.name)
+    except OSError as exc:
+        raise ImageReadError(f"cannot open image {path}: {exc.strerror or exc}") from None
     if inp is None:
-        raise ImageReadError(f"cannot open image {path}: {oiio.geterror()}")
+        raise ImageReadError(f"cannot open image {path}: {oiio.geterror().replace(opened.name, os.fspath(path))}")
     spec = inp.spec()
     problem = None
     if spec.deep:
@@ -102,29 +112,29 @@ def _open(path: str | os.PathLike) -> oiio.ImageInput:
     if problem:
         inp.close()
         raise ImageReadError(f"cannot read {path}: {problem}")
-    return inp
+    return inp, identity
 
 
-def read_header(path: str | os.PathLike) -> tuple[int, int, float]:
+def read_header(path: str | os.PathLike, door: Door = ANYWHERE) -> tuple[int, int, float]:
     """(width, height, pixel_aspect) of the display window, from the header only."""
-    inp = _open(path)
+    inp, _identity = _open(path, door)
     spec = inp.spec()
     inp.close()
     return spec.full_width, spec.full_height, spec.get_float_attribute("PixelAspectRatio", 1.0)
 
 
 def _read_display_window(
-    path: str | os.PathLike, pick: Callable[[tuple[str, ...]], list[int]]
-) -> tuple[np.ndarray, oiio.ImageSpec]:
+    path: str | os.PathLike, pick: Callable[[tuple[str, ...]], list[int]], door: Door = ANYWHERE
+) -> tuple[np.ndarray, oiio.ImageSpec, tuple]:
     """Channels `pick(channel names)` of subimage 0 over the display window, as float32
-    (H, W, number of picked channels), with the header.
+    (H, W, number of picked channels), with the header and the file's identity.
 
     The data window may be larger than, smaller than or offset from the display window: data
     outside it is cropped, display pixels without data are 0. Reads only the channel range
     spanned by the picked channels. Read with ImageInput, not ImageBuf, so a rewritten file is never
     served stale from OpenImageIO's image cache.
     """
-    inp = _open(path)
+    inp, identity = _open(path, door)
     try:
         spec = inp.spec()
         channels = pick(tuple(spec.channelnames))
@@ -142,7 +152,7 @@ def _read_display_window(
         out[y0 - spec.full_y : y1 - spec.full_y, x0 - spec.full_x : x1 - spec.full_x] = data[
             y0 - spec.y : y1 - spec.y, x0 - spec.x : x1 - spec.x
         ]
-    return out, spec
+    return out, spec, identity
 
 
 def _colour_channels(names: tuple[str, ...]) -> list[int]:
@@ -154,14 +164,14 @@ def _colour_channels(names: tuple[str, ...]) -> list[int]:
     return [0] if len(names) < 3 else [0, 1, 2]
 
 
-def read_frame(path: str | os.PathLike, colorspace: str | None = None) -> Frame:
+def read_frame(path: str | os.PathLike, colorspace: str | None = None, door: Door = ANYWHERE) -> Frame:
     """Read one plate frame as display-referred sRGB over its display window.
 
     colorspace: the file's colour space, any name of the active OCIO config or `linear`/`sRGB`;
     None means `linear` for float/half files and `sRGB` for integer files. NaN/Inf values are
     counted and replaced by 0 before the conversion; the result is clipped to [0, 1].
     """
-    pixels, spec = _read_display_window(path, _colour_channels)
+    pixels, spec, identity = _read_display_window(path, _colour_channels, door)
     default = "linear" if spec.format.basetype in _FLOAT_TYPES else "sRGB"
     try:
         source_space = resolve_colorspace(colorspace or default)
@@ -188,10 +198,11 @@ def read_frame(path: str | os.PathLike, colorspace: str | None = None) -> Frame:
         pixel_aspect=spec.get_float_attribute("PixelAspectRatio", 1.0),
         source=str(path),
         nonfinite_pixels=nonfinite,
+        identity=identity,
     )
 
 
-def read_matte(path: str | os.PathLike) -> np.ndarray:
+def read_matte(path: str | os.PathLike, door: Door = ANYWHERE) -> np.ndarray:
     """The matte of an image as float32 (H, W) over the display window.
 
     The A channel when the file has one, else the only channel of a one-channel image.
@@ -204,4 +215,4 @@ def read_matte(path: str | os.PathLike) -> np.ndarray:
             return [0]
         raise ImageReadError(f"{path} has no matte: no A channel among {len(names)} channels {names}")
 
-    return _read_display_window(path, pick)[0][..., 0]
+    return _read_display_window(path, pick, door)[0][..., 0]

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..door import ANYWHERE
 from ..errors import HypersegError
 from .random_init import kaiming_conv_init_
 
@@ -122,7 +123,8 @@ class VGG19Taps(nn.Module):
             kaiming_conv_init_([m for m in self.features if isinstance(m, nn.Conv2d)], seed=int(arg))
             return
         path = resolve_imagenet_weights(spec)
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with ANYWHERE.open_file(path, "backbone_weights") as handle:
+            state = torch.load(handle, map_location="cpu", weights_only=True)
         own = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
         own = {k: v for k, v in own.items() if int(k.split(".")[0]) < len(self.features)}
         self.features.load_state_dict(own)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -207,7 +206,7 @@ def check_trackable(shot: Shot, frames: list[int]) -> list[int]:
 
 
 def _plate_exists(shot: Shot, frame: int) -> bool:
-    return os.path.isfile(shot.input_path(frame))
+    return shot.door.is_file(shot.input_path(frame), "input")
 
 
 def _keyframe_state(shot: Shot, keyframe: int, marks: list[_Marks]) -> list[_Carried]:
@@ -259,8 +258,8 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
     for frame in run:
         if cancel is not None and cancel.is_set():
             return False
-        prev_rgb = read(shot.input_path(previous), shot.colorspace).rgb
-        rgb = read(shot.input_path(frame), shot.colorspace).rgb
+        prev_rgb = read(shot.input_path(previous), shot.colorspace, shot.door).rgb
+        rgb = read(shot.input_path(frame), shot.colorspace, shot.door).rgb
         forward, backward = flow(prev_rgb, rgb), flow(rgb, prev_rgb)
         previous_mask = matte.alpha > 0.5
         object_mask = warp_mask(previous_mask, backward)

@@ -57,5 +57,5 @@ def plot_training_curve(metrics: Sequence[str | Path], out: str | Path, title: s
     if title:
         figure.suptitle(title)
     with atomic_output(out) as tmp:
-        figure.savefig(tmp, dpi=100)
+        figure.savefig(tmp, dpi=100, format=Path(out).suffix.lstrip(".") or "png")
     return Path(out)

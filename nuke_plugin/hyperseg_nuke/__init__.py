@@ -2,7 +2,8 @@
 imports only the standard library; the model lives in the bridge process (`hyperseg-vfx serve`),
 reached through `hyperseg_nuke.bridge_client`.
 
-    background    a Source range rendered by a background `nuke -x`
+    background    a Source range rendered by a background Nuke from a copy of the comp
+    source_render what that background Nuke runs (`nuke -t source_render.py ...`)
     callbacks     the gizmo's buttons (Segment frame / range, Submit to farm, Open preview, clicks)
     knobs         the node's knob names and types, read and written
     clicks        XY knobs -> shot-file clicks (origin flip, keyframes, baking)
@@ -15,6 +16,7 @@ reached through `hyperseg_nuke.bridge_client`.
     jobs          following a bridge job with Nuke's progress bar
     tasks         worker threads, ProgressTask, executeInMainThread
     live          live clicks: knobChanged schedules a debounced segment
+    edits         bulk knob changes: one undo step, callbacks quiet
     preview       the contact sheet
     feedback      the status knob and Nuke messages
     script        the Nuke session: script path, frame, proxy mode, messages

@@ -1,12 +1,26 @@
-"""Rendering a Source range in a background Nuke (`nuke -x`), so that Segment range, Submit to
-farm and Open preview never render on the main thread.
+"""Rendering a Source range in a background Nuke, so that Segment range, Submit to farm and Open
+preview never render on the main thread.
 
-Main thread (prepare): the nodes above the HyperSeg node are written with nuke.nodeCopy to a
-script of their own in the node's work folder, with the script's colour settings and a Write of
-the frames (16-bit half EXR, raw: the working space, as the node's own Write renders). Worker
-thread (run): `nuke -x -X <Write> -F first-last script` with this Nuke's executable
-(nuke.EXE_PATH), its frame lines ("Frame 1001 (1 of 24)") on the progress bar, the bar's cancel
-button ending it. Needs a render licence on the machine, as any `nuke -x`.
+Main thread (prepare): the comp, as it is now, is saved to a copy beside the artist's script
+(`.<script>_<node>_source.nk`) with nuke.scriptSaveToTemp, which leaves the script's name and
+modified state alone. So the background Nuke renders the real comp: the whole Root (OCIO config,
+the int8/int16/log/float LUT defaults a Read's "default" colour space resolves through, views,
+project directory), every node, and the same script folder (`[python nuke.script_directory()]`,
+project-relative paths). Worker thread (run): `nuke [-i] [--nukex] -t source_render.py COPY
+SCRIPT SOURCE PATTERN FIRST LAST` (hyperseg_nuke.source_render) opens the copy, takes the
+artist's script name, puts a Write (16-bit half EXR, raw: the working space, as the node's own
+Write renders) on the Source's node found by its full name and renders it; its frame lines
+("Frame 1001 (1 of 24)") go to the progress bar, whose cancel button ends it. The copy is
+removed when the render ends, kept (and named) when it fails.
+
+Flags: a GUI Nuke holds an interactive licence (nuke.env["gui"]), so the background Nuke gets
+`-i` and needs no render licence; a NukeX session (nuke.env["nukex"]) passes `--nukex`, so
+NukeX-only nodes load (Foundry, "Command Line Operations").
+
+Not nuke.executeBackgroundNuke(exe_path, nodes, frameRange, views, limits, ...): it renders
+Write nodes of the comp itself (one would be added to the artist's script), must be called from
+the main thread and reports through addAfterBackgroundRender callbacks, not to the node's
+progress bar.
 """
 
 import os
@@ -16,77 +30,46 @@ from typing import List, NamedTuple
 
 import nuke
 
-from hyperseg_nuke import paths
+from hyperseg_nuke import paths, script
 from hyperseg_nuke.errors import Cancelled, PluginError
 
-WRITE = "HyperSegSourceWrite"
-#: Root knobs the background Nuke needs to render the same pixels.
-ROOT_KNOBS = ("colorManagement", "OCIO_config", "workingSpaceLUT", "format", "first_frame", "last_frame")
+#: The script the background Nuke runs (`nuke -t`).
+RENDER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "source_render.py").replace("\\", "/")
 FRAME_LINE = re.compile(r"Frame (\d+) \((\d+) of (\d+)\)")
 
 
 class SourceRender(NamedTuple):
-    """A prepared background render: its command and the pattern its frames go to."""
+    """A prepared background render: its command, the pattern its frames go to, how many, and
+    the comp's copy it renders (removed when it ends)."""
 
     command: List[str]
     pattern: str
     frames: int
+    copy: str
 
 
 def prepare(node, pattern: str, first: int, last: int) -> SourceRender:
-    """Write the Source's upstream nodes and a Write to `pattern` into a script next to the
-    frames; the command that renders it. Main thread (nodeCopy); the selection is restored."""
-    folder = os.path.dirname(pattern)
-    os.makedirs(folder, exist_ok=True)
-    script_file = paths.forward(os.path.join(folder, "source_render.nk"))
-    upstream = _upstream(node.input(0))
-    selected = [n for n in nuke.allNodes() if n["selected"].value()]
-    try:
-        for other in selected:
-            other["selected"].setValue(False)
-        for other in upstream:
-            other["selected"].setValue(True)
-        nuke.nodeCopy(script_file)
-    finally:
-        for other in upstream:
-            other["selected"].setValue(False)
-        for other in selected:
-            other["selected"].setValue(True)
-    with open(script_file, encoding="utf-8") as handle:
-        nodes = handle.read()
-    root = "\n".join(" {} {}".format(name, nuke.root()[name].toScript()) for name in ROOT_KNOBS
-                     if nuke.root().knob(name) is not None)
-    write = ('push ${}\nWrite {{\n inputs 1\n file "{}"\n file_type exr\n datatype "16 bit half"\n channels rgb\n'
-             ' raw true\n metadata "no metadata"\n name {}\n}}\n').format(
-                 _stack_name(nodes), paths.forward(pattern), WRITE)
-    with open(script_file, "w", encoding="utf-8") as handle:
-        handle.write("Root {{\n inputs 0\n{}\n}}\n{}{}".format(root, nodes, write))
-    command = [nuke.EXE_PATH, "-x", "-X", WRITE, "-F", "{}-{}".format(first, last), script_file]
-    return SourceRender(command, pattern, last - first + 1)
+    """Save the comp beside the script and the command that renders the node's Source (its
+    input's node, by full name) to `pattern`. Main thread."""
+    source = node.input(0)
+    if source is None:
+        raise PluginError("Connect the HyperSeg node's input (Source) to the plate.")
+    original = script.script_path()
+    folder, stem = paths.script_parts(original)
+    copy = "{}/.{}_{}_source.nk".format(folder, stem, node.fullName())
+    os.makedirs(os.path.dirname(pattern), exist_ok=True)
+    if os.path.exists(copy):
+        os.remove(copy)  # the copy of an earlier render that failed: ours
+    save = getattr(nuke, "scriptSaveToTemp", None) or nuke.scriptSave  # scriptSave(name): Nuke 13's way
+    save(copy)
+    command = [nuke.EXE_PATH] + flags() + ["-t", RENDER_SCRIPT, copy, original, source.fullName(),
+                                            paths.forward(pattern), str(first), str(last)]
+    return SourceRender(command, pattern, last - first + 1, copy)
 
 
-def _upstream(source) -> list:
-    """`source` and every node above it, inputs before the nodes that use them."""
-    order, seen = [], set()
-
-    def visit(current):
-        if current is None or id(current) in seen:
-            return
-        seen.add(id(current))
-        for i in range(current.inputs()):
-            visit(current.input(i))
-        order.append(current)
-
-    visit(source)
-    return order
-
-
-def _stack_name(text: str) -> str:
-    """The variable the copied script set last (`set N12 [stack 0]`): the Source node."""
-    names = re.findall(r"^set (\S+) \[stack 0\]", text, flags=re.M)
-    if not names:
-        raise PluginError("cannot render the Source in the background: nodeCopy wrote no nodes")
-    return names[-1]
+def flags() -> List[str]:
+    """`-i` when this Nuke holds an interactive licence (its GUI), `--nukex` when it is NukeX."""
+    return (["-i"] if nuke.env.get("gui") else []) + (["--nukex"] if nuke.env.get("nukex") else [])
 
 
 def run(render: SourceRender, task) -> None:
@@ -107,7 +90,16 @@ def run(render: SourceRender, task) -> None:
         if task.isCancelled():
             process.terminate()
             process.wait()
+            _remove(render.copy)
             raise Cancelled("cancelled while rendering the Source")
     if process.wait() != 0:
-        raise PluginError("rendering the Source in the background failed (exit {}):\n{}".format(
-            process.returncode, "\n".join(tail)))
+        raise PluginError("rendering the Source in the background failed (exit {}; the comp it rendered: {}):\n{}"
+                          .format(process.returncode, render.copy, "\n".join(tail)))
+    _remove(render.copy)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

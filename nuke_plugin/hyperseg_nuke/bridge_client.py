@@ -127,10 +127,13 @@ class BridgeClient:
         return self._request("POST", "/v1/jobs", body, timeout=timeout)
 
     def start_track(self, out: str, shot: Optional[Dict[str, Any]] = None, shot_path: Optional[str] = None,
-                    frames: Optional[str] = None, timeout: Optional[float] = None) -> Dict[str, Any]:
+                    frames: Optional[str] = None, timeout: Optional[float] = None,
+                    overwrite: bool = False) -> Dict[str, Any]:
         """Track a shot's clicks to every frame (POST /v1/track); the answer is a job (poll it
-        with job / wait_for_job); when done, `out` is the tracked shot file."""
-        return self._request("POST", "/v1/track", _shot_body(shot, shot_path, frames, out=out), timeout=timeout)
+        with job / wait_for_job); when done, `out` is the tracked shot file. An existing `out`
+        is refused (409) unless `overwrite`."""
+        body = _shot_body(shot, shot_path, frames, out=out, **({"overwrite": True} if overwrite else {}))
+        return self._request("POST", "/v1/track", body, timeout=timeout)
 
     def job(self, job_id: str, timeout: Optional[float] = None) -> Dict[str, Any]:
         return self._request("GET", "/v1/jobs/" + quote(job_id, safe=""), timeout=timeout)

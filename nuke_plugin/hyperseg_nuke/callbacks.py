@@ -13,6 +13,7 @@ Segment frame   the current frame: the clicks at t and the Source frames t (and 
 Segment range   the Source's range as a bridge job; the bar shows its progress, cancel stops it.
 Submit to farm  a new shot file handed to the farm named by the farm knob (or $HYPERSEG_FARM).
 Open preview    the contact sheet of the shot, opened in the system's viewer.
+Reload matte    the inner Read reads the matte files again (after a farm render).
 
 Segment frame and the shot file (next to the script) take the Source Read's own files when the
 Source shows an EXR Read unchanged, else Source frames rendered to EXRs next to the mattes (see
@@ -22,8 +23,8 @@ hyperseg_nuke.source); the bridge gets their colour space. Files are named by th
 
 from typing import Callable, Dict, NamedTuple, Optional
 
-from hyperseg_nuke import background, clicks, connection, feedback, jobs, knobs, matte, paths, preview, script, settings
-from hyperseg_nuke import live, shotfile, tasks, track_memory
+from hyperseg_nuke import background, clicks, connection, edits, feedback, jobs, knobs, live, matte, paths, preview
+from hyperseg_nuke import script, settings, shotfile, tasks, track_memory
 from hyperseg_nuke import source as sources
 from hyperseg_nuke.bridge_client import command_line
 from hyperseg_nuke.errors import PluginError
@@ -105,7 +106,10 @@ def on_create(node) -> None:
 
 def knob_changed(node, knob) -> None:
     """knobChanged of a HyperSeg node: a click toggled shows or hides its handle; with `live` on,
-    a click change schedules a segment (never renders here)."""
+    a click change schedules a segment (never renders here). Nothing while the plugin edits the
+    node in bulk (edits.quiet: Track clicks' keys)."""
+    if edits.is_quiet(node):
+        return
     name = knob.name() if knob is not None else ""
     if name.endswith("_on"):
         node[name[:-len("_on")]].setVisible(bool(knob.value()))
@@ -116,6 +120,12 @@ def knob_changed(node, knob) -> None:
 def key_clicks(node) -> None:
     """Key every enabled click at the current frame, so that it can follow the object."""
     _guarded(node, "Key clicks", _key_clicks, node)
+
+
+def reload_matte(node) -> None:
+    """Read the node's matte files again: frames a farm render wrote since, frames that were
+    missing when read (the inner Read shows those black and keeps them until reloaded)."""
+    _guarded(node, "Reload matte", _reload_matte, node)
 
 
 # -- the action pattern ---------------------------------------------------------------------------
@@ -169,7 +179,7 @@ def _node_files(node, values: knobs.NodeSettings):
     node_id = knobs.claim_node_id(node, script.hyperseg_nodes(node.Class()))
     output = paths.matte_pattern(values.matte_output, script.script_path(), node_id)
     for other in script.hyperseg_nodes(node.Class()):
-        if other is not node and other["matte_file"].value() == output and other["node_id"].value() != node_id:
+        if other != node and other["matte_file"].value() == output and other["node_id"].value() != node_id:
             raise PluginError("{} shows the matte {}: give this node another matte output.".format(
                 other.name(), output))
     return node_id, output
@@ -265,9 +275,13 @@ def _submit(plan: FarmPlan, task) -> Dict:
 
 
 def _show_submission(node, plan: FarmPlan, result: Dict) -> None:
+    """Report the submission and point the node at the farm's output (the shot's matte pattern):
+    its frames read black until written; Reload matte reads them as they arrive."""
     message = result.get("message") or ("submitted" if result.get("submitted") else "not submitted")
     if result.get("job_id"):
         message += " (job {})".format(result["job_id"])
+    matte.show_matte(node, plan.shot.output, plan.shot.source.first, plan.shot.source.last)
+    message += "; the node shows the farm's mattes: press Reload matte as frames arrive"
     feedback.report(node, "Submit to farm ({}): {}".format(result.get("farm"), message))
     command = "" if result.get("submitted") or not result.get("command") else "\n\n" + command_line(result["command"])
     script.show_message("HyperSeg: {}{}\n\nShot file: {}".format(message, command, plan.path))
@@ -302,19 +316,30 @@ def _with_track_marks(node, tracks: list) -> list:
 
 
 def _add_click(node, label: str) -> None:
+    """One undo step; with live on, the new click segments (its knobChanged is not quieted)."""
     info = sources.source_info(node)
     frame = script.current_frame()
     taken = [knob.position(frame) for knob in knobs.click_knobs(node) if knob.enabled]
-    name = knobs.add_click(node, label, frame, clicks.free_point(taken, info.width, info.height))
+    with edits.undo_step("HyperSeg: add {} click".format(label)):
+        name = knobs.add_click(node, label, frame, clicks.free_point(taken, info.width, info.height))
     if not name:
         raise PluginError("All {} {} clicks are in use: disable one, or move it.".format(knobs.CLICK_SLOTS, label))
     feedback.report(node, "{} {} added at frame {}: drag it onto the {} in the Viewer.".format(
         label, name[3:], frame, "object" if label == "positive" else "background"))
 
 
+def _reload_matte(node) -> None:
+    if not node["has_matte"].value():
+        raise PluginError("No matte yet: press Segment frame, Segment range or Submit to farm first.")
+    matte.reload(node)
+    feedback.report(node, "matte reloaded: " + node["matte_file"].value())
+
+
 def _key_clicks(node) -> None:
+    """One undo step, callbacks quiet: keying where the clicks already are changes no matte."""
     frame = script.current_frame()
-    keyed = knobs.key_clicks(node, frame)
+    with edits.undo_step("HyperSeg: key clicks"), edits.quiet(node):
+        keyed = knobs.key_clicks(node, frame)
     if not keyed:
         raise PluginError("No click is enabled: enable one on the Clicks tab first.")
     feedback.report(node, "keyed {} at frame {}".format(", ".join(keyed), frame))

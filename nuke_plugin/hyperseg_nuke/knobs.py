@@ -4,7 +4,7 @@ the small functions that read and write them. Main thread only, like every knob 
 HyperSeg tab: bridge_url, autostart, checkpoint, matte_output, colorspace, matte, candidate,
 proxy_scale, temporal_smoothing, live, farm, chunk_size, status, and the buttons. Clicks tab: pos1..pos8 and
 neg1..neg8 (XY knobs, draggable in the Viewer, animatable), each with an enable checkbox
-posN_on / negN_on; only enabled clicks show their handle.
+posN_on / negN_on; only enabled clicks show their handle, on every tab (HANDLES_ANYWAY).
 
 All of the node's state is in these top-level knobs, because a Nuke script saves only a gizmo's
 top-level knob values and rebuilds its inner nodes from the .gizmo file (Foundry, "Creating and
@@ -12,7 +12,7 @@ sourcing gizmos"). Hidden ones: matte_file, matte_first, matte_last, has_matte (
 MatteRead shows, by expression) and node_id (the name in the node's file names).
 """
 
-from typing import Dict, Iterable, List, NamedTuple
+from typing import Dict, Iterable, List, Mapping, NamedTuple, Sequence
 
 import nuke
 
@@ -20,6 +20,10 @@ from hyperseg_nuke.clicks import ClickKnob
 
 #: Click slots of each label.
 CLICK_SLOTS = 8
+#: Knob flag (DDImage Knob.h, 0x400000): "Force viewer widgets to be visible regardless of
+#: current node tab". Without it a click's handle shows only while the Clicks tab is current,
+#: and Segment frame and live sit on the HyperSeg tab. Not a name in Nuke's Python module.
+HANDLES_ANYWAY = 0x400000
 LABELS = {"pos": "positive", "neg": "negative"}
 
 #: Every knob the plugin reads or writes -> its Nuke knob class.
@@ -111,7 +115,7 @@ def claim_node_id(node, others: Iterable) -> str:
     has the name the id was made from (the original), else it takes a fresh one (the copy), so
     two nodes never write the same files."""
     current = node["node_id"].value()
-    taken = {other["node_id"].value() for other in others if other is not node}
+    taken = {other["node_id"].value() for other in others if other != node}  # == : a new wrapper per call
     if current and (current not in taken or current == node.name()):
         return current
     fresh, number = node.name(), 1
@@ -123,11 +127,14 @@ def claim_node_id(node, others: Iterable) -> str:
 
 
 def show_enabled_handles(node) -> None:
-    """Show the Viewer handle of each enabled click, hide the others (XY knobs all start hidden
-    in the gizmo; the visibility is not saved, so onCreate calls this on create, load, paste)."""
+    """Show the Viewer handle of each enabled click, hide the others, and let the handles show
+    whatever tab of the panel is current (HANDLES_ANYWAY). XY knobs all start hidden in the
+    gizmo; neither the visibility nor the flag is saved, so onCreate calls this on create, load
+    and paste."""
     for prefix in LABELS:
         for i in range(1, CLICK_SLOTS + 1):
             name = "{}{}".format(prefix, i)
+            node[name].setFlag(HANDLES_ANYWAY)
             node[name].setVisible(bool(node[name + "_on"].value()))
 
 
@@ -156,7 +163,7 @@ def add_click(node, label: str, frame: int, point) -> str:
         name = "{}{}".format(prefix, i)
         if not node[name + "_on"].value():
             node[name + "_on"].setValue(True)
-            _set_key(node[name], frame, point)
+            set_keys(node[name], {frame: point})
             node[name].setVisible(True)
             return name
     return ""
@@ -166,11 +173,22 @@ def key_clicks(node, frame: int) -> List[str]:
     """Key every enabled click at `frame` where it is now; the names of the keyed knobs."""
     keyed = [knob for knob in click_knobs(node) if knob.enabled]
     for knob in keyed:
-        _set_key(node[knob.name], frame, knob.position(frame))
+        set_keys(node[knob.name], {frame: knob.position(frame)})
     return [knob.name for knob in keyed]
 
 
-def _set_key(knob, frame: int, point) -> None:
-    knob.setAnimated()
-    knob.setValueAt(point[0], frame, 0)
-    knob.setValueAt(point[1], frame, 1)
+def set_keys(knob, points: Mapping[int, Sequence[float]]) -> None:
+    """Key an XY knob at every frame of `points` ({frame: (x, y)}), each channel's keys added in
+    one call (AnimationCurve.addKey takes a sequence of nuke.AnimationKey), its other keys kept.
+    A channel not yet animated is animated first; the key setAnimated puts on the current frame
+    is removed unless `points` keys that frame too."""
+    frames = sorted(points)
+    for index in (0, 1):
+        fresh = not knob.isAnimated(index)
+        if fresh:
+            knob.setAnimated(index)
+        curve = knob.animation(index)
+        stray = [key for key in curve.keys() if fresh and key.x not in points]
+        curve.addKey([nuke.AnimationKey(frame, float(points[frame][index])) for frame in frames])
+        if stray:
+            curve.removeKey(stray)

@@ -4,8 +4,9 @@ the current frame by itself.
 knobChanged only schedules (it must never render or block: Foundry's threading rules); a timer
 thread waits DEBOUNCE_S after the last change and hands the segment to the main thread with
 executeInMainThread; the latest change wins: a change while a segment runs makes one more
-segment after it, of the newest clicks. Every node has its own schedule, keyed by the node
-object (never saved)."""
+segment after it, of the newest clicks. Every node has its own schedule, keyed by its full name:
+Nuke gives a new Python object for the node at every knobChanged (ayon-nuke PR #235), so
+neither the object nor its id() finds the schedule again."""
 
 import re
 import threading
@@ -29,7 +30,7 @@ class _Schedule:
         self.again = False
 
 
-_schedules: Dict[int, _Schedule] = {}
+_schedules: Dict[str, _Schedule] = {}
 _lock = threading.Lock()
 
 
@@ -42,7 +43,7 @@ def schedule(node, segment: Callable) -> None:
     """Segment `node` (segment(node) -> worker thread or None) after DEBOUNCE_S of quiet.
     Returns at once (called from knobChanged)."""
     with _lock:
-        state = _schedules.setdefault(id(node), _Schedule())
+        state = _schedules.setdefault(node.fullName(), _Schedule())
         state.generation += 1
         generation = state.generation
     timer = threading.Timer(DEBOUNCE_S, tasks.in_main_thread, (_fire, node, segment, state, generation))

@@ -35,4 +35,10 @@ def show_matte(node, pattern: str, first: int, last: int) -> None:
     node["matte_first"].setValue(int(first))
     node["matte_last"].setValue(int(last))
     node["has_matte"].setValue(True)
+    reload(node)
+
+
+def reload(node) -> None:
+    """Reload the inner Read: it reads the matte files again (Nuke keeps the frames a Read has
+    read, black ones of missing files too, until its reload button)."""
     node.node(READ)["reload"].execute()

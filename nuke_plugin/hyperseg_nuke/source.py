@@ -93,13 +93,14 @@ def _read_colorspace(read) -> str:
 
 def upstream_state(node, frame: int) -> str:
     """A fingerprint of what the Source shows at `frame`: every upstream node's class, name and
-    knobs (as the script would save them), and the date of each Read's file at that frame."""
+    knobs (as the script would save them), and the date of each Read's file at that frame. Nodes
+    are told apart by full name (each call gives a new Python object for a node)."""
     parts, todo, seen = [], [node.input(0)], set()
     while todo:
         current = todo.pop()
-        if current is None or id(current) in seen:
+        if current is None or current.fullName() in seen:
             continue
-        seen.add(id(current))
+        seen.add(current.fullName())
         knobs = current.knobs()
         parts.append("{} {} {}".format(current.Class(), current.name(), sorted(
             (name, knob.toScript()) for name, knob in knobs.items() if hasattr(knob, "toScript"))))

@@ -11,7 +11,7 @@ and the farm leave a dropped click out exactly as the tracked shot file does.
 import json
 from typing import Dict, Sequence, Tuple
 
-from hyperseg_nuke import callbacks, feedback, jobs, knobs, paths, track_memory
+from hyperseg_nuke import callbacks, edits, feedback, jobs, knobs, paths, track_memory
 from hyperseg_nuke.errors import PluginError
 
 Point = Tuple[float, float]
@@ -26,14 +26,13 @@ def knob_keys(tracked_shot: Dict, names: Sequence[str], height: int) -> Dict[str
 
 
 def write_keys(node, keys: Dict[str, Dict[int, Point]], memory: Dict) -> None:
-    """Key the XY knobs on every tracked frame and remember what tracking did (main thread)."""
-    for name, points in keys.items():
-        knob = node[name]
-        knob.setAnimated()
-        for frame, (x, y) in sorted(points.items()):
-            knob.setValueAt(x, frame, 0)
-            knob.setValueAt(y, frame, 1)
-    node[track_memory.MEMORY_KNOB].setValue(json.dumps(memory, sort_keys=True))
+    """Key the XY knobs on every tracked frame and remember what tracking did (main thread): one
+    undo step, each channel's keys in one call, the node's callbacks quiet (so live clicks
+    schedule no segment for keys tracking wrote), no key left on the current frame."""
+    with edits.undo_step("HyperSeg: Track clicks"), edits.quiet(node):
+        for name, points in keys.items():
+            knobs.set_keys(node[name], points)
+        node[track_memory.MEMORY_KNOB].setValue(json.dumps(memory, sort_keys=True))
 
 
 # -- the button -----------------------------------------------------------------------------------
@@ -54,7 +53,8 @@ def _track(prepared, task) -> Dict:
     path = paths.shot_file(plan.script, plan.node_id)
     out = path[: -len(".json")] + "_tracked.json"
     client = callbacks._connect_and_write(plan, path)
-    job = jobs.follow_job(client, client.start_track(out, shot_path=path), task)
+    # the plugin's own file next to the node's shot file: each Track replaces the last one
+    job = jobs.follow_job(client, client.start_track(out, shot_path=path, overwrite=True), task)
     if job["state"] != "done":
         raise PluginError("Track clicks " + jobs.job_summary(job))
     with open(out, encoding="utf-8") as tracked:

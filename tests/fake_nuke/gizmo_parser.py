@@ -9,7 +9,11 @@ Words are bare, "quoted" (backslash escapes resolved) or {braced} (kept verbatim
 balanced); [brackets] are one word. A command ends at a newline outside braces and quotes.
 Nodes are commands `Class {knobs}`; the stack commands `set NAME [stack 0]`, `push $NAME`,
 `push 0` and each node's `inputs N` (default: 0 for Input and Read, else 1) wire them, input 0
-being the top of the stack, as Nuke reads .nk files.
+being the top of the stack, as Nuke reads .nk files. A `Group {...}` block opens a group: the
+nodes up to its `end_group` are inside it, on a stack of their own; then the group is on the
+outer stack. Copied text (nuke.nodeCopy) starts with
+`set cut_paste_input [stack 0]` on an empty stack: `push $cut_paste_input` is then an input
+from outside the text (CUT_PASTE_INPUT), the node selected where it is pasted.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ ESCAPES = {"n": "\n", "t": "\t"}
 NO_INPUT_CLASSES = ("Input", "Read", "Constant")
 #: Commands of a script that are not nodes.
 NOT_NODES = ("version", "set", "push", "end_group", "add_layer", "define_window_layout_xml")
+#: The input name of `push $cut_paste_input` in copied text: the node it is pasted onto.
+CUT_PASTE_INPUT = "$cut_paste_input"
 
 
 class GizmoSyntaxError(ValueError):
@@ -52,12 +58,14 @@ class UserKnob:
 @dataclass
 class NodeSpec:
     """A node: its class, knob values (as written), user knobs in order (dividers have no name),
-    and its inputs (the names of the nodes connected, None for an empty input)."""
+    its inputs (the names of the nodes connected, None for an empty input) and, for a Group,
+    the nodes inside it (written between its block and `end_group`)."""
 
     cls: str
     knobs: dict[str, str] = field(default_factory=dict)
     user_knobs: list[UserKnob] = field(default_factory=list)
     inputs: list[str | None] = field(default_factory=list)
+    children: list["NodeSpec"] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -228,10 +236,16 @@ def _parse_nodes(text: str):
     nodes: list[NodeSpec] = []
     stack: list[str | None] = []
     variables: dict[str, str | None] = {}
+    groups: list[tuple[NodeSpec, list[NodeSpec], list[str | None]]] = []  # open groups: outer nodes, stack
     for words in commands:
         head = words[0].text
+        if head == "end_group" and groups:
+            group, nodes, stack = groups.pop()
+            stack.append(group.name)
+            continue
         if head == "set" and len(words) == 3 and words[2] == Word("stack 0", "bracket"):
-            variables[words[1].text] = stack[-1] if stack else None
+            outside = CUT_PASTE_INPUT if words[1].text == "cut_paste_input" else None
+            variables[words[1].text] = stack[-1] if stack else outside
         elif head == "push":
             ref = words[1].text
             stack.append(None if ref == "0" else variables[ref.lstrip("$")])
@@ -252,6 +266,10 @@ def _parse_nodes(text: str):
                 raise GizmoSyntaxError(f"{head} {spec.name}: {count} inputs but {len(stack)} on the stack")
             spec.inputs = [stack.pop() for _ in range(count)]
             nodes.append(spec)
+            if head == "Group":
+                groups.append((spec, nodes, stack))
+                nodes, stack = spec.children, []
+                continue
             stack.append(spec.name)
         else:
             raise GizmoSyntaxError(f"cannot read command {' '.join(w.text for w in words)!r}")

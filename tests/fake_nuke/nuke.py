@@ -38,12 +38,38 @@ Stricter where real Nuke is stricter (each behaviour with its source):
 - Gizmo nodes render: Input, Read (EXR channels by layer: R,G,B,A -> rgba.*), Copy (from0 ->
   to0 from input 1, a missing channel is black), Switch (`which`, clamped), Dot, Output and
   disabled nodes (their input 0), so a Write after the HyperSeg node renders its alpha.
+- Script text is Nuke's (deadline-cloud-for-nuke's test scenes, job_bundle_output_tests/frame/
+  scene/frame.nk and others): a chain has no stack command between its nodes, `set Nxxx [stack
+  0]` follows only a node that feeds several; nodeCopy text starts `set cut_paste_input [stack
+  0]` and `version`, an input from outside the copy is `push $cut_paste_input` (see the section
+  "scripts" below).
+  A Group's nodes follow its block up to `end_group` (group-read.nk); they have full names
+  `Group1.X` (toNode takes them), and its Input nodes are its inputs.
+- Every call that returns a node (thisNode, allNodes, toNode, node(), nodes(), input(),
+  createNode, root...) returns a new Python object: `==` compares nodes, `is` and id() do not
+  (ayon-nuke PR #235: compare nodes with `==` or fullName()), and nodes are unhashable.
+- A gizmo's Python button runs with the gizmo as the current group: allNodes(), toNode() and
+  nodeCopy see its insides (Psyop/Cryptomatte's decryptomatte_button reaches the comp with
+  `with nuke.root():`).
+- An XY knob's Viewer handle shows only while its node's panel is open and its tab is the
+  current one, unless the knob has the HANDLES_ANYWAY flag, 0x400000 (DDImage Knob.h:
+  "Force viewer widgets to be visible regardless of current node tab"). createNode opens the
+  node's panel (inpanel=True), nuke.nodes.X(...) does not.
+- A knob set from Python (setValue, setValueAt, setAnimated, fromScript, AnimationCurve.addKey)
+  is one undo step, and fires the knobChanged callbacks while the node's panel is open (Foundry,
+  Python Developers Guide, "Callbacks" / nuke.Undo: begin() ... end() make one undo step);
+  setAnimated keys the current frame.
+- A Read keeps the frames it read (black ones too, with `on_error black`) until its reload
+  button (Foundry, Read node: "reload" re-reads the files); relative file paths are taken from
+  the Root's project_directory.
+- The command line (nuke_x.py): `-x` / `-t` need `-i` on a workstation with interactive
+  licences only; NukeX-only nodes (Kronos) load only with `--nukex` (env["nukex"]).
 
 Test helpers (not in Nuke): reset(), run_pending(), pump(until, timeout), messages,
 progress_tasks (TaskRecord: what each ProgressTask showed, cancel()), executed (Write renders),
 XY_Knob.animations() curves' `interpolation`, Read nodes' `reloads`, artist_sets(node, knob,
-value) (an edit in the panel or Viewer: the value, then the knobChanged callbacks), and
-Knob.visible().
+value) (an edit in the panel or Viewer: the value, then the knobChanged callbacks),
+Knob.visible(), XY_Knob.handle_shown(), select_tab(node, tab), Undo.undoSize().
 """
 
 from __future__ import annotations
@@ -58,7 +84,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fake_nuke.gizmo_parser import NodeSpec, UserKnob, layers, parse_gizmo, parse_script, split_commands
+from fake_nuke.gizmo_parser import (CUT_PASTE_INPUT, NodeSpec, UserKnob, layers, parse_gizmo, parse_script,
+                                    split_commands)
 
 MAIN_THREAD = threading.main_thread()
 
@@ -88,7 +115,14 @@ class Knob:
         self._value = self.default
         self._expression: str | None = None
         self._visible = True
+        self._flags = 0
+        self.tab = ""  # the Tab_Knob it sits under (test helper)
         self.node: "Node | None" = None
+
+    def _changed(self) -> None:
+        """A change made from Python: one undo step, and the knobChanged callbacks when the
+        node's panel is open (see the module docstring)."""
+        _knob_changed_from_python(self)
 
     def Class(self) -> str:
         return type(self).__name__
@@ -109,17 +143,25 @@ class Knob:
         _main_thread_only(f"{self._name}.setValue()")
         self._value = self.convert(value)
         self._expression = None
+        self._changed()
         return True
 
     def setExpression(self, expression: str) -> bool:
         _main_thread_only(f"{self._name}.setExpression()")
         self._expression = expression
+        self._changed()
         return True
 
     def hasExpression(self) -> bool:
         return self._expression is not None
 
     def fromScript(self, text: str) -> None:
+        """Set the value from script text, as from Python (one change)."""
+        _main_thread_only(f"{self._name}.fromScript()")
+        self._load(text)
+        self._changed()
+
+    def _load(self, text: str) -> None:
         """Set the value as written in a .nk / .gizmo file (`{expr}`: an expression, the
         parser having removed the outer braces of `{{expr}}`)."""
         if text.startswith("{") and text.endswith("}") and not isinstance(self, String_Knob):
@@ -147,12 +189,17 @@ class Knob:
         return self._visible
 
     def setFlag(self, flag: int) -> None:
+        self._flags |= flag
         if flag == INVISIBLE:
             self._visible = False
 
     def clearFlag(self, flag: int) -> None:
+        self._flags &= ~flag
         if flag == INVISIBLE:
             self._visible = True
+
+    def getFlag(self, flag: int) -> bool:
+        return bool(self._flags & flag)
 
     def convert(self, value):
         return str(value)
@@ -219,7 +266,7 @@ class Enumeration_Knob(Knob):
     def number(self) -> float:
         return self.getValue()
 
-    def fromScript(self, text: str) -> None:
+    def _load(self, text: str) -> None:
         """A number in a script is the item's index (so a menu of number labels saves ambiguously)."""
         self._value = self.convert(int(text) if text.isdigit() else text)
 
@@ -244,14 +291,22 @@ class PyScript_Knob(Knob):
         self._value, self._action, self.node = script, action, None
 
     def execute(self) -> None:
+        """Run the button. On a gizmo (or group) its Python runs with that node as the current
+        group, so nuke.allNodes() / toNode() / nodeCopy see the gizmo's insides (Psyop's
+        Cryptomatte, decryptomatte_button: `with nuke.root():` to reach the comp)."""
         _main_thread_only(f"{self._name}.execute()")
         if self._action is not None:
             self._action()
             return
         _this_nodes.append(self.node)
+        group = isinstance(self.node, Group)
+        if group:
+            _context.append(self.node)
         try:
             exec(compile(self._value, f"<knob {self._name}>", "exec"), {"nuke": _module()})
         finally:
+            if group:
+                _context.pop()
             _this_nodes.pop()
 
 
@@ -315,7 +370,7 @@ class XY_Knob(Knob):
             parts.append("{curve " + (flag + " " if flag else "") + keys + "}")
         return "{" + " ".join(parts) + "}"
 
-    def fromScript(self, text: str) -> None:
+    def _load(self, text: str) -> None:
         words = split_commands(text)[0]
         for i, word in enumerate(words):
             if word.kind != "braced":
@@ -351,23 +406,48 @@ class XY_Knob(Knob):
                 self._curves[i].keys[float(frame())] = v
             else:
                 self._value[i] = v
+        self._changed()
         return True
 
+    def isAnimated(self, index: int = -1) -> bool:
+        return any(self._curves[i] is not None for i in ((0, 1) if index == -1 else (index,)))
+
     def setAnimated(self, index: int = -1) -> bool:
-        """Animate the channel(s), keyed at the current frame on their value."""
+        """Animate the channel(s), keyed at the current frame on their value (so a key lands on
+        the current frame even when it is not one the caller keys)."""
         _main_thread_only(f"{self._name}.setAnimated()")
         for i in (0, 1) if index == -1 else (index,):
             if self._curves[i] is None:
                 self._curves[i] = Curve()
                 self._curves[i].keys[float(frame())] = self._value[i]
+        self._changed()
         return True
 
     def setValueAt(self, value: float, time: float, index: int = 0) -> bool:
+        """One key: one change (an undo step, a knobChanged while the panel is open)."""
         _main_thread_only(f"{self._name}.setValueAt()")
         if self._curves[index] is None:
             raise RuntimeError(f"{self._name}: setValueAt on a channel that is not animated")
         self._curves[index].keys[float(time)] = float(value)
+        self._changed()
         return True
+
+    def animation(self, index: int) -> "AnimationCurve | None":
+        """The channel's AnimationCurve, None when it is not animated (Foundry,
+        XY_Knob.animation / Array_Knob.animation)."""
+        _main_thread_only(f"{self._name}.animation()")
+        return AnimationCurve(self, index) if self._curves[index] is not None else None
+
+    def handle_shown(self) -> bool:
+        """Test helper: whether the Viewer draws this knob's handle now: the knob is not hidden,
+        its node's panel is open, and its tab is the panel's current tab or the knob has
+        HANDLES_ANYWAY (Knob.h: "Force viewer widgets to be visible regardless of current node
+        tab"; HANDLES_ANYWAY "makes the handles appear in the viewer when the panel is open even
+        if a different tab is selected")."""
+        node = self.node
+        if not self._visible or node is None or not node._panel_open:
+            return False
+        return bool(self._flags & _HANDLES_ANYWAY) or node._current_tab == self.tab
 
     def getKeyList(self) -> list[float]:
         _main_thread_only(f"{self._name}.getKeyList()")
@@ -376,6 +456,46 @@ class XY_Knob(Knob):
     def animations(self) -> list[Curve]:
         """The channels' curves (test helper: set `.interpolation` on them)."""
         return [c for c in self._curves if c is not None]
+
+
+class AnimationKey:
+    """nuke.AnimationKey(x, y): a key at frame x of value y."""
+
+    def __init__(self, x: float, y: float):
+        self.x, self.y = float(x), float(y)
+
+
+class AnimationCurve:
+    """One animated channel of a knob (nuke.AnimationCurve): addKey(keys) inserts a sequence of
+    AnimationKeys at once (Foundry: "addKey(keys): Insert a sequence of keys"), removeKey
+    removes a sequence; each call is one change."""
+
+    def __init__(self, knob: "XY_Knob", index: int):
+        self._knob, self._index = knob, index
+
+    def _curve(self) -> Curve:
+        curve = self._knob._curves[self._index]
+        if curve is None:
+            raise RuntimeError(f"{self._knob.name()}: the channel is no longer animated")
+        return curve
+
+    def keys(self) -> list[AnimationKey]:
+        _main_thread_only("AnimationCurve.keys()")
+        return [AnimationKey(t, v) for t, v in sorted(self._curve().keys.items())]
+
+    def addKey(self, keys) -> None:
+        _main_thread_only("AnimationCurve.addKey()")
+        curve = self._curve()
+        for key in keys:
+            curve.keys[float(key.x)] = float(key.y)
+        self._knob._changed()
+
+    def removeKey(self, keys) -> None:
+        _main_thread_only("AnimationCurve.removeKey()")
+        curve = self._curve()
+        for key in keys:
+            curve.keys.pop(float(key.x), None)
+        self._knob._changed()
 
 
 # -- nodes ----------------------------------------------------------------------------------------
@@ -411,29 +531,69 @@ CLASS_KNOBS: dict[str, dict[str, tuple]] = {
     "Gizmo": {"help": (String_Knob, ""), "tile_color": (String_Knob, "")},
     "Root": {"first_frame": (Int_Knob, 1), "last_frame": (Int_Knob, 100), "proxy": (Boolean_Knob, False),
              "colorManagement": (String_Knob, "Nuke"), "OCIO_config": (String_Knob, "nuke-default"),
-             "workingSpaceLUT": (String_Knob, "linear")},
+             "customOCIOConfigPath": (File_Knob, ""), "workingSpaceLUT": (String_Knob, "linear"),
+             "int8Lut": (String_Knob, "sRGB"), "int16Lut": (String_Knob, "sRGB"), "logLut": (String_Knob, "Cineon"),
+             "floatLut": (String_Knob, "linear"), "project_directory": (String_Knob, ""),
+             "views": (String_Knob, "main #ffffff")},
+    "Kronos": {"timing2": (String_Knob, "Output Speed"), "outputSpeed": (Double_Knob, 1.0)},
+    "Group": {},
 }
+#: Classes that load only in NukeX (Foundry, "Nuke, NukeX and Nuke Studio": Kronos is NukeX-only).
+NUKEX_CLASSES = ("Kronos",)
 #: EXR channel names -> Nuke channels.
 EXR_RGBA = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha"}
 #: Knob flag: hidden in the panel (and an XY knob's Viewer handle).
 INVISIBLE = 0x400
+#: Knob flag (DDImage Knob.h): the knob's Viewer handles show while the panel is open whatever
+#: its current tab. Not a name in the `nuke` module: plugins set it by its value.
+_HANDLES_ANYWAY = 0x400000
 
 
 class Node:
-    """A node: knobs, inputs, and (for Read) a format and frame range from its files."""
+    """A node: knobs, inputs, and (for Read) a format and frame range from its files.
+
+    Every call that returns a node gives a new Python object for it (_wrap): `==` compares the
+    node, `is` and id() do not, and a node cannot be a set member or dict key."""
+
+    _serial = 0
 
     def __init__(self, cls: str, name: str, parent: "Group | None"):
         self._class, self._parent = cls, parent
+        Node._serial += 1
+        self._uid = Node._serial  # the node itself, shared by its wrappers (the fake's own key)
         self._knobs: dict[str, Knob] = {}
         self._inputs: list[Node | None] = []
         self._defaults: dict[str, Any] = {}
+        self._panel_open, self._current_tab = False, ""
         for knob_name, (kind, default) in {**COMMON_KNOBS, **CLASS_KNOBS.get(cls, {})}.items():
             self._add(kind(knob_name))
             self._knobs[knob_name]._value = default
         self._knobs["name"]._value = name
         if cls == "Read":
             self.reloads = 0
+            self._cache: dict[str, dict[str, np.ndarray]] = {}
             self._add(PyScript_Knob("reload", action=self._reload))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Node) and other._uid == self._uid
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    __hash__ = None  # wrappers of one node are different objects: no set or dict of nodes
+
+    def showControlPanel(self, forceFloat: bool = False) -> None:
+        """Open the node's panel at its first tab (the first Tab_Knob's)."""
+        _main_thread_only("Node.showControlPanel()")
+        self._panel_open = True
+        self._current_tab = next((k.name() for k in self._knobs.values() if isinstance(k, Tab_Knob)), "")
+
+    def hideControlPanel(self) -> None:
+        self._panel_open = False
+
+    def shown(self) -> bool:
+        """Whether the node's panel is open."""
+        return self._panel_open
 
     def _add(self, knob: Knob) -> None:
         knob.node = self
@@ -444,7 +604,9 @@ class Node:
         self._defaults = {name: _copy_value(knob._value) for name, knob in self._knobs.items()}
 
     def _reload(self) -> None:
+        """The Read's reload button: its cached frames are read again."""
         self.reloads += 1
+        self._cache.clear()
 
     def Class(self) -> str:
         return self._class
@@ -478,7 +640,7 @@ class Node:
 
     def input(self, index: int) -> "Node | None":
         _main_thread_only("Node.input()")
-        return self._inputs[index] if index < len(self._inputs) else None
+        return _wrap(self._inputs[index]) if index < len(self._inputs) else None
 
     def inputs(self) -> int:
         return len(self._inputs)
@@ -523,7 +685,7 @@ class Node:
         (H, W) float32, top row first."""
         if self._class == "Read":
             return self._read(frame_number)
-        if self._class in ("Input", "Dot", "Output") or self["disable"].value():
+        if self._class in ("Input", "Dot", "Output", "Kronos") or self["disable"].value():
             source = self.upstream()
             if source is None:
                 raise RuntimeError(f"{self.name()}: nothing connected")
@@ -543,19 +705,24 @@ class Node:
             if chosen is None:
                 raise RuntimeError(f"{self.name()}: input {which} not connected")
             return chosen.channels_at(frame_number)
-        raise NotImplementedError(f"the fake renders Read, Copy, Switch, Input, Dot and disabled nodes, "
-                                  f"not {self._class}")
+        raise NotImplementedError(f"the fake renders Read, Copy, Switch, Input, Dot, Kronos (at speed 1, its "
+                                  f"input) and disabled nodes, not {self._class}")
 
     def _read(self, frame_number: int) -> dict[str, np.ndarray]:
+        """A frame of the Read's files, kept in its cache until its reload button is pressed (a
+        frame read black because its file was missing, `on_error black`, stays black)."""
         first, last = self["first"].value(), self["last"].value()
         path = _frame_file(self["file"].evaluate_pattern(), min(max(frame_number, first), last))
-        try:
-            return _read_channels(path, self.name())
-        except RuntimeError:
-            if self["on_error"].value() != "black":
-                raise
-            fmt = root().format()
-            return {name: np.zeros((fmt.height(), fmt.width()), np.float32) for name in EXR_RGBA.values()}
+        if path not in self._cache:
+            try:
+                self._cache[path] = _read_channels(path, self.name())
+            except RuntimeError:
+                if self["on_error"].value() != "black":
+                    raise
+                fmt = root().format()
+                self._cache[path] = {name: np.zeros((fmt.height(), fmt.width()), np.float32)
+                                     for name in EXR_RGBA.values()}
+        return self._cache[path]
 
     def pixels(self, frame_number: int) -> np.ndarray:
         """The node's rgba image at a frame, (H, W, 4) float32, top row first."""
@@ -573,11 +740,16 @@ class Group(Node):
         self.gizmo_file: Path | None = None
 
     def nodes(self) -> list[Node]:
-        return list(self._children)
+        return [_wrap(n) for n in self._children]
 
     def node(self, name: str) -> Node | None:
+        """A node of this group by name, or by a dotted path into groups (`Group1.Blur1`)."""
         _main_thread_only("Group.node()")
-        return next((n for n in self._children if n._knobs["name"]._value == name), None)
+        head, _, rest = name.partition(".")
+        found = next((n for n in self._children if n._knobs["name"]._value == head), None)
+        if rest:
+            return found.node(rest) if isinstance(found, Group) else None
+        return _wrap(found)
 
     def begin(self) -> "Group":
         _main_thread_only("Group.begin()")
@@ -586,7 +758,7 @@ class Group(Node):
 
     def end(self) -> None:
         _main_thread_only("Group.end()")
-        if len(_context) < 2 or _context[-1] is not self:
+        if len(_context) < 2 or _context[-1] != self:
             raise RuntimeError(f"{self.name()}.end() without its begin()")
         _context.pop()
 
@@ -745,8 +917,14 @@ def tcl(command: str, *args: str) -> str:
 
 
 def _evaluate_pattern(self) -> str:
-    """A file knob's TCL-expanded text with its frame token kept (what a Read or Write uses)."""
-    return _tcl(self._value, self.node)
+    """A file knob's TCL-expanded text with its frame token kept (what a Read or Write uses); a
+    relative path is taken from the Root's project_directory (itself TCL, e.g.
+    `[python {nuke.script_directory()}]`), as Nuke resolves relative file paths."""
+    path = _tcl(self._value, self.node)
+    folder = _tcl(root()._knobs["project_directory"]._value, root())
+    if path and folder and not (path.startswith("/") or re.match(r"[A-Za-z]:/", path)):
+        path = folder.rstrip("/") + "/" + path
+    return path
 
 
 File_Knob.evaluate_pattern = _evaluate_pattern
@@ -846,14 +1024,26 @@ def _module():
     return sys.modules[__name__]
 
 
+def _wrap(node: "Node | None") -> "Node | None":
+    """A new Python object for `node` (sharing its state), as Nuke returns from every call that
+    gives a node (see the module docstring)."""
+    if node is None:
+        return None
+    twin = object.__new__(type(node))
+    twin.__dict__ = node.__dict__
+    return twin
+
+
 def reset() -> None:
     """A fresh session: an empty untitled script at frame 1, no plugin paths, menus, callbacks or
-    messages, the GUI up."""
+    messages, the GUI up, plain Nuke (env["nukex"] False), an empty undo history."""
     global GUI
     GUI = True
+    env.clear()
+    env.update(gui=True, nukex=False, studio=False, ExecutablePath=EXE_PATH)
     _state.clear()
     _state.update(root=Root(), frame=1, plugin_path=[], menus={}, on_create=[], knob_changed=[],
-                  clipboard="", in_knob_changed=0)
+                  clipboard="", in_knob_changed=0, undo=[], undo_group=None)
     _context[:] = [_state["root"]]
     _this_nodes.clear()
     _this_knobs.clear()
@@ -866,19 +1056,26 @@ def reset() -> None:
 
 #: False in `nuke -t` / `nuke -x` sessions (no event loop, no panels).
 GUI = True
+#: What this Nuke is (Foundry, nuke.env): gui, nukex (NukeX or Nuke Studio licence), ExecutablePath.
+env: dict[str, Any] = {}
 
 
 def _executable() -> str:
-    """A `nuke` executable for background renders: tests/fake_nuke/nuke_x.py under this Python."""
+    """A `nuke` executable for background renders: tests/fake_nuke/nuke_x.py under this Python,
+    on a machine where the HyperSeg plugin is installed (nuke_plugin/ on NUKE_PATH, as the
+    README sets it up), so that the background Nuke loads it as the artist's does."""
     import stat
     import sys
     import tempfile
+
+    from fake_nuke import PLUGIN_DIR
 
     path = Path(tempfile.gettempdir()) / f"fake_nuke_{os.getpid()}" / "nuke"
     if not path.is_file():
         path.parent.mkdir(exist_ok=True)
         script = Path(__file__).with_name("nuke_x.py")
-        path.write_text(f"#!/bin/sh\nexec '{sys.executable}' '{script}' \"$@\"\n")
+        path.write_text(f"#!/bin/sh\nNUKE_PATH='{PLUGIN_DIR}'${{NUKE_PATH:+:$NUKE_PATH}} "
+                        f"exec '{sys.executable}' '{script}' \"$@\"\n")
         path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return str(path)
 
@@ -889,7 +1086,7 @@ _this_knobs: list[Knob] = []
 
 
 def root() -> Root:
-    return _state["root"]
+    return _wrap(_state["root"])
 
 
 def frame(number: int | None = None) -> int:
@@ -902,7 +1099,7 @@ def frame(number: int | None = None) -> int:
 
 def thisNode() -> Node:
     _main_thread_only("nuke.thisNode()")
-    return _this_nodes[-1] if _this_nodes else root()
+    return _wrap(_this_nodes[-1]) if _this_nodes else root()
 
 
 def thisKnob() -> Knob | None:
@@ -912,11 +1109,11 @@ def thisKnob() -> Knob | None:
 
 def thisGroup() -> Group:
     _main_thread_only("nuke.thisGroup()")
-    return _context[-1]
+    return _wrap(_context[-1])
 
 
 def toNode(name: str) -> Node | None:
-    """A node of the current group (`begin()`), by name."""
+    """A node of the current group (`begin()`), by name or dotted full name (`Group1.Blur1`)."""
     return thisGroup().node(name)
 
 
@@ -949,17 +1146,23 @@ def _unique_name(prefix: str, group: Group) -> str:
 
 def createNode(cls: str, knobs: str = "", inpanel: bool = True) -> Node:
     """A node of class `cls` in the current group: a built-in one, or the gizmo `cls`.gizmo
-    found on the plugin path; the onCreate callbacks run."""
+    found on the plugin path; the onCreate callbacks run; with the GUI and `inpanel`, its panel
+    opens (Foundry, nuke.createNode: "inpanel: Optional boolean to open the control panel")."""
     _main_thread_only("nuke.createNode()")
-    node = _make_node(cls, None, thisGroup())
+    node = _make_node(cls, None, _context[-1])
     _run_on_create(node)
-    return node
+    if GUI and inpanel:
+        node.showControlPanel()
+    return _wrap(node)
 
 
 def _make_node(cls: str, name: str | None, group: Group) -> Node:
     gizmo = _find_gizmo(cls)
     name = name if name and group.node(name) is None else _unique_name(name or cls, group)
     node = _build_gizmo(cls, gizmo, group, name) if gizmo else _builtin(cls, name, group)
+    if cls == "Input" and not isinstance(group, Root):  # a group's inputs are its Input nodes, in order
+        node._knobs["number"]._value = sum(1 for n in group._children if n.Class() == "Input")
+        group._inputs.append(None)
     group._children.append(node)
     return node
 
@@ -967,7 +1170,9 @@ def _make_node(cls: str, name: str | None, group: Group) -> Node:
 def _builtin(cls: str, name: str, parent: Group | None) -> Node:
     if cls not in CLASS_KNOBS:
         raise RuntimeError(f"{cls}: unknown command (the fake knows {', '.join(CLASS_KNOBS)} and gizmos)")
-    node = Node(cls, name, parent)
+    if cls in NUKEX_CLASSES and not env.get("nukex"):
+        raise RuntimeError(f"{cls}: this node needs a NukeX licence (run Nuke with --nukex)")
+    node = (Group if cls == "Group" else Node)(cls, name, parent)
     node._remember_defaults()
     return node
 
@@ -989,16 +1194,63 @@ def _user_knob(spec: UserKnob) -> Knob:
     else:
         knob = kind(spec.name)
         if spec.value is not None:
-            knob.fromScript(spec.value)
+            knob._load(spec.value)
     knob._visible = "+HIDDEN" not in spec.flags and "+INVISIBLE" not in spec.flags
     return knob
+
+
+def _knob_changed_from_python(knob: Knob) -> None:
+    """A knob set from Python: one undo step (all of them one inside a nuke.Undo group), and,
+    while its node's panel is open, the knobChanged callbacks (Foundry, Python Developers Guide,
+    "Callbacks": knobChanged runs for changes made from Python when the panel is open; each
+    setValueAt is its own undo step, nuke.Undo.begin/end group them)."""
+    node = knob.node
+    if node is None or not _state or _state.get("loading"):
+        return
+    if _state["undo_group"] is not None:
+        _state["undo_group"]["changes"] += 1
+    else:
+        _state["undo"].append(f"{node._knobs['name']._value}.{knob.name()}")
+    if node._panel_open and GUI and not _state["in_knob_changed"]:
+        _state["in_knob_changed"] += 1
+        try:
+            _run_callbacks("knob_changed", node, knob)
+        finally:
+            _state["in_knob_changed"] -= 1
+
+
+class Undo:
+    """Nuke's undo history: begin(name) ... end() make one step of every change between them
+    (Foundry, nuke.Undo: "begin: Begin a new user-visible group of undo actions"; "end: Complete
+    current undo set and add it to the undo list"). Callable on the class or an instance."""
+
+    @staticmethod
+    def begin(name: str = "") -> None:
+        _main_thread_only("nuke.Undo.begin()")
+        if _state["undo_group"] is not None:
+            raise RuntimeError("nuke.Undo.begin() inside an open undo group")
+        _state["undo_group"] = {"name": name, "changes": 0}
+
+    @staticmethod
+    def end() -> None:
+        _main_thread_only("nuke.Undo.end()")
+        group, _state["undo_group"] = _state["undo_group"], None
+        if group is None:
+            raise RuntimeError("nuke.Undo.end() without begin()")
+        if group["changes"]:
+            _state["undo"].append(group["name"])
+
+    @staticmethod
+    def undoSize() -> int:
+        """How many undo steps there are."""
+        return len(_state["undo"])
 
 
 def _set_knobs(node: Node, spec: NodeSpec) -> None:
     for name, text in spec.knobs.items():
         if name not in node._knobs:
             raise RuntimeError(f"{node.Class()} {spec.name}: no knob {name!r}")
-        node._knobs[name].fromScript(text)
+        node._knobs[name]._load(text)
 
 
 def _build_gizmo(cls: str, path: Path, parent: Group, name: str) -> Group:
@@ -1011,9 +1263,13 @@ def _build_gizmo(cls: str, path: Path, parent: Group, name: str) -> Group:
     gizmo = parse_gizmo(text)
     node = Group("Gizmo", name, parent)
     node._class, node.gizmo_file = cls, path
+    tab = ""
     for spec in gizmo.top.user_knobs:
         if spec.name:
-            node._add(_user_knob(spec))
+            knob = _user_knob(spec)
+            tab = spec.name if spec.type_id == 20 else tab
+            knob.tab = tab
+            node._add(knob)
     _set_knobs(node, gizmo.top)
     node._remember_defaults()
     inputs = 0
@@ -1030,12 +1286,19 @@ def _build_gizmo(cls: str, path: Path, parent: Group, name: str) -> Group:
     return node
 
 
+def select_tab(node: Node, tab: str) -> None:
+    """Test helper: the artist opens the node's panel (if closed) and clicks its tab `tab`."""
+    if not any(isinstance(k, Tab_Knob) and k.name() == tab for k in node._knobs.values()):
+        raise KeyError(f"{node.name()}: no tab {tab!r}")
+    node._panel_open, node._current_tab = True, tab
+
+
 class _NodeFactory:
-    """nuke.nodes.Read(file=..., first=...): a node with knob values."""
+    """nuke.nodes.Read(file=..., first=...): a node with knob values (no panel opens)."""
 
     def __getattr__(self, cls: str):
         def make(**values) -> Node:
-            node = createNode(cls)
+            node = createNode(cls, inpanel=False)
             for name, value in values.items():
                 node[name].setValue(value)
             return node
@@ -1046,8 +1309,9 @@ class _NodeFactory:
 nodes = _NodeFactory()
 
 
-def execute(write, first: int, last: int, incr: int = 1) -> None:
-    """Render a Write's frames: the image upstream of it, to its file pattern (TCL expanded)."""
+def execute(write, first: int, last: int, incr: int = 1, views=None) -> None:
+    """Render a Write's frames: the image upstream of it, to its file pattern (TCL expanded).
+    `views`: the views to render (the fake's images have one)."""
     _main_thread_only("nuke.execute()")
     if _state["in_knob_changed"]:
         raise RuntimeError("nuke.execute() inside a knobChanged callback: Nuke forbids rendering there")
@@ -1059,6 +1323,8 @@ def execute(write, first: int, last: int, incr: int = 1) -> None:
     pattern = node["file"].evaluate_pattern()
     if not pattern:
         raise RuntimeError(f"{node.name()}: no file name")
+    if node.upstream() is None:
+        raise RuntimeError(f"{node.name()}: nothing is connected to its input")
     for number in range(first, last + 1, incr):
         _write_exr(_frame_file(pattern, number), node.upstream().channels_at(number), node)
     executed.append((node.name(), first, last))
@@ -1096,26 +1362,32 @@ def artist_sets(node: Node, knob_name: str, value) -> None:
     """Test helper: the artist edits a knob in the panel or drags its handle in the Viewer: the
     value is set, then the knobChanged callbacks run (with nuke.execute refused inside them)."""
     knob = node[knob_name]
-    knob.setValue(value)
     _state["in_knob_changed"] += 1
     try:
+        knob.setValue(value)  # an undo step; its knobChanged is the one below
         _run_callbacks("knob_changed", node, knob)
     finally:
         _state["in_knob_changed"] -= 1
 
 
 # -- scripts: save, open, copy, paste -------------------------------------------------------------
+#
+# The text Nuke writes (deadline-cloud-for-nuke's test scenes, e.g. job_bundle_output_tests/frame/
+# scene/frame.nk, multi-load-save.nk, ocio.nk): `version`, the Root, then the nodes, inputs before
+# the nodes that read them, wired by Nuke's stack: a node takes its inputs off the stack (input 0
+# the top) and leaves itself there, so a plain chain needs no command between its nodes; `set
+# Nxxx [stack 0]` follows a node only when it feeds several others, which `push $Nxxx` it again;
+# `push 0` is an empty input. `inputs N` is written unless N is 1. nuke.nodeCopy writes the same
+# without the Root, starting `set cut_paste_input [stack 0]` and `version`, an input from outside
+# the copied nodes being `push $cut_paste_input` (what the pasted nodes connect to).
 
 
-def _node_script(node: Node, variables: dict[int, str]) -> str:
-    """A node as a .nk file writes it: its inputs pushed, its non-default knob values (a gizmo:
-    only its top-level knobs, never its inner nodes), `set` so that later nodes can push it."""
-    lines = []
-    for source in reversed(node._inputs):
-        lines.append(f"push ${variables[id(source)]}" if source is not None and id(source) in variables
-                     else "push 0")
-    lines.append(node.Class() + " {")
-    lines.append(f" inputs {len(node._inputs)}")
+def _node_lines(node: Node) -> list[str]:
+    """A node's block: class, `inputs` unless 1, its non-default knob values (a gizmo: only its
+    top-level knobs, never its inner nodes)."""
+    lines = [node.Class() + " {"]
+    if len(node._inputs) != 1:
+        lines.append(f" inputs {len(node._inputs)}")
     for name, knob in node._knobs.items():
         if isinstance(knob, (PyScript_Knob, Tab_Knob, Text_Knob)) or name == "inputs":
             continue
@@ -1123,21 +1395,62 @@ def _node_script(node: Node, variables: dict[int, str]) -> str:
             continue
         lines.append(f" {name} {knob.toScript()}")
     lines.append("}")
-    variables[id(node)] = f"N{len(variables)}"
-    lines.append(f"set {variables[id(node)]} [stack 0]")
-    return "\n".join(lines)
+    return lines
 
 
-def _script_text(nodes: list[Node], with_root: bool) -> str:
-    parts = ["version 14.0 v1"]
-    if with_root:
-        root_knobs = [f" {name} {knob.toScript()}" for name, knob in root()._knobs.items()
-                      if not isinstance(knob, PyScript_Knob) and name in root()._defaults
-                      and not knob.is_default(root()._defaults[name])]
-        parts.append("Root {\n inputs 0\n" + "\n".join(root_knobs) + "\n}")
-    variables: dict[int, str] = {}
-    parts.extend(_node_script(node, variables) for node in nodes)
-    return "\n".join(parts) + "\n"
+def _nodes_text(nodes: list[Node], outside: str | None) -> list[str]:
+    """The stack commands and blocks of `nodes` (inputs first). `outside`: the variable pushed
+    for an input that is not among `nodes` (None: such an input is written as empty)."""
+    chosen = {n._uid for n in nodes}
+    # which nodes are pushed by name: simulate the stack once, then write with `set` after them
+    named: set[int] = set()
+
+    def plan(record: bool) -> list[tuple[Node, list[str]]]:
+        stack: list[int | None] = []
+        steps = []
+        for node in nodes:
+            wanted = [(s._uid if s is not None and s._uid in chosen else (0 if s is None else -1))
+                      for s in reversed(node._inputs)]
+            kept = 0
+            for size in range(len(wanted), 0, -1):
+                if stack[-size:] == wanted[:size] and all(w not in (0, -1) for w in wanted[:size]):
+                    kept = size
+                    break
+            del stack[len(stack) - kept:]
+            pushes = []
+            for uid in wanted[kept:]:
+                if uid == 0 or (uid == -1 and outside is None):
+                    pushes.append("push 0")
+                elif uid == -1:
+                    pushes.append(f"push ${outside}")
+                else:
+                    named.add(uid) if record else None
+                    pushes.append(f"push $N{uid}")
+            stack.append(node._uid)
+            steps.append((node, pushes))
+        return steps
+
+    plan(record=True)
+    lines = []
+    for node, pushes in plan(record=False):
+        lines += pushes + _node_lines(node)
+        if isinstance(node, Group) and node.gizmo_file is None:  # a group: its nodes, then end_group
+            lines += [" " + line for line in _nodes_text(_inputs_first(node._children), None)] + ["end_group"]
+        if node._uid in named:
+            lines.append(f"set N{node._uid} [stack 0]")
+    return lines
+
+
+def _root_block() -> list[str]:
+    knobs = [f" {name} {knob.toScript()}" for name, knob in root()._knobs.items()
+             if not isinstance(knob, PyScript_Knob) and name in root()._defaults
+             and not knob.is_default(root()._defaults[name])]
+    return ["Root {", " inputs 0", *knobs, "}"]
+
+
+def _script_file_text() -> str:
+    order = _inputs_first(_state["root"]._children)
+    return "\n".join(["version 14.0 v1", *_root_block(), *_nodes_text(order, None)]) + "\n"
 
 
 def scriptSave(filename: str | None = None) -> bool:
@@ -1146,43 +1459,74 @@ def scriptSave(filename: str | None = None) -> bool:
     path = filename or root()["name"].value()
     if not path:
         raise RuntimeError("the script has no name: use scriptSaveAs")
-    root()["name"].setValue(path)
-    Path(path).write_text(_script_text(root().nodes(), with_root=True))
+    if filename is None:
+        root()._knobs["name"]._value = path
+    Path(path).write_text(_script_file_text())
     return True
 
 
 def scriptSaveAs(filename: str, overwrite: int = -1) -> None:
-    scriptSave(filename)
+    _main_thread_only("nuke.scriptSaveAs()")
+    root()._knobs["name"]._value = filename
+    scriptSave()
 
 
-def _load(text: str, group: Group) -> list[Node]:
+def scriptSaveToTemp(filename: str, overwrite: bool = False) -> str:
+    """Save the script, as it is now, to `filename` without changing the script's name (Foundry,
+    nuke.scriptSaveToTemp: "Saves the script to a file without modifying the root information
+    or the original script"); refuses an existing file unless `overwrite`."""
+    _main_thread_only("nuke.scriptSaveToTemp()")
+    if os.path.exists(filename) and not overwrite:
+        raise RuntimeError(f"{filename} exists")
+    Path(filename).write_text(_script_file_text())
+    return filename
+
+
+def _load(text: str, group: Group, outside: "Node | None" = None) -> list[Node]:
     """Create the nodes of script text in `group` (gizmos rebuilt from their .gizmo files),
-    then run their onCreate callbacks. Names already taken get the next free number."""
+    then run their onCreate callbacks. Names already taken get the next free number; an input
+    pushed as `$cut_paste_input` connects to `outside`."""
     root_spec, specs = parse_script(text)
-    if root_spec is not None:
-        for name, value in root_spec.knobs.items():
-            if name != "inputs":
-                root()._knobs[name].fromScript(value)
+    _state["loading"] = True
+    created: list[Node] = []
+    try:
+        if root_spec is not None:
+            for name, value in root_spec.knobs.items():
+                if name != "inputs":
+                    _state["root"]._knobs[name]._load(value)
+        made = _make_specs(specs, group, outside, created)
+    finally:
+        _state["loading"] = False
+    for node in created:
+        _run_on_create(node)
+    return made
+
+
+def _make_specs(specs: list[NodeSpec], group: Group, outside: "Node | None", created: list[Node]) -> list[Node]:
+    """The nodes of `specs` in `group` (a Group's own nodes inside it), wired; every node made
+    goes to `created` too."""
     made: dict[str, Node] = {}
     for spec in specs:
         node = _make_node(spec.cls, spec.name, group)
+        created.append(node)
+        if spec.children:
+            _make_specs(spec.children, node, None, created)
         _set_knobs(node, NodeSpec(spec.cls, {k: v for k, v in spec.knobs.items() if k not in ("name", "inputs")}))
         made[spec.name] = node
     for spec in specs:
         for index, input_name in enumerate(spec.inputs):
-            made[spec.name].setInput(index, made.get(input_name) if input_name else None)
-    for node in made.values():
-        _run_on_create(node)
+            source = outside if input_name == CUT_PASTE_INPUT else made.get(input_name) if input_name else None
+            made[spec.name].setInput(index, source)
     return list(made.values())
 
 
 def scriptOpen(filename: str) -> None:
-    """Open a saved script into this (empty) session."""
+    """Open a saved script into this (empty) session; the Root's name is the file opened."""
     _main_thread_only("nuke.scriptOpen()")
-    if root().nodes():
+    if _state["root"]._children:
         raise RuntimeError("the fake opens scripts into an empty session only (call reset first)")
-    _load(Path(filename).read_text(), root())
-    root()["name"].setValue(str(filename))
+    _load(Path(filename).read_text(), _state["root"])
+    _state["root"]._knobs["name"]._value = str(filename)
 
 
 def selectedNodes() -> list[Node]:
@@ -1191,13 +1535,14 @@ def selectedNodes() -> list[Node]:
 
 def _inputs_first(nodes: list[Node]) -> list[Node]:
     """`nodes` with each node after the nodes it reads (the order Nuke writes a script in)."""
-    order, chosen = [], {id(n) for n in nodes}
+    order, chosen, done = [], {n._uid for n in nodes}, set()
 
     def visit(node):
-        if node in order:
+        if node._uid in done:
             return
-        for source in node._inputs:
-            if source is not None and id(source) in chosen:
+        done.add(node._uid)
+        for source in reversed(node._inputs):
+            if source is not None and source._uid in chosen:
                 visit(source)
         order.append(node)
 
@@ -1207,9 +1552,12 @@ def _inputs_first(nodes: list[Node]) -> list[Node]:
 
 
 def nodeCopy(destination: str) -> bool:
-    """Copy the selected nodes as script text (to the clipboard for "%clipboard%")."""
+    """Copy the selected nodes of the current group as script text (to the clipboard for
+    "%clipboard%"); see the section's comment for the format."""
     _main_thread_only("nuke.nodeCopy()")
-    text = _script_text(_inputs_first(selectedNodes()), with_root=False)
+    nodes = _inputs_first([n for n in _context[-1]._children if n._knobs["selected"]._value])
+    text = "\n".join(["set cut_paste_input [stack 0]", "version 14.0 v1",
+                      *_nodes_text(nodes, "cut_paste_input")]) + "\n"
     if destination == "%clipboard%":
         _state["clipboard"] = text
     else:
@@ -1218,16 +1566,23 @@ def nodeCopy(destination: str) -> bool:
 
 
 def nodePaste(source: str) -> Node | None:
-    """Paste script text (the clipboard for "%clipboard%") into the current group; the pasted
-    nodes end up selected, the last one returned."""
+    """Paste script text (the clipboard for "%clipboard%") into the current group, connected to
+    the selected node; the pasted nodes end up selected, the last one returned."""
     _main_thread_only("nuke.nodePaste()")
     text = _state["clipboard"] if source == "%clipboard%" else Path(source).read_text()
-    for node in thisGroup().nodes():
-        node["selected"].setValue(False)
-    pasted = _load(text, thisGroup())
+    group = _context[-1]
+    selected = [n for n in group._children if n._knobs["selected"]._value]
+    for node in group._children:
+        node._knobs["selected"]._value = False
+    pasted = _load(text, group, selected[-1] if len(selected) == 1 else None)
     for node in pasted:
-        node["selected"].setValue(True)
-    return pasted[-1] if pasted else None
+        node._knobs["selected"]._value = True
+    return _wrap(pasted[-1]) if pasted else None
+
+
+def views() -> list[str]:
+    """The script's views (the Root's `views` knob: name colour pairs)."""
+    return root()["views"].value().split()[::2]
 
 
 def message(text: str) -> None:
