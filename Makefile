@@ -3,7 +3,7 @@
 #   make test   create .venv, install with test extras, check that nuke_plugin/ needs no Python
 #               newer than 3.7 (vermin), run the whole test suite, then the Nuke plugin's portable
 #               tests under each real Nuke Python found in ~/.pyenv (3.7: Nuke 13, 3.11: Nuke 16)
-#   make gpu-check  on a GPU host: bench at 2K and 4K (float16), CPU-vs-GPU alphas, a 2K render, a bridge
+#   make gpu-check  on a GPU host: bench at 2K and 4K (float16), CPU-vs-GPU alphas (float32, float16), a 2K render, a bridge
 #               round trip and 50 AMP training steps, into gpu_check.json (python -m hyperseg_vfx.gpu_check)
 PYTHON ?= python3
 VENV := .venv

@@ -56,7 +56,8 @@ def run_benchmark(segmenter: Segmenter, width: int, height: int, repeats: int = 
     if compare_native and segmenter.model.config.working_short_side is not None:
         model = copy.deepcopy(segmenter.model)
         model.config.working_short_side = None
-        native = Segmenter(model, device=str(segmenter.device), metadata=segmenter.metadata)
+        native = Segmenter(model, device=str(segmenter.device), metadata=segmenter.metadata,
+                           precision=segmenter.precision)
         result["native"] = _benchmark(_holding_one_frame(native, width, height), width, height, repeats, edges)
         result["click_update_speedup"] = result["native"]["click_update_s"] / result["click_update_s"]
         result["full_frame_speedup"] = result["native"]["full_frame_s"] / result["full_frame_s"]
@@ -72,7 +73,8 @@ def _holding_one_frame(segmenter: Segmenter, width: int, height: int) -> Segment
     needed = segmenter.model.config.network.width * work_height * work_width * element
     if needed <= segmenter.cache.max_bytes:
         return segmenter
-    return Segmenter(segmenter.model, device=str(segmenter.device), cache_bytes=needed, metadata=segmenter.metadata)
+    return Segmenter(segmenter.model, device=str(segmenter.device), cache_bytes=needed, metadata=segmenter.metadata,
+                     precision=segmenter.precision)
 
 
 def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int, edges: str | None = None) -> dict[str, Any]:
@@ -90,7 +92,7 @@ def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int, edge
     update = [segmenter.segment(plate.rgb, None, moved, frame_key=("full", 0), all_candidates=False, edges=edges)
               for _ in range(repeats)]
     assert not any(m.features_cached for m in full) and all(m.features_cached for m in update)
-    compute_dtype = torch.float16 if device.type == "cuda" else torch.float32
+    compute_dtype = segmenter.feature_dtype
     rate = matmul_gflops(device, compute_dtype)
     work_height, work_width = segmenter.working_size(height, width)
     flops = segmenter.model.flops(work_height, work_width)
@@ -110,6 +112,7 @@ def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int, edge
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
         "compute_dtype": str(compute_dtype).removeprefix("torch."),
+        "precision": segmenter.precision,
         "working_short_side": config.working_short_side,
         "edges": edges or config.edges.method,
         "working_width": work_width,

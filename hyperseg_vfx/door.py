@@ -130,22 +130,49 @@ class Door:
     name): a path written as one of them (as given or resolved) is let through, read without
     following a link at its end."""
 
-    def __init__(self, roots: Iterable[str | os.PathLike] | None = None, files: Iterable[str | os.PathLike] = ()):
-        self.roots: tuple[str, ...] | None = None
+    def __init__(self, roots: Iterable[str | os.PathLike] | None = None, files: Iterable[str | os.PathLike] = (),
+                 listed_roots: Callable[[], Iterable[str | os.PathLike]] | None = None):
+        self._roots: tuple[str, ...] | None = None
         self._given: tuple[tuple[str, str], ...] = ()
         self._files = {os.path.abspath(os.fspath(f)): os.path.realpath(os.fspath(f)) for f in files}
         self._files |= {real: real for real in self._files.values()}
-        if roots is not None:
-            given = []
-            for root in roots:
-                text = os.path.abspath(os.fspath(root))
-                real = os.path.realpath(text)
-                if not os.path.isdir(real):
+        self._fixed = self._pairs(roots or (), strict=True) if roots is not None or listed_roots else None
+        self._listed_roots = listed_roots
+        self._listed: tuple[str, ...] | None = None
+        if self._fixed is not None:
+            self._use(self._fixed)
+
+    @staticmethod
+    def _pairs(roots: Iterable[str | os.PathLike], strict: bool) -> list[tuple[str, str]]:
+        """(as given, real) pairs of the folders `roots`; strict: a missing one is a
+        DoorSetupError (--allow-root), else it is left out (a listed folder not made yet)."""
+        pairs = []
+        for root in roots:
+            text = os.path.abspath(os.fspath(root))
+            real = os.path.realpath(text)
+            if not os.path.isdir(real):
+                if strict:
                     raise DoorSetupError(f"--allow-root {shown(text)}: no such folder (create it first)")
-                given += [(text, real), (real, real)]
-            # the outermost root first: a `..` between nested roots stays inside the outer one
-            self._given = tuple(sorted(set(given), key=lambda pair: len(pair[0])))
-            self.roots = tuple(dict.fromkeys(real for _text, real in given))  # in the order given
+                continue
+            pairs += [(text, real), (real, real)]
+        return pairs
+
+    def _use(self, pairs: list[tuple[str, str]]) -> None:
+        # the outermost root first: a `..` between nested roots stays inside the outer one
+        self._given = tuple(sorted(set(pairs), key=lambda pair: len(pair[0])))
+        self._roots = tuple(dict.fromkeys(real for _text, real in pairs))  # in the order given
+
+    @property
+    def roots(self) -> tuple[str, ...] | None:
+        """The real allowed folders (None: anywhere): the fixed ones, then those listed_roots()
+        lists now (checked again at every call, so a folder added to the bridge's roots file is
+        allowed at the next request)."""
+        if self._listed_roots is not None:
+            listed = tuple(os.fspath(folder) for folder in self._listed_roots())
+            if listed != self._listed:
+                self._listed = listed
+                self._use(self._fixed + self._pairs(listed, strict=False))
+        return self._roots
 
     def __repr__(self) -> str:
         return f"Door({list(self.roots) if self.roots is not None else 'anywhere'})"

@@ -5,9 +5,10 @@
 
 Sections (each with its own seconds and, on CUDA, its peak CUDA memory):
   bench        `bench` of the bundled model and of a paper-size model (random backbone) at 2K and
-               4K (float16 autocast on CUDA: the Segmenter's own path)
-  precision    the largest alpha difference between CPU float32 and this device (float16 autocast
-               on CUDA) on the same plate and clicks, for both models
+               4K (float16 autocast on CUDA: a shot's `options.precision: float16`)
+  precision    the largest alpha difference between CPU float32 and this device at each shot
+               precision (float32: TF32 off; float16: autocast, CUDA only) on the same plate and
+               clicks, for both models
   render       a 10-frame 2K shot rendered to EXR through render_shot, as `hyperseg-vfx render` does
   bridge       click round trips through a real `hyperseg-vfx serve` (bench-bridge)
   training     50 optimiser steps (AMP on CUDA) of a paper-size model on 2K frames: no NaN, loss falls
@@ -80,7 +81,7 @@ def check_bench(entry: dict[str, Any], models: dict[str, Any], device: torch.dev
     from .segmenter import Segmenter
 
     for name, model in models.items():
-        segmenter = Segmenter(model, device=str(device))
+        segmenter = Segmenter(model, device=str(device), precision="float16" if device.type == "cuda" else "float32")
         for width, height in sizes:
             result = run_benchmark(segmenter, width, height)
             entry[f"{name}_{width}x{height}"] = {k: result[k] for k in (
@@ -99,11 +100,18 @@ def check_precision(entry: dict[str, Any], models: dict[str, Any], device: torch
     clicks = [Click(*plate.center, True), Click(width * 0.05, height * 0.05, False)]
     for name, model in models.items():
         reference = Segmenter(model, device="cpu", cache_bytes=0).segment(plate.rgb, None, clicks).candidates
-        tested = Segmenter(model, device=str(device), cache_bytes=0).segment(plate.rgb, None, clicks).candidates
-        difference = np.abs(reference - tested)
-        entry[name] = {"max_alpha_diff": float(difference.max()), "mean_alpha_diff": float(difference.mean()),
-                       "mask_disagreement": float(np.mean((reference[0] > 0.5) != (tested[0] > 0.5))),
-                       "size": f"{width}x{height}", "device": str(device)}
+        entry[name] = {}
+        for precision in ("float32", "float16"):
+            if precision == "float16" and device.type != "cuda":
+                entry[name][precision] = {"skipped": "float16 is computed on CUDA only"}
+                continue
+            tested = Segmenter(model, device=str(device), cache_bytes=0).segment(
+                plate.rgb, None, clicks, precision=precision).candidates
+            difference = np.abs(reference - tested)
+            entry[name][precision] = {
+                "max_alpha_diff": float(difference.max()), "mean_alpha_diff": float(difference.mean()),
+                "mask_disagreement": float(np.mean((reference[0] > 0.5) != (tested[0] > 0.5))),
+                "size": f"{width}x{height}", "device": str(device)}
 
 
 def check_render(entry: dict[str, Any], checkpoint: Path, device: torch.device, size, frames: int, folder: Path) -> None:

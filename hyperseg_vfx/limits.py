@@ -12,6 +12,6 @@ def limit_from_env(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"${name} must be a positive whole number, got {value[:80]!r}")
+    if not (value.isascii() and value.isdigit() and len(value) <= 18) or int(value) < 1:  # checked before int()
+        raise ValueError(f"${name} must be a positive whole number of at most 18 digits, got {value[:80]!r}")
     return int(value)

@@ -5,7 +5,8 @@ sees it) with the rendered matte as a 50% red tint and the frame's clicks as dot
 positive, red negative, dark outline), labelled with the frame number when OpenImageIO can
 render text (it needs a font; without one the sheet has no labels). Frames without a readable
 matte of the plate's size are shown without tint, labelled `missing` (or crossed out when
-there are no labels).
+there are no labels). A shot with `objects:` tints each object's layer in its own colour
+(OBJECT_COLOURS, in the shot's order) and draws each object's positive clicks in that colour.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ TINT_OPACITY = 0.5
 POSITIVE = (0.0, 1.0, 0.0)
 NEGATIVE = (1.0, 0.0, 0.0)
 OUTLINE = (0.05, 0.05, 0.05)
+#: Tints of a shot's objects, in order (repeating): none is the negative clicks' red.
+OBJECT_COLOURS = ((0.2, 0.55, 1.0), (1.0, 0.6, 0.0), (0.9, 0.2, 0.9), (1.0, 1.0, 0.2), (0.1, 0.9, 0.9),
+                  (0.6, 0.35, 1.0), (0.55, 1.0, 0.3), (1.0, 0.45, 0.55))
 DEFAULT_COUNT = 6
 DEFAULT_TILE_WIDTH = 480
 GAP = 4
@@ -142,33 +146,42 @@ def render_tile(
 ) -> np.ndarray:
     """One tile: `plate` (H, W, 3) scaled to width x height, `matte` (H, W) as a red tint,
     clicks (in plate pixels) as dots."""
+    return render_layers_tile(plate, [(matte, TINT, clicks, POSITIVE)], width, height)
+
+
+def render_layers_tile(plate: np.ndarray, layers: Sequence[tuple], width: int, height: int) -> np.ndarray:
+    """render_tile with several mattes: layers are (matte (H, W) or None, tint colour, clicks,
+    colour of the positive clicks), tinted in order, then every layer's clicks drawn."""
     tile = _resize(plate, width, height)[..., :3].copy()
-    if matte is not None:
-        alpha = np.clip(_resize(matte[..., None], width, height)[..., 0], 0.0, 1.0)[..., None] * TINT_OPACITY
-        tile = tile * (1.0 - alpha) + np.asarray(TINT, np.float32) * alpha
+    for matte, tint, _clicks, _positive in layers:
+        if matte is not None:
+            alpha = np.clip(_resize(matte[..., None], width, height)[..., 0], 0.0, 1.0)[..., None] * TINT_OPACITY
+            tile = tile * (1.0 - alpha) + np.asarray(tint, np.float32) * alpha
     sx, sy = width / plate.shape[1], height / plate.shape[0]
     radius = max(3.0, 0.012 * min(width, height))
-    for click in clicks:
-        _dot(tile, click.x * sx, click.y * sy, radius, POSITIVE if click.positive else NEGATIVE)
+    for _matte, _tint, clicks, positive in layers:
+        for click in clicks:
+            _dot(tile, click.x * sx, click.y * sy, radius, positive if click.positive else NEGATIVE)
     return np.clip(tile, 0.0, 1.0).astype(np.float32)
 
 
 def _tile_inputs(shot: Shot, frame: int) -> tuple[np.ndarray | None, np.ndarray | None, str]:
-    """(plate rgb or None, matte or None, label) of one frame."""
-    from .io.images import ImageReadError, read_frame, read_matte
+    """(plate rgb or None, matte or None, label) of one frame; with objects the matte is
+    (H, W, objects), their layers `<name>.A`."""
+    from .io.images import ImageReadError, read_channels, read_frame, read_matte
 
     try:
-        plate = read_frame(shot.input_path(frame), shot.colorspace).rgb
+        plate = read_frame(shot.input_path(frame), shot.colorspace, shot.ocio_config).rgb
     except (ImageReadError, OSError):
         return None, None, f"{frame} no plate"
     output = shot.output_path(frame)
     if not os.path.isfile(output):
         return plate, None, f"{frame} missing"
     try:
-        matte = read_matte(output)
+        matte = read_channels(output, [f"{o.name}.A" for o in shot.objects]) if shot.objects else read_matte(output)
     except (ImageReadError, OSError):
         return plate, None, f"{frame} unreadable"
-    if matte.shape != plate.shape[:2]:
+    if matte.shape[:2] != plate.shape[:2]:
         return plate, None, f"{frame} wrong size"
     return plate, matte, str(frame)
 
@@ -207,7 +220,7 @@ def contact_sheet(
             missing.append(frame)
         if plate is None:
             continue  # the background shows through, labelled `no plate`
-        tile = render_tile(plate, matte, shot.clicks_at(frame), layout.tile_width, layout.tile_height)
+        tile = render_layers_tile(plate, _layers(shot, frame, matte), layout.tile_width, layout.tile_height)
         x, y = layout.origin(index)
         pixels[y : y + layout.tile_height, x : x + layout.tile_width] = tile
     buf = oiio.ImageBuf(pixels)
@@ -225,6 +238,15 @@ def contact_sheet(
                 x, y = layout.origin(index)
                 _cross(pixels[y : y + layout.tile_height, x : x + layout.tile_width])
     return ContactSheet(np.clip(pixels, 0.0, 1.0), layout, picked, missing, labels)
+
+
+def _layers(shot: Shot, frame: int, matte: np.ndarray | None) -> list[tuple]:
+    """render_layers_tile's layers of a frame: the matte in red (one object), or each object's
+    layer in its OBJECT_COLOURS colour."""
+    if not shot.objects:
+        return [(matte, TINT, shot.clicks_at(frame), POSITIVE)]
+    return [(None if matte is None else matte[..., i], OBJECT_COLOURS[i % len(OBJECT_COLOURS)],
+             obj.clicks_at(frame), OBJECT_COLOURS[i % len(OBJECT_COLOURS)]) for i, obj in enumerate(shot.objects)]
 
 
 def write_contact_sheet(

@@ -88,12 +88,12 @@ def render_segmenter(checkpoint: str | os.PathLike, device: str = "auto"):
 
 @dataclass(frozen=True)
 class Plate:
-    """An input frame as the model sees it. key: (absolute path, mtime_ns, size), the
-    Segmenter's frame_key (a rewritten file gets a new key)."""
+    """An input frame as the model sees it. key: plate_key, the Segmenter's frame_key (a
+    rewritten file, another colour space or an edited OCIO config gets a new key)."""
 
     rgb: np.ndarray
     path: str
-    key: tuple[str, int, int]
+    key: tuple
     pixel_aspect: float
 
 
@@ -104,15 +104,35 @@ def frame_key(path: str | os.PathLike, door: Door = ANYWHERE) -> tuple[str, int,
         return (opened.real, opened.stat.st_mtime_ns, opened.stat.st_size)
 
 
-def read_plate(path: str | os.PathLike, colorspace: str | None = None, door: Door = ANYWHERE) -> Plate:
-    """Read and colour-convert one input frame through `door` (ImageReadError naming the file on
-    failure; the door's PathRefused for a path it refuses). key: the identity of the file read."""
+def plate_key(path: str | os.PathLike, colorspace: str | None = None, ocio_config: str | None = None,
+              door: Door = ANYWHERE) -> tuple:
+    """The identity of a plate's pixels as the model sees them: frame_key and the colour
+    conversion (colour space, OCIO config and its file's version), so that the bridge's caches
+    never serve a frame converted another way."""
+    return (*frame_key(path, door), colorspace, ocio_config, _config_version(ocio_config))
+
+
+def _config_version(ocio_config: str | None) -> tuple[int, int] | None:
+    from .io.images import config_version
+
+    try:
+        return config_version(ocio_config)
+    except ValueError:
+        return None  # read_frame says why, naming the file
+
+
+def read_plate(path: str | os.PathLike, colorspace: str | None = None, ocio_config: str | None = None,
+               door: Door = ANYWHERE) -> Plate:
+    """Read and colour-convert one input frame through `door`, from `colorspace` of the OCIO
+    config `ocio_config` (None: the active one); ImageReadError naming the file on failure, the
+    door's PathRefused for a path it refuses. key: plate_key of what was read."""
     from .io.images import read_frame
 
-    frame = read_frame(path, colorspace, door)
+    frame = read_frame(path, colorspace, ocio_config, door)
     if frame.nonfinite_pixels:
         log.warning("%s: %d pixels held NaN or Inf; they were replaced by 0", path, frame.nonfinite_pixels)
-    return Plate(frame.rgb, frame.identity[0], frame.identity, frame.pixel_aspect)
+    key = (*frame.identity, colorspace, ocio_config, _config_version(ocio_config))
+    return Plate(frame.rgb, frame.identity[0], key, frame.pixel_aspect)
 
 
 def previous_input(shot: Shot, frame: int) -> str | None:
@@ -148,16 +168,17 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
         frame_key=plate.key,
         scale=shot.options.scale,
         all_candidates=shot.options.candidates,
+        precision=shot.options.precision,
         edges=None if shot.options.edges == "model" else shot.options.edges,
     )
 
 
 class CachedPlateReader:
-    """read_plate with an LRU of decoded plates keyed by (frame_key, colorspace), bounded in bytes.
+    """read_plate with an LRU of decoded plates keyed by plate_key, bounded in bytes.
 
     For interactive use (the bridge): every click on a frame needs the same two plates, and
-    decoding two 2K EXRs costs more than everything else around the network. A rewritten file has
-    a new frame_key, so it is read again.
+    decoding two 2K EXRs costs more than everything else around the network. A rewritten file (or
+    OCIO config) has a new key, so it is read again.
     """
 
     def __init__(self, max_bytes: int):
@@ -165,12 +186,13 @@ class CachedPlateReader:
 
         self.cache = ByteLRU(max_bytes, size_of=lambda plate: plate.rgb.nbytes)
 
-    def __call__(self, path: str | os.PathLike, colorspace: str | None = None, door: Door = ANYWHERE) -> Plate:
-        key = (frame_key(path, door), colorspace)
+    def __call__(self, path: str | os.PathLike, colorspace: str | None = None, ocio_config: str | None = None,
+                 door: Door = ANYWHERE) -> Plate:
+        key = plate_key(path, colorspace, ocio_config, door)
         plate = self.cache.get(key)
         if plate is None:
-            plate = read_plate(path, colorspace, door)
-            self.cache.put((plate.key, colorspace), plate)
+            plate = read_plate(path, colorspace, ocio_config, door)
+            self.cache.put(plate.key, plate)
         return plate
 
 
@@ -180,7 +202,7 @@ def segment_shot_frame(
 ):
     """The Matte of one frame of `shot`, exactly as render_shot computes it.
 
-    read: how plates are read, read(path, colorspace, door) (read_plate, or a CachedPlateReader
+    read: how plates are read, read(path, colorspace, ocio_config, door=) (read_plate, or a CachedPlateReader
     for interactive use); every plate is read through the shot's door.
     previous: the file used as `frame`'s previous frame instead of render's rule (a bridge
     request that names one).
@@ -188,7 +210,12 @@ def segment_shot_frame(
     segments consecutive frames of a smoothed shot (each raw matte then serves three frames).
     With options.temporal_smoothing the raw mattes of the smoothing_neighbours are averaged in
     (hyperseg_vfx.smoothing); timings["smoothing"] says how long that took.
+    A shot with `objects:` gives a render_objects.ObjectMattes (name -> Matte) instead.
     """
+    if shot.objects:
+        from .render_objects import segment_objects_frame
+
+        return segment_objects_frame(shot, segmenter, frame, read=read, raw_mattes=raw_mattes, previous=previous)
     raw_mattes = {} if raw_mattes is None else raw_mattes
     read = functools.partial(read, door=shot.door)
     if shot.options.temporal_smoothing:  # up to four plates, each wanted twice: read each once
@@ -200,9 +227,11 @@ def segment_shot_frame(
     from .smoothing import smooth_candidates
 
     neighbours = [(_raw_matte(shot, segmenter, u, read, raw_mattes).candidates,
-                   read(shot.input_path(u), shot.colorspace).rgb) for u in smoothing_neighbours(shot, frame)]
+                   read(shot.input_path(u), shot.colorspace, shot.ocio_config).rgb)
+                  for u in smoothing_neighbours(shot, frame)]
     start = time.perf_counter()
-    smoothed = smooth_candidates(raw.candidates, read(shot.input_path(frame), shot.colorspace).rgb, neighbours)
+    plate = read(shot.input_path(frame), shot.colorspace, shot.ocio_config).rgb
+    smoothed = smooth_candidates(raw.candidates, plate, neighbours)
     return Matte(smoothed, raw.features_cached, dict(raw.timings, smoothing=time.perf_counter() - start))
 
 
@@ -211,9 +240,9 @@ def _raw_matte(shot: Shot, segmenter, frame: int, read: Callable[..., Plate], ra
     """The network's matte of `frame` (no temporal smoothing), from raw_mattes when it is there.
     previous: frame's previous frame file instead of previous_input's."""
     if frame not in raw_mattes:
-        plate = read(shot.input_path(frame), shot.colorspace)
+        plate = read(shot.input_path(frame), shot.colorspace, shot.ocio_config)
         prev_path = previous or previous_input(shot, frame)
-        previous = None if prev_path is None else read(prev_path, shot.colorspace)
+        previous = None if prev_path is None else read(prev_path, shot.colorspace, shot.ocio_config)
         raw_mattes[frame] = _segment_plates(shot, segmenter, frame, plate, previous)
     return raw_mattes[frame]
 
@@ -243,6 +272,8 @@ def matte_metadata(shot: Shot, frame: int, segmenter, source: str, previous: str
         "clicks_hash": clicks_hash(shot.clicks_at(frame)),
         "matte": shot.options.matte,
         "scale": f"{shot.options.scale:g}",
+        "device": segmenter.device.type,
+        "precision": shot.options.precision,
         "edges": shot.options.edges,
     }
 
@@ -255,7 +286,13 @@ def write_shot_matte(
 
     pixel_aspect: the source plate's (read from its header when None). previous: the previous
     frame file the matte was made with, when not render's rule's (for the metadata).
+    A shot with `objects:` writes its layered EXR and the objects' own files
+    (render_objects.write_objects_matte).
     """
+    if shot.objects:
+        from .render_objects import write_objects_matte
+
+        return write_objects_matte(shot, frame, matte, segmenter, pixel_aspect=pixel_aspect, previous=previous)
     from .io.exr import write_matte_exr
     from .io.images import read_header
 
@@ -292,6 +329,36 @@ def output_is_complete(path: str | os.PathLike, door: Door = ANYWHERE) -> bool:
     return True
 
 
+class PrecisionMismatchError(RenderSetupError):
+    """A matte this render continues from (the previous frame's, or one --skip-existing keeps)
+    was computed at another precision than the shot's: the shot's mattes would mix two
+    arithmetics. Nothing was rendered."""
+
+    field = "options.precision"
+
+
+def check_matte_precision(shot: Shot, todo: list[int], kept: set[int] | frozenset[int] = frozenset()) -> None:
+    """PrecisionMismatchError when the matte of a frame just before a rendered frame (t - 1, not
+    rendered now: the chunk edge) or a kept matte (`kept`) records another precision than
+    `shot.options.precision`. Mattes without a recorded precision (written before hyperseg-vfx
+    recorded it) are not judged."""
+    from .io.exr import read_matte_metadata
+
+    rendered = {shot.output_path(f) for f in todo}
+    for frame in sorted({f - 1 for f in todo} | set(kept)):
+        path = shot.output_path(frame)
+        if path in rendered or not os.path.isfile(path):
+            continue
+        metadata = read_matte_metadata(path, shot.door) or {}
+        made, device = metadata.get("precision"), metadata.get("device", "an unknown device")
+        if made and made != shot.options.precision:
+            raise PrecisionMismatchError(
+                f"options.precision: {path} (frame {frame}) was rendered at {made} on {device}, this shot renders "
+                f"at {shot.options.precision}; one shot's mattes share one precision: remove the shot's {made} mattes "
+                f"and render them again, or set `options.precision: {made}` in the shot"
+            )
+
+
 def is_hyperseg_matte(path: str | os.PathLike, door: Door = ANYWHERE) -> bool:
     """Whether `path` is an image whose `hyperseg/*` metadata says hyperseg-vfx wrote it."""
     from .io.exr import read_matte_metadata
@@ -320,8 +387,7 @@ def check_outputs(shot: Shot, frames: list[int] | None = None, *, overwrite: boo
     that refuses a test file (read-only, full). Each folder is probed once."""
     replace = True if overwrite else output_replaceable(shot)
     probed: set[str] = set()
-    for frame in shot.frames if frames is None else frames:
-        path = shot.output_path(frame)
+    for path in [p for frame in (shot.frames if frames is None else frames) for p in shot.output_paths(frame)]:
         if any(len(os.fsencode(part)) > MAX_NAME_BYTES for part in Path(path).parts):
             raise PathRefused(_clip(path), f": a path component is longer than {MAX_NAME_BYTES} bytes", "output")
         folder = os.path.dirname(path)
@@ -342,8 +408,7 @@ def remove_stale_temporaries(shot: Shot, frames: list[int]) -> list[str]:
     (door.TEMP_PREFIX, a writer token and the digest of an output name of `frames`), regular
     files only, in the output folders. Nothing else is touched. Returns them."""
     wanted: dict[str, set[str]] = {}
-    for frame in frames:
-        path = shot.output_path(frame)
+    for path in [p for frame in frames for p in shot.output_paths(frame)]:
         wanted.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
     removed = []
     for folder, names in wanted.items():
@@ -452,7 +517,9 @@ def render_shot(
     skip_existing: keep outputs that exist and whose pixels read; render the others. Before the
     first frame, check_outputs refuses outputs that are not this tool's mattes (unless the
     shot's `overwrite`) and unwritable folders, raising the door's OutputExistsError /
-    PathRefused; stale temporary files of the outputs are removed. Every plate is read and every
+    PathRefused; PrecisionError when this device cannot compute the shot's precision,
+    PrecisionMismatchError when the previous frame's matte or a kept one has another precision
+    (check_matte_precision); stale temporary files of the outputs are removed. Every plate is read and every
     matte written through the shot's door, each frame checked again where its files are opened;
     outputs are replaced atomically. continue_on_error: a failed frame (unreadable
     plate, write error, ...) is reported and the render goes on; otherwise the render stops after
@@ -469,9 +536,14 @@ def render_shot(
         if progress is not None:
             progress(result, len(report.results), total)
 
-    kept = {f for f in report.frames if skip_existing and output_is_complete(shot.output_path(f), shot.door)}
+    from .devices import check_precision
+
+    check_precision(segmenter.device, shot.options.precision)
+    kept = {f for f in report.frames if skip_existing
+            and all(output_is_complete(p, shot.door) for p in shot.output_paths(f))}
     todo = [f for f in report.frames if f not in kept]
     check_outputs(shot, todo)
+    check_matte_precision(shot, todo, kept)
     for path in remove_stale_temporaries(shot, todo):
         log.info("removed %s, left by an interrupted write", path)
     for frame in sorted(kept):
@@ -493,11 +565,11 @@ def render_shot(
         def prefetch(frame: int) -> None:
             for path in inputs(frame):
                 if path not in loads:
-                    loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.door)
+                    loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.ocio_config, shot.door)
 
         def load(path: str, what: str) -> Plate:
             if path not in loads:  # a plate no prefetch asked for (a chunk's first neighbours)
-                loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.door)
+                loads[path] = reader.submit(read_plate, path, shot.colorspace, shot.ocio_config, shot.door)
             try:
                 return loads[path].result()
             except Exception as exc:  # noqa: BLE001 - a frame's failure, reported with it
@@ -510,7 +582,7 @@ def render_shot(
             roles = {shot.input_path(frame + step): f"{'previous' if step < 0 else 'next'} frame {frame + step}"
                      for step in (-2, -1, 1)}
             roles[shot.input_path(frame)] = ""
-            return lambda path, colorspace=None, door=None: load(path, roles.get(path, path))
+            return lambda path, colorspace=None, ocio_config=None, door=None: load(path, roles.get(path, path))
 
         pending: tuple[FrameResult, Future] | None = None  # the write in flight
 

@@ -27,12 +27,16 @@ from .checkpoint import load_checkpoint
 from .clicks import Click
 from .config import EDGE_METHODS, EdgesConfig
 from .errors import HypersegError
-from .devices import autocast_for, resolve_device, to_device_image
+from .devices import DEFAULT_PRECISION, check_precision, compute_dtype, precision_context, resolve_device, to_device_image
 from .modeling.edges import decide_edges
 from .modeling.hyperseg import HyperSeg, StageTimes
 from .modeling.resize import resize_image
 
 DEFAULT_CACHE_BYTES = 2 * 1024**3
+
+#: Bytes of network activations that one batch of objects may take (segment_objects): a
+#: working-size model runs every object of a frame in one batch, a native 2K model a few at a time.
+OBJECT_BATCH_BYTES = 2 * 1024**3
 
 
 @dataclass
@@ -72,8 +76,11 @@ class Segmenter:
         device: str = "auto",
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         metadata: dict[str, Any] | None = None,
+        precision: str = DEFAULT_PRECISION,
     ):
         self.device = resolve_device(device)
+        check_precision(self.device, precision)
+        self.precision = precision
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.metadata = dict(metadata or {})
         self.cache = ByteLRU(cache_bytes)
@@ -81,16 +88,16 @@ class Segmenter:
     @classmethod
     def from_checkpoint(
         cls, path: str | Path, device: str = "auto", cache_bytes: int = DEFAULT_CACHE_BYTES,
-        backbone_weights: str | None = None,
+        backbone_weights: str | None = None, precision: str = DEFAULT_PRECISION,
     ) -> "Segmenter":
         model, metadata = load_checkpoint(path, backbone_weights)
         metadata = {"checkpoint": str(path)} | metadata
-        return cls(model, device=device, cache_bytes=cache_bytes, metadata=metadata)
+        return cls(model, device=device, cache_bytes=cache_bytes, metadata=metadata, precision=precision)
 
     @property
     def feature_dtype(self) -> torch.dtype:
-        """dtype of cached features: the network's compute dtype (float16 under CUDA autocast)."""
-        return torch.float16 if self.device.type == "cuda" else torch.float32
+        """dtype of cached features at the default precision: the network's compute dtype."""
+        return compute_dtype(self.precision)
 
     @property
     def model_name(self) -> str:
@@ -106,6 +113,7 @@ class Segmenter:
         frame_key: Hashable | None = None,
         scale: float = 1.0,
         all_candidates: bool = True,
+        precision: str | None = None,
         edges: str | None = None,
     ) -> Matte:
         """Segment one frame.
@@ -118,13 +126,40 @@ class Segmenter:
         size instead, and the matte comes back by guided upsampling (see working_size).
         all_candidates: False returns candidate 1 only (Matte.candidates (1, H, W)); at a working
         size the other candidates are then never brought to the plate's resolution, which is most
-        of a click update's cost on a 2K plate. edges: how the edge is decided at the plate's
+        of a click update's cost on a 2K plate. precision: float32 | float16 (a shot's
+        options.precision; default the Segmenter's), see hyperseg_vfx.devices: PrecisionError
+        where this device cannot compute it. edges: how the edge is decided at the plate's
         resolution (modeling/edges.py): "none", "graphcut", or None for the model config's
         `edges.method` ("none" for native models and older checkpoints).
         """
+        return self.segment_objects(frame, prev_frame, [clicks], frame_key=frame_key, scale=scale,
+                                    all_candidates=all_candidates, precision=precision, edges=edges)[0]
+
+    @torch.inference_mode()
+    def segment_objects(
+        self,
+        frame: np.ndarray,
+        prev_frame: np.ndarray | None,
+        clicks_per_object: Sequence[Sequence[Click]],
+        *,
+        frame_key: Hashable | None = None,
+        scale: float = 1.0,
+        all_candidates: bool = True,
+        precision: str | None = None,
+        edges: str | None = None,
+    ) -> list[Matte]:
+        """segment() for several objects of one frame: one Matte per click list, in order.
+
+        The frame's features are computed once (or taken from the cache) for all objects; the
+        network then runs on the objects' context channels in batches (of as many objects as
+        OBJECT_BATCH_BYTES of activations hold). Each Matte equals segment() of its clicks
+        alone up to the batched convolutions' rounding. The Mattes share one timings dict (the
+        frame's stages, all objects together).
+        """
         height, width = self._check_inputs(frame, prev_frame, scale)
         edge_config = self._edge_config(edges)
-        plate_clicks = list(clicks)
+        precision = self.precision if precision is None else precision
+        check_precision(self.device, precision)
         start = time.perf_counter()
         times = StageTimes()
         full = to_device_image(np.ascontiguousarray(frame, dtype=np.float32), self.device)
@@ -135,28 +170,34 @@ class Segmenter:
         if resized:
             with times.stage("resize", self.device):
                 x, x_prev = (resize_image(t, target) for t in (x, x_prev))
-        clicks = [Click(c.x * target[1] / width, c.y * target[0] / height, c.positive) for c in clicks]
-        key = (frame_key if frame_key is not None else _pixels_key(frame), target)
-        with autocast_for(self.device):
+        per_object = [[Click(c.x * target[1] / width, c.y * target[0] / height, c.positive) for c in clicks]
+                      for clicks in clicks_per_object]
+        key = (frame_key if frame_key is not None else _pixels_key(frame), target, precision)
+        with precision_context(self.device, precision):
             projected = self.cache.get(key)
             cached = projected is not None
             if not cached:
                 with times.stage("features", self.device):
-                    projected = self.model.project_frame(x, times).to(self.feature_dtype)
+                    projected = self.model.project_frame(x, times).to(compute_dtype(precision))
                 self.cache.put(key, projected)
-            candidates = self.model(x, x_prev, clicks, projected=projected, times=times,
-                                    output_frame=full if guided else None, output_count=None if all_candidates else 1)
-        if not all_candidates:
-            candidates = candidates[:, :1]
-        if resized and not guided:
-            candidates = resize_image(candidates.float(), (height, width)).clamp_(0, 1)
-        result = candidates[0].float().cpu().numpy()
+            batch = self._object_batch(*target)
+            results = []
+            for first in range(0, len(per_object), batch):
+                candidates = self.model.forward_objects(
+                    x, x_prev, per_object[first : first + batch], projected=projected, times=times,
+                    output_frame=full if guided else None, output_count=None if all_candidates else 1)
+                if not all_candidates:
+                    candidates = candidates[:, :1]
+                if resized and not guided:
+                    candidates = resize_image(candidates.float(), (height, width)).clamp_(0, 1)
+                results.extend(candidates.float().cpu().numpy())
         if edge_config.method != "none":
             with times.stage("edges", self.device):
-                result = decide_edges(result, np.asarray(frame, dtype=np.float32), plate_clicks, edge_config,
-                                      height / target[0])
+                plate = np.asarray(frame, dtype=np.float32)
+                results = [decide_edges(result, plate, list(clicks), edge_config, height / target[0])
+                           for result, clicks in zip(results, clicks_per_object)]
         times["total"] = time.perf_counter() - start
-        return Matte(result, cached, dict(times))
+        return [Matte(result, cached, dict(times)) for result in results]
 
     def _edge_config(self, edges: str | None) -> EdgesConfig:
         """The model's EdgesConfig with the method replaced by `edges` (None: the model's)."""
@@ -166,6 +207,14 @@ class Segmenter:
         if edges not in EDGE_METHODS:
             raise SegmentError(f"edges must be one of {', '.join(EDGE_METHODS)}, got {edges!r}")
         return dataclasses.replace(config, method=edges)
+
+    def _object_batch(self, height: int, width: int) -> int:
+        """Objects per network batch at a working size of height x width: the network's
+        [hidden | context] buffer and one layer's output per object, within OBJECT_BATCH_BYTES."""
+        config = self.model.config.network
+        element = torch.finfo(self.feature_dtype).bits // 8
+        per_object = (2 * config.width + 10) * height * width * element
+        return max(1, OBJECT_BATCH_BYTES // per_object)
 
     def working_size(self, height: int, width: int, scale: float = 1.0) -> tuple[int, int]:
         """(h, w) that backbone and network run at for an H x W plate.

@@ -12,6 +12,7 @@ $HYPERSEG_MAX_FRAMES), frame numbers have at most 10 digits and padding is at mo
 
 from __future__ import annotations
 
+import bisect
 import functools
 import glob
 import os
@@ -44,8 +45,32 @@ def _quoted(spec: str) -> str:
 def parse_frame_spec(spec: str | int) -> list[int]:
     """Frames of `spec`, sorted and de-duplicated; ValueError quoting `spec` when malformed or
     when its ranges hold more than max_frames() frames (counted before any list is made)."""
+    frames: set[int] = set()
+    for frame_range in _spec_ranges(spec):
+        frames.update(frame_range)
+    return sorted(frames)
+
+
+def parse_frame_set(spec: str | int) -> "FrameSet":
+    """Frames of `spec` as a FrameSet: its runs, without listing the frames of a range (`1-100000`
+    costs as little as `1`); a stepped range (`1-100x2`) gives a run per frame. ValueError as
+    parse_frame_spec."""
+    runs: list[tuple[int, int]] = []
+    for frame_range in _spec_ranges(spec):
+        if frame_range.step == 1:
+            runs.append((frame_range.start, frame_range.stop - 1))
+        else:
+            runs.extend((f, f) for f in frame_range)
+    return FrameSet(runs)
+
+
+def _spec_ranges(spec: str | int) -> list[range]:
+    """The ranges of `spec` as written (checked: digits, empty ranges, max_frames())."""
     if isinstance(spec, int) and not isinstance(spec, bool):
-        return [spec]
+        if abs(spec) >= 10**MAX_DIGITS:  # compared, never printed: Python cannot print 4300+ digits
+            raise ValueError(f"frame numbers have at most {MAX_DIGITS} digits, got one of "
+                             f"at least {int((spec.bit_length() - 1) * 0.30103) + 1}")
+        return [range(spec, spec + 1)]
     if not isinstance(spec, str):
         raise ValueError(f"frame spec must be a string or an integer, got {_quoted(repr(spec))}")
     limit = max_frames()
@@ -63,14 +88,71 @@ def parse_frame_spec(spec: str | int) -> list[int]:
         if count > limit:
             raise ValueError(f"frame spec {_quoted(spec)} holds more than {limit} frames, the limit per shot "
                              f"(${MAX_FRAMES_ENV}); render it in parts")
-    frames: set[int] = set()
-    for frame_range in ranges:
-        frames.update(frame_range)
-    return sorted(frames)
+    return ranges
+
+
+class FrameSet:
+    """A set of frames kept as sorted, disjoint, non-adjacent runs (first, last), both included:
+    membership costs a binary search over the runs, never a list of the frames, so a click that
+    counts on `1-100000` costs one run (shot validation walks runs, not frames).
+
+    Compares equal to a FrameSet or a set of the same frames; `in`, len() and iteration (in
+    order) work as on a set of ints."""
+
+    __slots__ = ("runs", "_firsts")
+
+    def __init__(self, runs=()):
+        merged: list[list[int]] = []
+        for first, last in sorted(runs):
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], last)
+            else:
+                merged.append([first, last])
+        self.runs: tuple[tuple[int, int], ...] = tuple((a, b) for a, b in merged)
+        self._firsts = [a for a, _ in self.runs]
+
+    @classmethod
+    def of(cls, frames) -> "FrameSet":
+        """`frames` (a FrameSet, or any collection of ints) as a FrameSet."""
+        if isinstance(frames, FrameSet):
+            return frames
+        return cls((f, f) for f in frames)
+
+    def __contains__(self, frame) -> bool:
+        i = bisect.bisect_right(self._firsts, frame) - 1
+        return i >= 0 and frame <= self.runs[i][1]
+
+    def __iter__(self):
+        for first, last in self.runs:
+            yield from range(first, last + 1)
+
+    def __len__(self) -> int:
+        return sum(last - first + 1 for first, last in self.runs)
+
+    def __bool__(self) -> bool:
+        return bool(self.runs)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, FrameSet):
+            return self.runs == other.runs
+        if isinstance(other, (set, frozenset)):
+            return len(self) == len(other) and all(f in self for f in other)
+        return NotImplemented
+
+    __hash__ = None  # equal to a frozenset of its frames, whose hash it would have to compute
+
+    def __repr__(self) -> str:
+        return f"FrameSet({self.spec()!r})"
+
+    def spec(self) -> str:
+        """The compact spec of the set (format_frame_spec), from its runs."""
+        return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in self.runs)
 
 
 def format_frame_spec(frames: Iterable[int]) -> str:
     """The compact spec of `frames`: contiguous runs as `a-b`, joined by commas."""
+    if isinstance(frames, FrameSet) and frames.runs:
+        return frames.spec()
     ordered = sorted(set(frames))
     if not ordered:
         raise ValueError("cannot write a frame spec for no frames")

@@ -49,3 +49,37 @@ def read_image(path, fmt=oiio.FLOAT):
     pixels = inp.read_image(0, 0, 0, spec.nchannels, fmt)
     inp.close()
     return spec, pixels
+
+
+def write_ocio_config(path: Path, gain: float = 2.0) -> Path:
+    """A small OCIO v2 config at `path`, as a show might have, whose names the built-in config
+    lacks: `show_lin` (the reference, alias `linear`), `show_srgb` (sRGB-encoded, alias `sRGB`)
+    and `show_plate`, whose values are the reference divided by `gain` (a plate of `show_plate`
+    reads like `gain` times its values as linear). Returns `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    g = float(gain)
+    path.write_text(f"""ocio_profile_version: 2
+
+roles:
+  default: show_lin
+  scene_linear: show_lin
+
+displays:
+  sRGB:
+    - !<View> {{name: Standard, colorspace: show_srgb}}
+
+colorspaces:
+  - !<ColorSpace>
+    name: show_lin
+    aliases: [linear]
+
+  - !<ColorSpace>
+    name: show_srgb
+    aliases: [sRGB]
+    from_scene_reference: !<ExponentWithLinearTransform> {{gamma: 2.4, offset: 0.055, direction: inverse}}
+
+  - !<ColorSpace>
+    name: show_plate
+    to_scene_reference: !<MatrixTransform> {{matrix: [{g}, 0, 0, 0, 0, {g}, 0, 0, 0, 0, {g}, 0, 0, 0, 0, 1]}}
+""")
+    return path

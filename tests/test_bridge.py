@@ -178,3 +178,37 @@ def test_bench_bridge_reports_a_bridge_that_does_not_start(tmp_path):
                                        "--checkpoint", str(broken), "--device", "cpu"])
     assert result.exit_code == 2, result.output
     assert "the bridge did not start" in result.output and "broken.pt" in result.output
+
+
+def test_docs_page_works_offline(bridge):
+    """/docs describes every endpoint without loading anything from outside the bridge (FastAPI's
+    Swagger UI page pulls its scripts from cdn.jsdelivr.net: blank on an offline workstation)."""
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(f"{bridge.url}/docs", timeout=30) as answer:
+        assert answer.status == 200 and answer.headers["Content-Type"].startswith("text/html")
+        page = answer.read().decode()
+    assert not re.search(r"(src|href)=\"(https?:)?//", page), "the page loads something from elsewhere"
+    assert "<script" not in page
+    for endpoint in ("POST /v1/segment", "GET /v1/health", "POST /v1/jobs", "POST /v1/submit", "DELETE /v1/jobs/{job_id}"):
+        assert endpoint in page, endpoint
+    assert "SegmentRequest" in page and "precision" in page
+    with pytest.raises(urllib.error.HTTPError) as redoc:
+        urllib.request.urlopen(f"{bridge.url}/redoc", timeout=30)
+    assert redoc.value.code == 404
+
+
+def test_a_float16_request_on_a_cpu_bridge_is_refused_and_mattes_record_their_precision(bridge, reference):
+    from hyperseg_vfx.io.exr import read_matte_metadata
+
+    output = bridge.root / "precision" / "m.####.exr"
+    written = segment(bridge.client, reference, 1002, output)
+    metadata = read_matte_metadata(written["output"])
+    assert (metadata["device"], metadata["precision"]) == ("cpu", "float32")
+    clicks = [track for track in reference.to_dict()["clicks"]]
+    with pytest.raises(BridgeError) as refused:
+        bridge.client.segment(reference.input, 1003, clicks, str(output), options={"precision": "float16"})
+    assert (refused.value.status, refused.value.field) == (422, "options.precision")
+    assert "float16 is computed on CUDA only" in str(refused.value)
+    assert not os.path.exists(str(output).replace("####", "1003"))

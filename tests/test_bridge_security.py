@@ -178,3 +178,24 @@ def test_sigint_stops_a_bridge_that_started_with_sigint_ignored(tiny_checkpoint,
         assert server.client.health()["status"] == "ok"
         assert server.stop(signal.SIGINT) == 128 + signal.SIGINT, server.output()
     assert "Application shutdown complete" in server.output()
+
+
+def test_a_busy_port_is_exit_2_with_one_line_before_the_model_loads(tiny_checkpoint, tmp_path):
+    """Another program holds the port: `serve` says so in one line and exits 2. The checkpoint
+    named does not exist, so the port error proves the port was tried before the model."""
+    import socket
+    import subprocess
+
+    from bridge_server import free_port, serve_command
+
+    with socket.socket() as holder:
+        port = free_port()
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        for checkpoint in (tmp_path / "missing.pt", tiny_checkpoint):
+            done = subprocess.run(serve_command(checkpoint, port, [tmp_path]), capture_output=True, text=True,
+                                  timeout=120)
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.splitlines() == [f"Error: --port {port}: 127.0.0.1:{port} is already in use (another "
+                                                f"bridge? GET http://127.0.0.1:{port}/v1/health says); stop it or "
+                                                "choose another --port"]

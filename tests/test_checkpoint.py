@@ -173,3 +173,27 @@ def test_info_summarises_a_training_state(tiny_checkpoint, tmp_path):
     resumable = rewrite(tiny_checkpoint, tmp_path / "last.pt", lambda p: p["metadata"].update(resume=state))
     text = CliRunner().invoke(main, ["checkpoint", "info", str(resumable)]).output
     assert "optimiser state for `train --resume` at step 42" in text and "exp_avg" not in text
+
+
+def test_info_prints_the_training_history_as_readable_lines():
+    """The bundled model was trained in six runs, each started from the one before: one line per
+    stage, oldest first, and no Python dict printed anywhere."""
+    from hyperseg_vfx.render import DEFAULT_CHECKPOINT
+
+    text = CliRunner().invoke(main, ["checkpoint", "info", str(DEFAULT_CHECKPOINT)]).output
+    assert "{" not in text and "}" not in text, text
+    lines = text.splitlines()
+    start = lines.index("training:        6 stages, oldest first")
+    assert lines[start + 1].startswith("  stage 1:       steps 1400, batch_size 4")
+    assert lines[start + 6].startswith("  stage 6:       from runs/demo_crossentropy/model.pt: steps 1200")
+
+
+def test_requires_python_is_what_the_readme_says():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    assert "Python 3.11" in readme
+    with open(root / "pyproject.toml", "rb") as handle:
+        assert tomllib.load(handle)["project"]["requires-python"] == ">=3.11"

@@ -51,6 +51,7 @@ ALLOWED = {
     ("demo.py", "path.unlink()"): "demo's own output folder, marked as the demo's by its marker file",
     ("demo.py", "folder.mkdir("): "demo's own output folder",
     ("demo.py", "any(folder.iterdir())"): "demo's own output folder (is it empty?)",
+    ("nuke_install.py", "source.read_bytes()"): "a package resource (the Nuke plugin shipped with us)",
     ("farm/install.py", "folder.iterdir()"): "a package resource folder (the Deadline plugin shipped with us)",
     ("farm/opencue.py", "tempfile.TemporaryDirectory"): "pyoutline's scratch folder, made for one submission",
     ("bridge/security.py", ""): "the token file: read_token_file applies the token file's own rules (regular, "

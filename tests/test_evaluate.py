@@ -241,3 +241,32 @@ def test_evaluate_size_refuses_to_stretch_a_plate(tmp_path):
                                   str(tmp_path / "r"), "--size", "256x144"])
     assert result.exit_code == 2, result.output
     assert "64x48 plate cannot be resampled to 256x144" in result.output and ".png" in result.output
+
+
+def test_evaluate_scores_each_object_of_a_clip_and_the_pixels_two_objects_claim(tiny_checkpoint, tmp_path):
+    from click.testing import CliRunner
+    from image_files import read_image
+
+    from hyperseg_vfx.cli import main
+
+    runner = CliRunner()
+    clips, out = tmp_path / "clips", tmp_path / "report"
+    synth = runner.invoke(main, ["synth", str(clips), "--clips", "1", "--frames", "2", "--size", "48x48", "--seed", "7",
+                                 "--objects", "2"])
+    assert synth.exit_code == 0, synth.output
+    result = runner.invoke(main, ["evaluate", "--data", f"clips:{clips}", "--checkpoint", str(tiny_checkpoint),
+                                  "--methods", "hyperseg,graph_cut", "--report", str(out), "--save-masks",
+                                  "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert sorted({(s["frame"], s["object_id"]) for s in report["samples"]}) == [
+        (1001, "object1"), (1001, "object2"), (1002, "object1"), (1002, "object2")]
+    clip = report["samples"][0]["clip"]
+    for method in ("tiny-test", "graph_cut"):
+        row = report["objects"][method]
+        masks = {(f, o): read_image(out / "masks" / method / clip / f"{f}_{o}.png")[1][..., 0] > 0
+                 for f in (1001, 1002) for o in ("object1", "object2")}
+        expected = np.mean([np.mean(masks[f, "object1"] & masks[f, "object2"]) for f in (1001, 1002)])
+        assert row["frames"] == 2 and row["double_claimed"] == pytest.approx(expected)
+        assert row["truth_double_claimed"] == 0.0  # the generators' visible mattes never overlap above 0.5
+    assert "## Pixels claimed by two objects" in (out / "report.md").read_text()

@@ -275,6 +275,15 @@ def test_plugin_runs_the_render_of_the_task_frames(plugin, tmp_path):
     assert plugin.environment == {}
 
 
+def test_a_gpu_task_renders_on_cuda_only(plugin):
+    """GPUsPerTask > 0: the render is told --device cuda, so on a host without a GPU it exits 2
+    (the task fails and is retried elsewhere) instead of rendering on the CPU."""
+    assert "--device" not in shlex.split(render_task(plugin, [], 0)[1])
+    plugin.plugin_info["GPUsPerTask"] = "1"
+    argv = shlex.split(render_task(plugin, [], 0)[1])
+    assert argv[argv.index("--device") + 1] == "cuda"
+
+
 def test_plugin_passes_a_stepped_task_as_a_frame_list(plugin):
     plugin.task_frames = [1005, 1001, 1003]
     assert shlex.split(render_task(plugin, [], 0)[1])[3] == "1001,1003,1005"
@@ -389,7 +398,8 @@ def test_plugin_loads_and_runs_under_python_2(tmp_path):
                          cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     visible, arguments = run.stdout.strip().split(" | ")
-    assert visible == "1" and arguments.startswith('render "/net/sh010.yaml" --frames 1001,1003 --openjd-progress')
+    assert visible == "1" and arguments.startswith('render "/net/sh010.yaml" --frames 1001,1003 --openjd-progress '
+                                                   '--device cuda')
 
 
 def test_plugin_arguments_render_a_moved_shot_with_the_repositorys_mappings(plugin_module, tmp_path, make_shot,

@@ -59,8 +59,8 @@ def test_job_xml_golden_and_fields(farm_shot, golden, tmp_path):
     result = submit_shot(shot, "opencue", chunk_size=2, gpus=1, priority=70, out_dir=tmp_path / "cue")
     assert not result.submitted and "CUEBOT_HOSTS is not set" in result.message
     text = (tmp_path / "cue" / "job.xml").read_text()
-    assert text.startswith('<?xml version="1.0"?><!DOCTYPE spec PUBLIC "SPI Cue  Specification Language" '
-                           '"http://localhost:8080/spcue/dtd/cjsl-1.13.dtd">')
+    assert text.startswith('<?xml version="1.0"?>\n<!DOCTYPE spec PUBLIC "SPI Cue  Specification Language" '
+                           '"http://localhost:8080/spcue/dtd/cjsl-1.13.dtd">\n<spec>\n  <facility>')
     root = validate_spec(text)
     assert root.findtext("show") == "hyperseg" and root.findtext("shot") == "sh010"
     name = root.find("job").get("name")
@@ -69,14 +69,37 @@ def test_job_xml_golden_and_fields(farm_shot, golden, tmp_path):
     assert (layer.findtext("range"), layer.findtext("chunk"), layer.findtext("gpus")) == ("1001-1005", "2", "1")
     assert " " in str(shot)
     assert shlex.split(layer.findtext("cmd")) == [HYPERSEG, "render", str(shot), "--frames", "#FRAMESPEC#",
-                                                  "--gpu-list-env", "CUE_GPU_CORES"]
-    for element, value in (("user", "USER"), ("email", "USER@example.com"), ("uid", "UID")):
-        root.find(element).text = value
-    root.find("job").set("name", "hyperseg_sh010_SUFFIX")
-    pretty = minidom.parseString(ET.tostring(root)).toprettyxml(indent="  ")
-    golden("farm/opencue/job.xml", pretty, shot_dir=shot.parent, command=HYPERSEG)
+                                                  "--device", "cuda", "--gpu-list-env", "CUE_GPU_CORES"]
+    user = root.findtext("user")
+    for element, value in ((f"<user>{user}</user>", "<user>USER</user>"),
+                           (f"<email>{root.findtext('email')}</email>", "<email>USER@example.com</email>"),
+                           (f"<uid>{root.findtext('uid')}</uid>", "<uid>UID</uid>"), (name, "hyperseg_sh010_SUFFIX")):
+        text = text.replace(element, value)
+    golden("farm/opencue/job.xml", text, shot_dir=shot.parent, command=HYPERSEG)  # the file as written: indented
     assert not (tmp_path / "home" / ".opencue").exists()
     assert "SHOT" not in os.environ
+
+
+def test_show_shot_and_user_come_from_the_options_or_the_shots_farm_section(farm_shot, tmp_path):
+    import yaml
+    from click.testing import CliRunner
+
+    from hyperseg_vfx.cli import main
+
+    shot = farm_shot("1001-1002")
+    data = yaml.safe_load(shot.read_text())
+    shot.write_text(yaml.safe_dump(dict(data, farm={"show": "bigshow", "shot": "sq01_sh010", "user": "jdoe"})))
+    root = validate_spec(submit_xml(shot, tmp_path / "a"))
+    assert [root.findtext(k) for k in ("show", "shot", "user", "email")] == \
+        ["bigshow", "sq01_sh010", "jdoe", "jdoe@example.com"]
+    result = CliRunner().invoke(main, ["submit", str(shot), "--farm", "opencue", "--dry-run", "--out", str(tmp_path / "b"),
+                                       "--show", "other", "--shot", "sh020", "--user", "wrangler"])
+    assert result.exit_code == 0, result.output
+    root = validate_spec((tmp_path / "b" / "job.xml").read_text())
+    assert [root.findtext(k) for k in ("show", "shot", "user")] == ["other", "sh020", "wrangler"]
+    bad = CliRunner().invoke(main, ["submit", str(shot), "--farm", "opencue", "--dry-run", "--out", str(tmp_path / "c"),
+                                    "--user", "x\nPostJob"])
+    assert bad.exit_code == 2 and "user: holds a control character" in bad.output and not (tmp_path / "c").exists()
 
 
 @pytest.mark.parametrize("semantics", SEMANTICS)
@@ -97,20 +120,33 @@ def test_pre_1_0_cuebot_and_rqd_render_every_frame(farm_shot, make_segmenter, tm
     """The Cuebot most farms run (#FRAME_END# = frame + chunk - 1), its RQD's fixed PATH and
     /bin/sh: each task renders the frames Cuebot marks done, and they equal one local render."""
     shot_file = farm_shot(frames)
-    (layer,) = layers(submit_xml(shot_file, tmp_path / "cue", chunk_size=2, gpus=1))
+    (layer,) = layers(submit_xml(shot_file, tmp_path / "cue", chunk_size=2))
     shot = load_shot(shot_file)
     import torch
 
     threads = {"OMP_NUM_THREADS": str(torch.get_num_threads())}  # the local render's summation order
-    for number, task in enumerate(dispatch(layer, "pre-1.0")):
-        run = rqd_run(task.command, gpu_list=str(number % 2), extra_env=threads)
+    for task in dispatch(layer, "pre-1.0"):
+        run = rqd_run(task.command, extra_env=threads)
         assert run.returncode == 0, run.stdout + run.stderr
-        assert f"GPUs: CUDA_VISIBLE_DEVICES={number % 2} (from $CUE_GPU_CORES)" in run.stderr
         assert f"{len(task.frames)} written" in run.stderr
     local = dataclasses.replace(shot, output=str(tmp_path / "local" / "m.####.exr"))
     assert render_shot(local, make_segmenter()).ok
     for frame in shot.frames:
         assert np.array_equal(pixels(shot.output_path(frame)), pixels(local.output_path(frame))), frame
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a host without a GPU")
+def test_a_gpu_layer_on_a_host_without_a_gpu_fails_instead_of_rendering_on_the_cpu(farm_shot, tmp_path):
+    """RQD gives the frame CUE_GPU_CORES=0, but this host has no GPU: the task exits 2 naming
+    CUDA (Cuebot retries it) and writes no matte, where it used to render on the CPU and exit 0."""
+    shot_file = farm_shot("1001-1002")
+    (layer,) = layers(submit_xml(shot_file, tmp_path / "cue", chunk_size=2, gpus=1))
+    (task,) = dispatch(layer, "current")
+    run = rqd_run(task.command, gpu_list="0")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "GPUs: CUDA_VISIBLE_DEVICES=0 (from $CUE_GPU_CORES)" in run.stderr
+    assert "Error: --device cuda: CUDA is not available here" in run.stderr
+    assert not any((shot_file.parent / "mattes").glob("*.exr"))
 
 
 def windows_argv(command_line: str) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 import pytest
+import yaml
 
 from hyperseg_vfx.farm import FarmInputError, FarmSubmitError, submit_shot
 from hyperseg_vfx.farm.resources import FARM_DIR
@@ -44,7 +45,11 @@ def test_generated_templates_pass_openjd_check(farm_shot, tmp_path, frames, gpus
     result = submit_shot(farm_shot(frames), "openjd", gpus=gpus, out_dir=tmp_path / "bundle")
     check = openjd_check(result.out_dir / "template.yaml")
     assert check.returncode == 0, check.stdout + check.stderr
-    assert ("amount.worker.gpu" in (result.out_dir / "template.yaml").read_text()) == (gpus > 0)
+    template = yaml.safe_load((result.out_dir / "template.yaml").read_text())
+    (step,) = template["steps"]
+    assert ("hostRequirements" in step) == (gpus > 0)
+    args = step["script"]["actions"]["onRun"]["args"]
+    assert (args[-2:] == ["--device", "cuda"]) == (gpus > 0)  # a GPU job never renders on a CPU
 
 
 def test_openjd_run_in_chunks_equals_one_local_render(farm_shot, make_segmenter, tmp_path, capfd):

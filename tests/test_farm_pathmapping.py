@@ -155,3 +155,25 @@ def test_openjd_run_with_path_mapping_rules_on_a_moved_folder(tmp_path, make_sho
         farm = pixels(moved / "mattes" / f"sh010_matte.{frame}.exr")
         assert np.array_equal(farm, pixels(local.output_path(frame))), f"frame {frame} differs"
     assert not (tmp_path / "studio" / "show").exists()
+
+
+def test_the_readmes_local_path_mapping_command_runs(tmp_path, make_shot, tiny_checkpoint):
+    """The README's own `openjd run ... --path-mapping-rules file://RULES` line, its placeholders
+    filled in, on a bundle whose shot folder moved: it maps the shot and writes every matte."""
+    import os
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (line,) = re.findall(r"^ *(openjd run .*--path-mapping-rules file://RULES)$", readme, re.MULTILINE)
+    shot_file, moved = moved_shot(tmp_path, make_shot, tiny_checkpoint)
+    submit_shot(shot_file, "openjd", dry_run=True, out_dir=shot_file.parent / "bundle")
+    shutil.move(shot_file.parent, moved)
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(json.dumps(rules(("POSIX", str(shot_file.parent), str(moved)))))
+    words = [word.replace("BUNDLE", str(moved / "bundle")).replace("SHOT", str(shot_file))  # the studio's paths
+             .replace("MATTES", str(shot_file.parent / "mattes")).replace("RULES", str(rules_file))
+             for word in shlex.split(line)]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    run = subprocess.run([OPENJD, *words[1:]], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    assert sorted(p.name for p in (moved / "mattes").glob("*.exr")) == [f"sh010_matte.{f}.exr" for f in range(1001, 1006)]

@@ -200,6 +200,21 @@ def test_bundle_paths_are_absolute_and_the_command_configurable(farm_shot, tmp_p
     assert values["HypersegCommand"] == "/opt/hyperseg-vfx/bin/hyperseg-vfx"
 
 
+def test_the_command_may_be_the_plugins_json_list_of_one_path(farm_shot, tmp_path, monkeypatch):
+    import json
+
+    executable = "C:\\Program Files\\hyperseg\\Scripts\\hyperseg-vfx.exe"  # as the Nuke plugin takes it
+    monkeypatch.setenv("HYPERSEG_VFX_COMMAND", json.dumps([executable]))
+    result = submit_shot(farm_shot(), "openjd", out_dir=tmp_path / "bundle", dry_run=True)
+    values = {v["name"]: v["value"] for v in
+              yaml.safe_load((result.out_dir / "parameter_values.yaml").read_text())["parameterValues"]}
+    assert values["HypersegCommand"] == executable
+    monkeypatch.setenv("HYPERSEG_VFX_COMMAND", json.dumps(["/venv/bin/python", "-m", "hyperseg_vfx.cli"]))
+    with pytest.raises(FarmInputError) as error:  # a farm task runs one executable
+        submit_shot(farm_shot(), "openjd", out_dir=tmp_path / "other", dry_run=True)
+    assert error.value.field == "HYPERSEG_VFX_COMMAND" and not (tmp_path / "other").exists()
+
+
 def test_non_contiguous_frames_become_an_openjd_range(farm_shot, tmp_path):
     result = submit_shot(farm_shot("1001-1009x2,1020-1022"), "openjd", out_dir=tmp_path / "b")
     values = yaml.safe_load((result.out_dir / "parameter_values.yaml").read_text())["parameterValues"]
@@ -297,3 +312,36 @@ def test_deadline_cloud_warns_about_paths_outside_the_bundle_roots():
                                 "outputs": {"directories": ["/show/mattes"]}}}
     assert outside_roots(["/show/plates/p.1001.exr", "/show/mattes/m.1001.exr", "/show/mattes2/m.exr",
                           "/other/model.pt"], refs) == ["/show/mattes2/m.exr", "/other/model.pt"]
+
+
+@pytest.mark.parametrize("farm, tool", [("deadline10", "deadlinecommand"), ("deadline-cloud", "deadline")])
+def test_submit_without_the_engines_cli_exits_3(farm_shot, tmp_path, monkeypatch, farm, tool):
+    """Files written, nothing submitted: a script must be able to tell (exit 3, not 0)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("DEADLINE_PATH", raising=False)
+    result = CliRunner().invoke(main, ["submit", str(farm_shot()), "--farm", farm, "--out", str(tmp_path / "job")])
+    assert result.exit_code == 3, result.output
+    assert "not installed" in result.output and any((tmp_path / "job").iterdir())
+    assert f"  {tool} " in result.output  # the command to run where the tool is
+
+
+def test_submit_exits_0_when_the_engine_accepts_the_job(farm_shot, deadline_cli):
+    deadline_cli()
+    result = CliRunner().invoke(main, ["submit", str(farm_shot()), "--farm", "deadline-cloud"])
+    assert result.exit_code == 0, result.output
+    assert "Submitted the job bundle" in result.output
+
+
+def test_submit_frames_renders_only_those_and_refuses_others(farm_shot, tmp_path):
+    shot = farm_shot("1001-1005")
+    runner = CliRunner()
+    done = runner.invoke(main, ["submit", str(shot), "--farm", "openjd", "--frames", "1002-1004", "--dry-run",
+                                "--out", str(tmp_path / "b")])
+    assert done.exit_code == 0, done.output
+    values = yaml.safe_load((tmp_path / "b" / "parameter_values.yaml").read_text())["parameterValues"]
+    assert {"name": "Frames", "value": "1002-1004"} in values
+    outside = runner.invoke(main, ["submit", str(shot), "--farm", "openjd", "--frames", "1004-1007", "--dry-run",
+                                   "--out", str(tmp_path / "c")])
+    assert outside.exit_code == 2 and not (tmp_path / "c").exists()
+    assert "Error: frames (frame 1006): 1004-1007 asks for 2 frame(s) outside the shot's frames 1001-1005" \
+        in outside.output

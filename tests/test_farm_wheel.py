@@ -1,6 +1,7 @@
-"""The farm files ship in the wheel: a wheel built from this tree, installed into a fresh virtual
-environment (no source tree next to it), writes the job files of every farm with `submit --dry-run`
-and installs the Deadline plugin. The install reuses the test environment's dependencies through a
+"""The farm files and the Nuke plugin ship in the wheel: a wheel built from this tree, installed
+into a fresh virtual environment (no source tree next to it), writes the job files of every farm
+with `submit --dry-run`, installs the Deadline plugin, and installs the Nuke plugin with its gizmo
+into a folder that a (fake) Nuke loads. The install reuses the test environment's dependencies through a
 .pth file instead of downloading them (`pip install --no-deps`)."""
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import json
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -109,3 +112,65 @@ def test_install_deadline_plugin_never_overwrites_an_edited_plugin(tmp_path):
     assert dlinit.read_text() == edited
     forced = runner.invoke(main, ["farm", "install-deadline-plugin", str(repo), "--force"])
     assert forced.exit_code == 0 and filecmp.cmp(dlinit, FARM_DIR / "deadline" / "HyperSeg" / "HyperSeg.dlinit", False)
+
+
+NUKE_LOAD = """
+import runpy, sys
+sys.path.insert(0, {tests!r})
+import fake_nuke
+nuke = fake_nuke.install()
+sys.path.remove(str(fake_nuke.PLUGIN_DIR))  # only the installed copy: no source tree
+sys.path.insert(0, {plugin!r})
+runpy.run_path({plugin!r} + "/init.py", run_name="__main__")
+node = nuke.createNode("HyperSeg")
+import hyperseg_nuke, hyperseg_nuke.bridge_client as client
+print(hyperseg_nuke.__file__)
+print(node.Class(), node.knob("segment_frame") is not None)
+print(client.hyperseg_command())
+"""
+
+
+def test_the_wheel_ships_the_nuke_plugin_and_installs_it(installed, tmp_path):
+    (wheel,) = (installed.parents[1] / "dist").glob("hyperseg_vfx-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {"hyperseg_vfx/nuke_plugin/" + p.relative_to(ROOT / "nuke_plugin").as_posix()
+               for p in (ROOT / "nuke_plugin").rglob("*.py")}
+    assert shipped | {"hyperseg_vfx/nuke_plugin/gizmos/HyperSeg.gizmo"} <= names, sorted(names)
+
+    folder = tmp_path / "nuke" / "hyperseg"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HYPERSEG_VFX_COMMAND")}
+    run = subprocess.run([str(installed / "hyperseg-vfx"), "nuke", "install", str(folder)], capture_output=True,
+                         text=True, env=env, cwd="/")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"NUKE_PATH=\"{folder}\"" in run.stdout
+    assert filecmp.cmp(folder / "gizmos" / "HyperSeg.gizmo", ROOT / "gizmos" / "HyperSeg.gizmo", shallow=False)
+    command = json.loads((folder / "hyperseg_command.json").read_text())["command"]
+    assert command == [str(installed / "python"), "-m", "hyperseg_vfx.cli"]
+    version = subprocess.run(command + ["--version"], capture_output=True, text=True, env=env, cwd="/")
+    assert version.returncode == 0 and "hyperseg-vfx" in version.stdout, version.stderr
+
+    # Nuke with FOLDER on its plugin path: the copy loads, finds its gizmo and the recorded command
+    load = subprocess.run([sys.executable, "-c", NUKE_LOAD.format(tests=str(ROOT / "tests"), plugin=str(folder))],
+                          capture_output=True, text=True, env=env, cwd="/")
+    assert load.returncode == 0, load.stderr
+    module, created, found = load.stdout.splitlines()[-3:]
+    assert module.startswith(str(folder)) and created == "HyperSeg True" and found == repr(command)
+
+    again = subprocess.run([str(installed / "hyperseg-vfx"), "nuke", "install", str(folder)], capture_output=True,
+                           text=True, env=env)
+    assert again.returncode == 0 and "already up to date" in again.stdout
+
+
+def test_nuke_install_never_overwrites_an_edited_file(tmp_path):
+    runner = CliRunner()
+    folder = tmp_path / "hyperseg"
+    first = runner.invoke(main, ["nuke", "install", str(folder)])
+    assert first.exit_code == 0 and (folder / "hyperseg_nuke" / "bridge_client.py").is_file(), first.output
+    menu = folder / "menu.py"
+    menu.write_text(menu.read_text() + "# a studio's addition\n")
+    edited = menu.read_text()
+    refused = runner.invoke(main, ["nuke", "install", str(folder)])
+    assert refused.exit_code == 2 and "menu.py differs from what would be installed" in refused.output
+    assert menu.read_text() == edited
+    forced = runner.invoke(main, ["nuke", "install", str(folder), "--force"])
+    assert forced.exit_code == 0 and filecmp.cmp(menu, ROOT / "nuke_plugin" / "menu.py", shallow=False)

@@ -179,3 +179,25 @@ def test_read_matte_single_channel_and_no_alpha(tmp_path):
     rgb = write_image(tmp_path / "rgb.exr", np.zeros((2, 3, 3)))
     with pytest.raises(ImageReadError, match="no A channel"):
         read_matte(rgb)
+
+
+def test_a_given_ocio_config_converts_with_its_own_names(tmp_path):
+    from image_files import write_ocio_config
+
+    config = str(write_ocio_config(tmp_path / "show" / "config.ocio", gain=2.0))
+    pixels = np.random.default_rng(3).uniform(0, 0.45, (8, 12, 3))
+    plate = write_image(tmp_path / "p.exr", pixels, fmt="float")
+    doubled = write_image(tmp_path / "d.exr", pixels * 2, fmt="float")
+    frame = read_frame(plate, "show_plate", ocio_config=config)
+    np.testing.assert_allclose(frame.rgb, read_frame(doubled, "linear").rgb, atol=2e-4)
+    assert resolve_colorspace("linear", config) == "show_lin" and resolve_colorspace("sRGB", config) == "show_srgb"
+    with pytest.raises(ImageReadError, match="show_plate"):  # the built-in config has no such space
+        read_frame(plate, "show_plate")
+    with pytest.raises(ImageReadError, match=r"'ACEScg'.*show/config.ocio"):  # not in the show's config
+        read_frame(plate, "ACEScg", ocio_config=config)
+    with pytest.raises(ImageReadError, match="missing.ocio"):
+        read_frame(plate, "linear", ocio_config=str(tmp_path / "missing.ocio"))
+    write_ocio_config(tmp_path / "show" / "config.ocio", gain=3.0)  # the show changed its config: read again
+    tripled = write_image(tmp_path / "t.exr", pixels * 3, fmt="float")
+    np.testing.assert_allclose(read_frame(plate, "show_plate", ocio_config=config).rgb,
+                               read_frame(tripled, "linear").rgb, atol=2e-4)

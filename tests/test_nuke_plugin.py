@@ -236,6 +236,9 @@ def test_settings_come_from_knobs_then_the_environment(plugin, monkeypatch, tmp_
     assert settings.bridge_url(" ") == "http://gpu7:9000" and settings.bridge_url("http://h:1") == "http://h:1"
     (tmp_path / "token").write_text("s3cret-token-of-16+\n")
     monkeypatch.setenv("HYPERSEG_BRIDGE_TOKEN_FILE", str(tmp_path / "token"))
+    with pytest.raises(PluginError, match="read by other users"):  # serve's rules: 0600
+        settings.bridge_token()
+    (tmp_path / "token").chmod(0o600)
     assert settings.bridge_token() == "s3cret-token-of-16+"
     monkeypatch.setenv("HYPERSEG_BRIDGE_TOKEN_FILE", str(tmp_path / "missing"))
     with pytest.raises(PluginError, match="HYPERSEG_BRIDGE_TOKEN_FILE"):
@@ -246,7 +249,6 @@ def test_settings_come_from_knobs_then_the_environment(plugin, monkeypatch, tmp_
         settings.farm_name("default")
     monkeypatch.setenv("HYPERSEG_FARM", "opencue")
     assert settings.farm_name("default") == "opencue" and settings.farm_name("deadline10") == "deadline10"
-    assert settings.hyperseg_command() == ["hyperseg-vfx"]
     monkeypatch.setenv("HYPERSEG_VFX_COMMAND", "/opt/hs/bin/python -m hyperseg_vfx.cli")
     assert settings.hyperseg_command() == ["/opt/hs/bin/python", "-m", "hyperseg_vfx.cli"]
 
@@ -306,13 +308,13 @@ def test_source_plates_are_used_only_when_the_read_is_plain(nuke, plugin, make_s
 
     read, node = make_comp(nuke, tmp_path, make_shot)
     info = source.source_info(node)
-    assert info == (96, 64, 1001, 1006, str(tmp_path / "plates" / "plate.####.exr"), "linear")
+    assert info == (96, 64, 1001, 1006, str(tmp_path / "plates" / "plate.####.exr"), "linear", None)
     read["colorspace"].setValue("ACES - ACEScg")  # the bridge converts from the Read's colour space
-    assert source.source_info(node)[4:] == (info.plates, "ACES - ACEScg")
+    assert source.source_info(node)[4:6] == (info.plates, "ACES - ACEScg")
     assert source.source_info(node, "sRGB").colorspace == "sRGB"  # the node's knob wins
     nuke.root()["workingSpaceLUT"].setValue("ACEScg")
     read["raw"].setValue(True)  # raw: the file's values are taken as the working space
-    assert source.source_info(node)[4:] == (info.plates, "ACEScg")
+    assert source.source_info(node)[4:6] == (info.plates, "ACEScg")
     read["frame"].setValue("frame+10")
     assert source.source_info(node).plates is None
     node.setInput(0, None)

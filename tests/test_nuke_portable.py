@@ -16,6 +16,8 @@ from __future__ import annotations
 import http.server
 import importlib
 import json
+import os
+import stat
 import threading
 
 import pytest
@@ -24,9 +26,9 @@ import fake_nuke
 from fake_nuke import PLUGIN_DIR
 from fake_nuke.comp import load_plugin
 
-MODULES = ("background", "bridge_client", "callbacks", "clicks", "connection", "edits", "errors", "feedback", "install",
-           "jobs", "knobs", "live", "matte", "paths", "preview", "script", "settings", "shotfile", "source",
-           "source_render", "tasks", "track_memory", "tracking")
+MODULES = ("autostart", "background", "bridge_client", "callbacks", "clicks", "colour", "connection", "edits",
+           "errors", "feedback", "install", "jobs", "knobs", "live", "matte", "paths", "preview", "script", "settings",
+           "shotfile", "source", "source_render", "tasks", "track_memory", "tracking")
 
 
 @pytest.fixture
@@ -196,6 +198,78 @@ def test_child_processes_get_a_clean_python_environment(nuke, monkeypatch):
     assert "PYTHONPATH" not in env and "PYTHONHOME" not in env and env["HYPERSEG_FARM"] == "openjd"
 
 
+# -- token files (issue 24, item 16): the rules of `serve --token-file`, applied by the plugin ------
+
+
+class HeaderStandIn(StandIn):
+    """Answers every GET with the raw bytes of the Authorization header it got (as Latin-1 text,
+    which maps byte for byte)."""
+
+    def do_GET(self):
+        answer = json.dumps({"authorization": self.headers.get("Authorization", "")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+def test_bridge_client_sends_a_non_ascii_token_utf8_encoded(nuke):
+    from hyperseg_nuke.bridge_client import BridgeClient
+
+    token = "jeton-secret-été-€-ключ"
+    server = http.server.HTTPServer(("127.0.0.1", 0), HeaderStandIn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answer = BridgeClient("http://127.0.0.1:{}".format(server.server_address[1]), token=token).health()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer["authorization"].encode("latin-1") == ("Bearer " + token).encode("utf-8")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX owners, modes, links and FIFOs")
+def test_user_token_makes_its_folder_private_and_reads_the_file_as_serve_does(nuke, tmp_path):
+    from hyperseg_nuke.bridge_client import BridgeError, user_token
+
+    folder = tmp_path / "open"
+    folder.mkdir()
+    folder.chmod(0o777)
+    token = user_token(str(folder / "bridge_token"))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and len(token) >= 16
+    assert stat.S_IMODE((folder / "bridge_token").stat().st_mode) == 0o600
+
+    (folder / "bridge_token").chmod(0o644)
+    with pytest.raises(BridgeError, match="read by other users"):
+        user_token(str(folder / "bridge_token"))
+
+    planted = tmp_path / "planted"
+    planted.mkdir(mode=0o700)
+    target = tmp_path / "attackers_token"
+    target.write_text("known-to-the-attacker-0123456789\n")
+    target.chmod(0o600)
+    (planted / "bridge_token").symlink_to(target)
+    with pytest.raises(BridgeError, match="symbolic link"):
+        user_token(str(planted / "bridge_token"))
+    assert target.read_text() == "known-to-the-attacker-0123456789\n"
+
+    fifo_folder = tmp_path / "fifo"
+    fifo_folder.mkdir(mode=0o700)
+    os.mkfifo(str(fifo_folder / "bridge_token"), 0o600)
+    outcome = []
+
+    def read():
+        try:
+            user_token(str(fifo_folder / "bridge_token"))
+        except BridgeError as exc:
+            outcome.append(str(exc))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    assert not reader.is_alive() and "not a regular file" in outcome[0], outcome
+
+
 # -- issue 25: node identity, handles, Track in bulk, reload matte ----------------------------------
 
 
@@ -274,3 +348,167 @@ def test_reload_matte_button_reloads_the_inner_read(nuke):
     before = read.reloads
     node["reload_matte"].execute()
     assert read.reloads == before + 1 and "reloaded" in node["status"].value()
+
+
+# -- command settings, finding hyperseg-vfx, the auto-started bridge (issue 25) --------------------
+
+WINDOWS_COMMAND = r"C:\hyperseg\.venv\Scripts\hyperseg-vfx.exe serve --allow-root D:\shows"
+WINDOWS_WORDS = [r"C:\hyperseg\.venv\Scripts\hyperseg-vfx.exe", "serve", "--allow-root", r"D:\shows"]
+
+
+def on_windows(call, *args):
+    """call(*args) with os.name "nt", as in Nuke on Windows; os.name is restored before the result
+    (or error) leaves, so pytest itself never runs with it."""
+    import os
+
+    saved, os.name = os.name, "nt"
+    try:
+        return call(*args)
+    finally:
+        os.name = saved
+
+
+def test_command_settings_keep_windows_paths(nuke, monkeypatch):
+    from hyperseg_nuke import bridge_client, settings
+
+    monkeypatch.setenv("HYPERSEG_BRIDGE_COMMAND", WINDOWS_COMMAND)
+    assert on_windows(bridge_client.default_command, "http://127.0.0.1:8765") == WINDOWS_WORDS
+    monkeypatch.setenv("HYPERSEG_VFX_COMMAND", r'"C:\Program Files\hyperseg\python.exe" -m hyperseg_vfx.cli')
+    assert on_windows(settings.hyperseg_command) == [r"C:\Program Files\hyperseg\python.exe", "-m", "hyperseg_vfx.cli"]
+    split = bridge_client.split_command
+    assert on_windows(split, r'C:\hs\hyperseg-vfx.exe serve --allow-root "D:\my shows" --allow-root \\srv\share',
+                      "X") == [r"C:\hs\hyperseg-vfx.exe", "serve", "--allow-root", r"D:\my shows", "--allow-root",
+                               r"\\srv\share"]
+    assert on_windows(split, json.dumps(WINDOWS_WORDS), "X") == WINDOWS_WORDS  # a JSON list: the words as they are
+    assert split("/opt/hs/bin/python -m hyperseg_vfx.cli --allow-root '/shows/a b'", "X") == [
+        "/opt/hs/bin/python", "-m", "hyperseg_vfx.cli", "--allow-root", "/shows/a b"]
+    assert split(json.dumps(WINDOWS_WORDS), "X") == WINDOWS_WORDS
+    assert split("  ", "X") == []
+    for bad in ('["serve", 3]', "[]", '[{"a": 1}]', "[not json", 'a "unclosed'):
+        for run in (split, lambda *args: on_windows(split, *args)):
+            with pytest.raises(bridge_client.BridgeError, match="HYPERSEG_BRIDGE_COMMAND"):
+                run(bad, "HYPERSEG_BRIDGE_COMMAND")
+
+
+def _executable(folder, name="hyperseg-vfx"):
+    import os
+    import stat
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return os.path.abspath(str(path))
+
+
+def test_hyperseg_vfx_is_found_by_a_documented_rule(nuke, monkeypatch, tmp_path):
+    from hyperseg_nuke import bridge_client, settings
+
+    monkeypatch.delenv("HYPERSEG_VFX_COMMAND", raising=False)
+    monkeypatch.delenv("HYPERSEG_BRIDGE_COMMAND", raising=False)
+    monkeypatch.setattr(bridge_client, "installed_command_file", lambda: str(tmp_path / "plugin" / "command.json"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(bridge_client.BridgeError) as error:  # nowhere: say how to set it, never [Errno 2]
+        settings.hyperseg_command()
+    assert "HYPERSEG_VFX_COMMAND" in str(error.value) and "nuke install" in str(error.value)
+    with pytest.raises(bridge_client.BridgeError, match="HYPERSEG_VFX_COMMAND"):
+        bridge_client.default_command("http://127.0.0.1:8765")
+    on_path = _executable(tmp_path / "bin")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert settings.hyperseg_command() == [on_path]  # 3. on PATH, as an absolute path
+    (tmp_path / "plugin").mkdir()
+    (tmp_path / "plugin" / "command.json").write_text(json.dumps({"command": ["/venv/bin/python", "-m", "x"]}))
+    assert settings.hyperseg_command() == ["/venv/bin/python", "-m", "x"]  # 2. what `nuke install` recorded
+    monkeypatch.setenv("HYPERSEG_VFX_COMMAND", "/opt/hs/bin/hyperseg-vfx")
+    assert settings.hyperseg_command() == ["/opt/hs/bin/hyperseg-vfx"]  # 1. the environment
+    spaced = _executable(tmp_path / "Program Files" / "hs")  # a path with a space, unquoted
+    monkeypatch.setenv("HYPERSEG_VFX_COMMAND", spaced)
+    assert settings.hyperseg_command() == [spaced]
+
+
+def test_the_auto_started_bridge_reads_its_allowed_folders_and_stops_when_idle(nuke, monkeypatch, tmp_path):
+    from hyperseg_nuke import bridge_client
+
+    monkeypatch.delenv("HYPERSEG_BRIDGE_COMMAND", raising=False)
+    monkeypatch.setenv("HYPERSEG_VFX_COMMAND", "/opt/hs/bin/hyperseg-vfx")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    command = bridge_client.default_command("http://localhost:9001")
+    assert command[:6] == ["/opt/hs/bin/hyperseg-vfx", "serve", "--host", "localhost", "--port", "9001"]
+    roots_file = command[command.index("--allow-roots-file") + 1]
+    assert roots_file == str(tmp_path / "config" / "hyperseg-vfx" / "bridge_roots")
+    assert int(command[command.index("--idle-exit") + 1]) > 0
+
+
+def test_allowed_folders_are_added_to_the_roots_file(nuke, tmp_path):
+    import os
+
+    from hyperseg_nuke import bridge_client
+
+    path = str(tmp_path / "config" / "bridge_roots")
+    assert bridge_client.allow_folders(["/shows/a/plates", "/shows/a/mattes", "/shows/a/plates/"], path) == [
+        "/shows/a/plates", "/shows/a/mattes"]
+    assert bridge_client.allow_folders(["/shows/a/plates/sub", "/shows/b"], path) == ["/shows/b"]  # sub: covered
+    assert bridge_client.allowed_folders(path) == ["/shows/a/plates", "/shows/a/mattes", "/shows/b"]
+    if os.name == "posix":
+        assert os.stat(path).st_mode & 0o777 == 0o600
+    home = os.path.expanduser("~")
+    assert bridge_client.allow_folders(["/", home, "relative/x"], path) == []  # never the disk or the home folder
+
+
+def test_a_copied_plugin_finds_the_gizmo_beside_it(nuke, tmp_path):
+    import runpy
+    import shutil
+    import sys
+
+    copy = tmp_path / "nuke plugins" / "hyperseg"  # as `hyperseg-vfx nuke install DIR` lays it out
+    shutil.copytree(str(PLUGIN_DIR), str(copy), ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "gizmos").mkdir()
+    shutil.copy(str(PLUGIN_DIR.parent / "gizmos" / "HyperSeg.gizmo"), str(copy / "gizmos"))
+    saved = [name for name in sys.modules if name.startswith("hyperseg_nuke")]
+    modules = {name: sys.modules.pop(name) for name in saved}
+    sys.path.insert(0, str(copy))
+    try:
+        runpy.run_path(str(copy / "init.py"), run_name="__main__")
+        node = nuke.createNode("HyperSeg")
+        assert node.Class() == "HyperSeg" and node.knob("segment_frame") is not None
+    finally:
+        sys.path.remove(str(copy))
+        for name in [n for n in sys.modules if n.startswith("hyperseg_nuke")]:
+            del sys.modules[name]
+        sys.modules.update(modules)
+
+
+STOCK = "/opt/Nuke15.1v1/plugins/OCIOConfigs/configs/nuke-default/config.ocio"
+
+
+def test_the_node_names_the_project_ocio_config(nuke, monkeypatch):
+    from hyperseg_nuke import colour
+
+    monkeypatch.delenv("OCIO", raising=False)
+    root = nuke.root()
+    root["OCIOConfigPath"].setValue(STOCK)
+    assert colour.ocio_config() == STOCK  # the stock config Project Settings > Color names
+    root["OCIO_config"].setValue("custom")
+    root["customOCIOConfigPath"].setValue("[python {'/shows/sh010'}]/ocio/config.ocio")
+    assert colour.ocio_config() == "/shows/sh010/ocio/config.ocio"  # the custom one, TCL expanded
+    monkeypatch.setenv("OCIO", "/studio/ocio/config.ocio")
+    assert colour.ocio_config() == "/studio/ocio/config.ocio"  # $OCIO overrides the project's, in Nuke too
+    monkeypatch.delenv("OCIO")
+    root["OCIO_config"].setValue("nuke-default")
+    root["OCIOConfigPath"].setValue("")
+    assert colour.ocio_config() is None
+
+
+def test_bridge_client_sends_the_ocio_config(nuke):
+    from hyperseg_nuke.bridge_client import BridgeClient
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), StandIn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = BridgeClient("http://127.0.0.1:{}".format(server.server_address[1]))
+        answer = client.segment("C:/p/plate.####.exr", 1001, [{"label": "positive", "keys": {1001: (1.0, 2.0)}}],
+                                "C:/m/m.####.exr", colorspace="ACEScg", ocio_config="C:/show/config.ocio")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer["got"]["colorspace"] == "ACEScg" and answer["got"]["ocio_config"] == "C:/show/config.ocio"

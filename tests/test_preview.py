@@ -112,3 +112,32 @@ def test_preview_command(shot, tmp_path):
 
 def test_default_preview_path(shot):
     assert str(preview.default_preview_path(shot)) == str(shot.output_path(1001)).rsplit("/", 1)[0] + "/demo_preview.png"
+
+
+def test_each_object_is_tinted_in_its_own_colour(tmp_path, make_shot, make_segmenter):
+    """A two-object shot's sheet: pixels of the star show the first object's colour, pixels of
+    the backdrop the second's (the layers of the rendered EXR, `<name>.A`)."""
+    from test_objects import channels, two_object_shot
+
+    from hyperseg_vfx.render import render_shot
+
+    path, _ = two_object_shot(make_shot, tmp_path, frames="1001")
+    shot = load_shot(path)
+    assert render_shot(shot, make_segmenter()).ok
+    sheet = preview.contact_sheet(shot, max_tile_width=W)
+    layers = channels(shot.output_path(1001))
+    plate = read_frame(shot.input_path(1001)).rgb
+    x, y = sheet.layout.origin(0)
+    tile = sheet.pixels[y : y + H, x : x + W]
+    expected = plate.copy()
+    for name, colour in zip(("star", "backdrop"), preview.OBJECT_COLOURS):  # tinted in the shot's order
+        alpha = layers[f"{name}.A"][..., None] * preview.TINT_OPACITY
+        assert alpha.max() > 0.2  # each object shows
+        expected = expected * (1 - alpha) + np.array(colour, np.float32) * alpha
+    away = np.ones((H, W), bool)
+    ys, xs = np.mgrid[0:H, 0:W] + 0.5
+    for obj in shot.objects:
+        for click in obj.clicks_at(1001):
+            away &= np.hypot(xs - click.x, ys - click.y) > 8
+    away[H - 24 :, :60] = False  # the label
+    np.testing.assert_allclose(tile[away], np.clip(expected, 0, 1)[away], atol=0.01)

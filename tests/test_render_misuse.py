@@ -18,6 +18,7 @@ import pytest
 import yaml
 from image_files import write_image
 
+from hyperseg_vfx.io.exr import read_matte_metadata
 from hyperseg_vfx.shot import load_shot
 
 SIZE = (96, 64)
@@ -170,3 +171,41 @@ def test_a_newline_in_the_output_cannot_reach_a_deadline_job_file(shot, tmp_path
     line = one_error_line(err)
     assert status == 2 and "output" in line and "control characters" in line, err
     assert not out_dir.exists()
+
+
+def test_frames_outside_the_shot_are_exit_2(shot):
+    status, _out, err, _rss = run_cli("render", shot.path, "--frames", "1002-1005")
+    assert status == 2
+    assert one_error_line(err) == "Error: frames (frame 1004): 1002-1005 asks for 2 frame(s) outside the shot's " \
+                                  "frames 1001-1003"
+    assert not Path(shot.output_path(1002)).exists()
+
+
+def test_a_single_file_input_must_be_said(shot, tmp_path):
+    """An input without a frame token is one image for every frame: refused with the fix named,
+    rendered (every frame from that one image) with `hold: true`."""
+    data = dict(yaml.safe_load(Path(shot.path).read_text()), input=shot.input_path(1001))
+    held = Path(shot.path).with_name("held.yaml")
+    held.write_text(yaml.safe_dump(data))
+    status, _out, err, _rss = run_cli("render", held)
+    assert status == 2
+    line = one_error_line(err)
+    assert line.startswith(f"Error: input: {shot.input_path(1001)} has no frame token (####, %04d) but 3 frames")
+    assert "`hold: true`" in line
+    held.write_text(yaml.safe_dump(dict(data, hold=True)))
+    status, _out, err, _rss = run_cli("render", held)
+    assert status == 0, err
+    sources = {read_matte_metadata(shot.output_path(f))["source"] for f in shot.frames}
+    assert sources == {shot.input_path(1001)}  # every frame's matte made from the one image
+    assert load_shot(held).to_dict()["hold"] is True
+
+
+def test_submit_and_serve_help_list_their_exit_statuses():
+    status, out, err, _rss = run_cli("submit", "--help")
+    assert status == 0, err
+    for line in ("  0  the engine accepted the job", "  2  bad input", "  3  the job files were written but not"):
+        assert line in out, out
+    status, out, err, _rss = run_cli("serve", "--help")
+    assert status == 0 and "the port is in use" in out and "  130" in out and "  143" in out, out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "| 3 | `submit` only: the job files were written but no engine took the job" in readme

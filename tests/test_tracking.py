@@ -227,7 +227,19 @@ def test_track_command_writes_a_shot_with_a_key_on_every_frame(disc_shot, tmp_pa
     tracked = load_shot(out)
     assert sorted(tracked.clicks[0].keys) == [1001, 1002, 1003, 1004]
     assert tracked.clicks[0].tracked.keys == frozenset({1002, 1003, 1004})
-    assert tracked.input == load_shot(path).input and tracked.output == load_shot(path).output
+    assert tracked.input == load_shot(path).input
+    # its own mattes: rendering the tracked shot keeps the untracked ones
+    assert tracked.output == str(tmp_path / "mattes" / "disc_tracked.####.exr")
+    assert f"(mattes: {tracked.output})" in result.output
+    written = yaml.safe_load(out.read_text())["clicks"][0]["keys"]
+    assert all(v == round(v, 3) and len(repr(v)) <= 12 for f in (1002, 1003, 1004) for v in written[f]), written
+    told = CliRunner().invoke(main, ["track", str(path), "--out", str(tmp_path / "t2.yaml"), "--device", "cpu",
+                                     "--output", str(tmp_path / "elsewhere" / "m.####.exr")])
+    assert told.exit_code == 0, told.output
+    assert load_shot(tmp_path / "t2.yaml").output == str(tmp_path / "elsewhere" / "m.####.exr")
+    again = CliRunner().invoke(main, ["track", str(out), "--out", str(tmp_path / "t3.yaml"), "--device", "cpu"])
+    assert again.exit_code == 0, again.output  # re-tracking a tracked shot keeps its mattes' names
+    assert load_shot(tmp_path / "t3.yaml").output == tracked.output
 
 
 def test_shot_tracked_marks_are_checked_and_round_trip(tmp_path):
@@ -252,3 +264,27 @@ def test_plates_too_small_for_flow_are_a_clear_error():
 
     with pytest.raises(FlowError, match="8x8 plates"):
         dis_flow(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))
+
+
+def test_track_follows_each_objects_clicks(disc_shot, segmenter, tmp_path):
+    """A shot with `objects:`: the disc's click follows the disc, the backdrop's (on the static
+    photograph) stays put, and each object's tracked clicks are what tracking it alone gives."""
+    path = disc_shot({1001: disc_centre(1001)}, frames="1001-1004")
+    data = yaml.safe_load(path.read_text())
+    backdrop = [{"label": "positive", "keys": {1001: [170.0, 125.0]}},
+                {"label": "negative", "keys": {1001: [float(v) for v in disc_centre(1001)]}}]
+    data["objects"] = {"disc": {"clicks": data.pop("clicks")}, "backdrop": {"clicks": backdrop}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "tracked.yaml"
+    result = CliRunner().invoke(main, ["track", str(path), "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "3 clicks over 4 frames" in result.output
+    tracked = {obj.name: obj.clicks for obj in load_shot(out).objects}
+    assert list(tracked) == ["disc", "backdrop"]
+    for frame in range(1001, 1005):
+        assert np.hypot(*(np.array(tracked["disc"][0].keys[frame]) - disc_centre(frame))) < 1.0
+        assert np.hypot(*(np.array(tracked["backdrop"][0].keys[frame]) - (170.0, 125.0))) < 1.0
+    alone = dict(data, clicks=data["objects"]["disc"]["clicks"])
+    del alone["objects"]
+    (tmp_path / "alone.yaml").write_text(yaml.safe_dump(alone))
+    assert track_shot(load_shot(tmp_path / "alone.yaml"), segmenter).shot.clicks == tracked["disc"]

@@ -13,9 +13,12 @@ from __future__ import annotations
 import contextlib
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 
 from .. import __version__
+from .docs import docs_page
 from .errors import install_error_handlers
+from .idle import ActivityMiddleware
 from .middleware import RequestGuard
 from .schemas import (ERROR_RESPONSES, Health, JobRequest, JobStatus, SegmentRequest, SegmentResult, SubmitRequest,
                       SubmitResult, TrackRequest)
@@ -39,11 +42,13 @@ def create_app(settings: BridgeSettings) -> FastAPI:
 
     app = FastAPI(
         title="HyperSeg bridge", version=__version__, lifespan=lifespan, responses=ERROR_RESPONSES,
+        docs_url=None, redoc_url=None,  # both load their scripts from a CDN: /docs is docs.docs_page
         description="Interactive segmentation for VFX: clicks in, EXR mattes out. Paths are absolute and must lie "
                     "in the bridge's allowed folders; errors are `{\"error\": {\"code\", \"message\", \"field\"}}`.",
     )
     app.state.bridge = bridge
     install_error_handlers(app)
+    app.add_middleware(ActivityMiddleware, activity=bridge.activity)  # inside the guard: refused requests don't count
     app.add_middleware(RequestGuard, token=settings.token, max_body_bytes=settings.max_body_bytes,
                        allowed_hosts=allowed_host_names(settings.host, settings.allowed_hosts),
                        allow_origins=settings.allow_origins)
@@ -77,5 +82,9 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     @app.post("/v1/submit", response_model=SubmitResult, summary="Hand a shot file to a render farm submitter")
     def submit(request: SubmitRequest) -> dict:
         return bridge.submit(request)
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    async def docs() -> str:
+        return docs_page(app.openapi())
 
     return app

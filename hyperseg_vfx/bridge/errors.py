@@ -29,7 +29,8 @@ from ..shot import ShotError
 log = logging.getLogger("hyperseg_vfx.bridge")
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict",
-              405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+              405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+              429: "too_many_requests"}
 
 
 class ApiError(Exception):

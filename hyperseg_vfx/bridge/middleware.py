@@ -52,7 +52,7 @@ class RequestGuard:
         if origin is not None and origin.decode("latin-1").rstrip("/").lower() not in self.allow_origins:
             return await _refuse(send, 403, "forbidden_origin",
                                  "requests from web pages are refused (see --allow-origin)")
-        if self.token is not None and not token_matches(headers.get(b"authorization", b"").decode("latin-1"), self.token):
+        if self.token is not None and not token_matches(headers.get(b"authorization"), self.token):
             return await _refuse(send, 401, "unauthorized", "missing or wrong token: send `Authorization: Bearer <token>`",
                                  [(b"www-authenticate", b"Bearer")])
         length = headers.get(b"content-length", b"")

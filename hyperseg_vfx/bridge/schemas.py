@@ -50,28 +50,57 @@ class Options(Request):
     """scale: fraction (0, 1] of the plate size the model runs at; matte: soft (probability) or
     binary; candidates: also write the alternative masks as channels hyperseg.c1..c4, hyperseg2.c5.. (4 per layer);
     temporal_smoothing: average each matte with its neighbours' mattes moved by the plates' motion;
+    precision: what the network computes in (float16: CUDA only, 422 on a CPU bridge);
     edges: the edge stage at the plate's resolution (model: the model's own choice; none; graphcut)."""
 
     scale: StrictFloat = ShotOptions().scale
     matte: Literal["soft", "binary"] = ShotOptions().matte
     candidates: StrictBool = ShotOptions().candidates
     temporal_smoothing: StrictBool = ShotOptions().temporal_smoothing
+    precision: Literal["float32", "float16"] = ShotOptions().precision
     edges: Literal["model", "none", "graphcut"] = ShotOptions().edges
+    exclusive: StrictBool = Field(ShotOptions().exclusive,
+                                  description="With `objects`: the objects' mattes never overlap (sum at most 1).")
+
+
+class ObjectOptions(Request):
+    """An object's own options (absent: the request's)."""
+
+    matte: Literal["soft", "binary"] | None = None
+    candidates: StrictBool | None = None
+    temporal_smoothing: StrictBool | None = None
+
+
+class ObjectData(Request):
+    """One of several objects: its clicks and options, as in a shot file's `objects:`."""
+
+    clicks: list[ClickTrack]
+    options: ObjectOptions | None = None
+
+
+OBJECTS_DESCRIPTION = ("Several objects instead of `clicks`: name (a Nuke layer name) -> clicks and options; "
+                       "the output then holds a layer per object (<name>.A).")
+OUTPUT_PER_OBJECT_DESCRIPTION = "With `objects`: also one file per object, {object} replaced by its name."
 
 
 class SegmentRequest(Request):
     """One frame to segment and write. input/output: a file or a frame pattern (####, %04d)
     evaluated at `frame`. previous: the file used as the previous frame; absent, render's rule
     applies (frame - 1 of the input pattern when that file exists, else the frame itself).
+    colorspace: the input's colour space, a name of `ocio_config` (the client's OCIO config: an
+    absolute path inside the allowed folders, or an `ocio://` name; absent: the bridge's own).
     overwrite: the output may replace a file that is not a matte hyperseg-vfx wrote."""
 
     input: StrictStr
     frame: StrictInt
     output: StrictStr
-    clicks: list[ClickTrack]
+    clicks: list[ClickTrack] | None = None
+    objects: dict[StrictStr, ObjectData] | None = Field(None, description=OBJECTS_DESCRIPTION)
+    output_per_object: StrictStr | None = Field(None, description=OUTPUT_PER_OBJECT_DESCRIPTION)
     previous: StrictStr | None = None
     options: Options = Field(default_factory=Options)
     colorspace: StrictStr | None = None
+    ocio_config: StrictStr | None = None
     overwrite: StrictBool = False
 
 
@@ -81,8 +110,11 @@ class ShotData(Request):
     input: StrictStr
     frames: StrictStr | StrictInt
     output: StrictStr
-    clicks: list[ClickTrack]
+    clicks: list[ClickTrack] | None = None
+    objects: dict[StrictStr, ObjectData] | None = Field(None, description=OBJECTS_DESCRIPTION)
+    output_per_object: StrictStr | None = Field(None, description=OUTPUT_PER_OBJECT_DESCRIPTION)
     colorspace: StrictStr | None = None
+    ocio_config: StrictStr | None = None
     checkpoint: StrictStr | None = None
     options: Options = Field(default_factory=Options)
     overwrite: StrictBool = False
@@ -181,7 +213,8 @@ class SegmentResult(BaseModel):
     frame: int
     input: str
     previous: str | None = Field(description="The file used as the previous frame (None: the frame itself).")
-    coverage: float = Field(description="Fraction of the frame inside the matte (alpha > 0.5).")
+    coverage: float = Field(description="Fraction of the frame inside the matte (alpha > 0.5; with objects, any object's).")
+    object_coverage: dict[str, float] | None = Field(None, description="With objects: each object's coverage.")
     timings: SegmentTimings
     model: str
 
@@ -231,6 +264,7 @@ _REFUSALS = {400: "Not JSON, or JSON with a key given twice or nested too deep",
              403: "A path outside the allowed folders, a foreign Host or Origin",
              409: "An output exists and may not be replaced (send overwrite: true to replace it)",
              413: "Body too large", 415: "Body not sent as application/json",
+             429: "Too many jobs waiting (too_many_jobs; see hyperseg_vfx.bridge.jobs.MAX_QUEUED_JOBS)",
              422: "Invalid request (the field says where)", 500: "Internal error"}
 #: The error answers every route may give, for the OpenAPI description.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -3,16 +3,24 @@
 - Bind: 127.0.0.1, ::1 and localhost need nothing more; any other address (another interface,
   0.0.0.0, even another 127.x address) requires a token file, because it may be reachable by
   other users or machines.
-- Token: every request then carries `Authorization: Bearer <token>`, compared in constant time.
+- Token: every request then carries `Authorization: Bearer <token>`, compared in constant time as
+  UTF-8 bytes (the header's bytes against the token file's), so a non-ASCII token works when the
+  client sends it UTF-8 encoded, as the Nuke plugin does. The token file is read only when it is
+  a regular file (not a link, FIFO or device: opened without following links and without
+  blocking, then checked with fstat), owned by the user running the bridge, readable by nobody
+  else, and UTF-8 text.
 - Paths: every file a request names must be absolute valid text (require_absolute); where it
   leads is the door's rule (hyperseg_vfx.door: walked from an allowed folder, never out of it,
   at every open). A refusal repeats the path as given and nothing about what is there.
+  The folders are the --allow-root ones and those listed in the --allow-roots-file (RootsFile),
+  which is read again when it changes and, like a token file, must not be writable by other users.
 - Host: a request is served only when its `Host` header names the bound address (127.0.0.1,
   localhost, [::1], the --host given, --allowed-host names): a DNS-rebinding page sends its own.
 """
 
 from __future__ import annotations
 
+import errno
 import hmac
 import os
 import re
@@ -71,28 +79,112 @@ def check_default_roots(roots: Iterable[Path]) -> None:
             )
 
 
+#: Largest token file read (a token is a line of text).
+MAX_TOKEN_FILE_BYTES = 4096
+
+
 def read_token_file(path: str | os.PathLike) -> str:
-    """The token in `path` (surrounding whitespace dropped). The file must be readable by its
-    owner only on POSIX (like an SSH key) and hold at least MIN_TOKEN_LENGTH characters."""
+    """The token in `path` (surrounding whitespace dropped). The file must be a regular file, not
+    a symbolic link, owned by this user and readable by its owner only on POSIX (like an SSH key),
+    UTF-8 text of at least MIN_TOKEN_LENGTH characters with no space or control character inside.
+    A FIFO or device is refused without blocking (opened O_NONBLOCK, checked with fstat)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        info = os.stat(path)
-        token = Path(path).read_text().strip()
+        if not hasattr(os, "O_NOFOLLOW") and os.path.islink(path):
+            raise BridgeSetupError(f"--token-file {path}: is a symbolic link; name the file itself")
+        handle = os.open(path, flags)
+    except OSError as exc:
+        reason = "is a symbolic link; name the file itself" if exc.errno == errno.ELOOP else exc.strerror or exc
+        raise BridgeSetupError(f"--token-file {path}: {reason}") from None
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            raise BridgeSetupError(f"--token-file {path}: not a regular file")
+        if os.name == "posix" and info.st_uid != os.getuid():
+            raise BridgeSetupError(f"--token-file {path}: owned by another user; the token file must be yours")
+        if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise BridgeSetupError(f"--token-file {path}: other users can read it; `chmod 600 {path}`")
+        raw = os.read(handle, MAX_TOKEN_FILE_BYTES + 1)
     except OSError as exc:
         raise BridgeSetupError(f"--token-file {path}: {exc.strerror or exc}") from None
-    if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise BridgeSetupError(f"--token-file {path}: other users can read it; `chmod 600 {path}`")
+    finally:
+        os.close(handle)
+    if len(raw) > MAX_TOKEN_FILE_BYTES:
+        raise BridgeSetupError(f"--token-file {path}: larger than {MAX_TOKEN_FILE_BYTES} bytes: not a token file")
+    try:
+        token = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise BridgeSetupError(f"--token-file {path}: not UTF-8 text (byte {exc.start})") from None
     if len(token) < MIN_TOKEN_LENGTH:
         raise BridgeSetupError(
             f"--token-file {path}: the token must have at least {MIN_TOKEN_LENGTH} characters "
             "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise BridgeSetupError(f"--token-file {path}: the token holds a space or control character; "
+                               "a token is one word on one line")
     return token
 
 
-def token_matches(authorization: str | None, token: str) -> bool:
-    """Whether an Authorization header value is `Bearer <token>` (constant-time comparison)."""
-    scheme, _, credentials = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
+def token_matches(authorization: bytes | None, token: str) -> bool:
+    """Whether an Authorization header value (its raw bytes) is `Bearer <token>`, the token UTF-8
+    encoded (constant-time comparison)."""
+    scheme, _, credentials = (authorization or b"").partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), token.encode("utf-8"))
+
+
+def read_roots_file(path: str | os.PathLike) -> tuple[Path, ...]:
+    """The folders listed in an allowed-folders file: one absolute folder a line; blank lines and
+    lines starting with `#` are skipped. BridgeSetupError when it cannot be read, when other
+    users may write it (POSIX: they could allow themselves any folder) or for a relative folder."""
+    try:
+        info = os.stat(path)
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BridgeSetupError(f"--allow-roots-file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if os.name == "posix" and info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise BridgeSetupError(f"--allow-roots-file {path}: other users can write it; `chmod 600 {path}`")
+    folders = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    for folder in folders:
+        if not os.path.isabs(folder):
+            raise BridgeSetupError(f"--allow-roots-file {path}: {folder!r} is not an absolute folder")
+    return tuple(Path(folder) for folder in folders)
+
+
+class RootsFile:
+    """The folders listed in an --allow-roots-file, read again whenever the file changes (its
+    date, size or inode), so that a folder the Nuke plugin adds there is allowed at the next
+    request, without a restart. A missing file lists nothing; a changed file that cannot be used
+    leaves the folders as they were (and says why in the log). The bridge's Door calls it
+    (Door(listed_roots=...)) before each check."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = path
+        self._version: tuple[int, int, int] | None = None
+        self._listed: tuple[Path, ...] = ()
+        if os.path.exists(path):
+            self._listed = read_roots_file(path)  # a bad file at start-up is an error, not a log line
+            self._version = self._stat()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size, info.st_ino
+
+    def __call__(self) -> tuple[Path, ...]:
+        version = self._stat()
+        if version != self._version:
+            try:
+                self._listed = read_roots_file(self.path) if version is not None else ()
+            except BridgeSetupError as exc:
+                import logging
+
+                logging.getLogger("hyperseg_vfx.bridge").warning("%s; the allowed folders stay as they were", exc)
+                return self._listed
+            self._version = version
+        return self._listed
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

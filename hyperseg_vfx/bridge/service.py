@@ -21,9 +21,10 @@ from ..render import (
 )
 from ..segmenter import Segmenter
 from .errors import ApiError
+from .idle import Activity
 from .jobs import Job, JobManager
 from .schemas import JobRequest, SegmentRequest, SubmitRequest, TrackRequest
-from .security import require_absolute
+from .security import RootsFile, require_absolute
 from .settings import BridgeSettings
 from .shots import job_shot, segment_shot, shot_file_for_submit
 from .worker import INTERACTIVE, JOB, GpuWorker, QueuedSegmenter
@@ -48,7 +49,10 @@ class Bridge:
         renderer = Segmenter(self.segmenter.model, device=str(self.segmenter.device),
                              cache_bytes=RENDER_CACHE_BYTES, metadata=self.segmenter.metadata)
         self.jobs = JobManager(QueuedSegmenter(renderer, self.worker, JOB))
-        self.door = Door(settings.allow_roots, files=[self.checkpoint])  # its own model: shot files name it
+        listed = None if settings.allow_roots_file is None else RootsFile(settings.allow_roots_file)
+        # its own model may be read outside the roots: shot files name it
+        self.door = Door(settings.allow_roots, files=[self.checkpoint], listed_roots=listed)
+        self.activity = Activity()  # what --idle-exit watches
         # Decoded plates of the frames being clicked on: a click then costs the network, not two
         # EXR decodes (measured at 1920x1080: 696 ms -> 68 ms overhead per click).
         self.plates = CachedPlateReader(PLATE_CACHE_BYTES)
@@ -70,7 +74,7 @@ class Bridge:
         frame = request.frame
         matte = segment_shot_frame(shot, self.interactive, frame, read=self.plates, previous=request.previous)
         segmented = time.perf_counter()
-        plate = self.plates(shot.input_path(frame), shot.colorspace, self.door)  # cached: no header re-read
+        plate = self.plates(shot.input_path(frame), shot.colorspace, shot.ocio_config, self.door)  # cached
         output = write_shot_matte(shot, frame, matte, self.interactive, pixel_aspect=plate.pixel_aspect,
                                   previous=request.previous)
         end = time.perf_counter()
@@ -79,6 +83,7 @@ class Bridge:
             "output": output, "frame": frame, "input": shot.input_path(frame),
             "previous": request.previous or previous_input(shot, frame), "coverage": matte.coverage(),
             "model": self.segmenter.model_name,
+            "object_coverage": matte.object_coverage() if shot.objects else None,
             "timings": {
                 "features_cached": matte.features_cached, "features_s": timings.get("features"),
                 "network_s": timings["network"], "refine_s": timings["refine"], "model_s": timings["total"], "queue_s": timings["queue"],
@@ -87,6 +92,7 @@ class Bridge:
         }
 
     def start_job(self, request: JobRequest) -> dict:
+        self.jobs.check_room()
         shot = job_shot(request, self.door, self.checkpoint)
         name = Path(shot.path).stem if shot.path else Path(shot.output).name
         job = self.jobs.start(shot, name, skip_existing=request.skip_existing,
@@ -97,6 +103,7 @@ class Bridge:
         """Track a shot's clicks in the background (a job: progress, cancel and status as renders)."""
         from .shots import track_request
 
+        self.jobs.check_room()
         shot, frames, out = track_request(request, self.door, self.checkpoint)
         name = (Path(shot.path).stem if shot.path else Path(out).stem) + " (track)"
         job = self.jobs.start(dataclasses.replace(shot, frames=frames), name, skip_existing=False,

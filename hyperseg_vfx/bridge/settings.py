@@ -32,7 +32,9 @@ class BridgeSettings:
     """checkpoint: the model file (None: the bundled default model). token: the secret every
     request must carry as `Authorization: Bearer <token>` (None: no token asked).
     allowed_hosts: `Host` names answered besides the loopback names and `host`.
-    allow_origins: web origins (`http://name:port`) whose requests are served (default none)."""
+    allow_origins: web origins (`http://name:port`) whose requests are served (default none).
+    allow_roots_file: a file listing more allowed folders, read again when it changes
+    (security.RootsFile, through the Door). idle_exit_s: stop after this many seconds idle (bridge.idle; None: never)."""
 
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -45,3 +47,5 @@ class BridgeSettings:
     allowed_hosts: tuple[str, ...] = ()
     allow_origins: tuple[str, ...] = ()
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    allow_roots_file: Path | None = None
+    idle_exit_s: float | None = None

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from ..door import Door
+from ..io.images import BUILTIN_CONFIG_PREFIX
 from ..render import check_outputs, output_is_complete, previous_input
 from ..shot import Shot, ShotError, check_shot_files, load_shot, shot_from_dict
 from .errors import ApiError
@@ -26,7 +27,7 @@ from .security import require_absolute
 
 def segment_shot(request: SegmentRequest, door: Door) -> Shot:
     """The one-frame Shot of a /v1/segment request, checked (request.previous too)."""
-    for name in ("input", "output", "previous"):
+    for name in ("input", "output", "previous", "output_per_object"):
         value = getattr(request, name)
         if value is not None:
             require_absolute(value, name)
@@ -34,12 +35,15 @@ def segment_shot(request: SegmentRequest, door: Door) -> Shot:
         "input": request.input,
         "frames": request.frame,
         "output": request.output,
-        "clicks": [track.model_dump(exclude_none=True) for track in request.clicks],
         "options": request.options.model_dump(),
         "overwrite": request.overwrite,
     }
-    if request.colorspace is not None:
-        data["colorspace"] = request.colorspace
+    data.update(request.model_dump(include={"clicks", "objects", "output_per_object"}, exclude_none=True))
+    for name in ("colorspace", "ocio_config"):
+        if getattr(request, name) is not None:
+            data[name] = getattr(request, name)
+    if request.ocio_config is not None and not request.ocio_config.startswith(BUILTIN_CONFIG_PREFIX):
+        require_absolute(request.ocio_config, "ocio_config")
     try:
         shot = shot_from_dict(data, os.sep, door=door)
     except ShotError as exc:  # the request calls the shot's `frames` `frame`
@@ -58,8 +62,8 @@ def job_shot(request: JobRequest, door: Door, checkpoint: Path) -> Shot:
         raise ApiError(422, "invalid_request", "give either `shot` (shot-file data) or `shot_path`", "shot")
     if request.shot is not None:
         data = request.shot.model_dump(exclude_none=True)
-        for name in ("input", "output", "checkpoint"):
-            if name in data:
+        for name in ("input", "output", "checkpoint", "ocio_config", "output_per_object"):
+            if name in data and not str(data[name]).startswith(BUILTIN_CONFIG_PREFIX):
                 require_absolute(data[name], f"shot.{name}")
         try:
             shot = load_shot(data, os.sep, frames=request.frames, check_files=False, door=door)
@@ -76,7 +80,8 @@ def job_shot(request: JobRequest, door: Door, checkpoint: Path) -> Shot:
         )
     check_shot_paths(shot)
     check_shot_files(shot)
-    kept = {f for f in shot.frames if request.skip_existing and output_is_complete(shot.output_path(f), door)}
+    kept = {f for f in shot.frames if request.skip_existing
+            and all(output_is_complete(p, door) for p in shot.output_paths(f))}
     check_outputs(shot, [f for f in shot.frames if f not in kept])
     return shot
 
@@ -102,12 +107,21 @@ def shot_file_for_submit(path: str, door: Door) -> Shot:
     return shot
 
 
+def check_config_path(shot: Shot) -> None:
+    """The shot's OCIO config file, when it names one, through the shot's door (out of the roots
+    403 whether it exists or not; whether it reads is check_shot_files'); an `ocio://` name is
+    no file."""
+    if shot.ocio_config is not None and not shot.ocio_config.startswith(BUILTIN_CONFIG_PREFIX):
+        shot.door.real_path(shot.ocio_config, "ocio_config")
+
+
 def check_shot_paths(shot: Shot, extra_sources=()) -> None:
     """Check every file a render of `shot` reads or writes through the shot's door: inputs,
     outputs and what render's code reads as previous frames (render's rule picks files the
     request did not name; with temporal smoothing the next frames too); and that no output is,
     through links, one of the inputs. Each folder is walked once (door.survey); the render
-    checks each file again where it opens it."""
+    checks each file again where it opens it. The OCIO config too (check_config_path)."""
+    check_config_path(shot)
     door = shot.door
     inputs = door.survey(dict.fromkeys(shot.input_path(f) for f in shot.frames), "input")
     steps = (-1, 1) if shot.options.temporal_smoothing else (-1,)
@@ -119,7 +133,7 @@ def check_shot_paths(shot: Shot, extra_sources=()) -> None:
                 inputs[path] = (real, True)
     sources = {real for real, _exists in inputs.values()}
     sources |= {door.real_path(path, "previous") for path in extra_sources}
-    outputs = door.survey(dict.fromkeys(shot.output_path(f) for f in shot.frames), "output")
+    outputs = door.survey(dict.fromkeys(p for f in shot.frames for p in shot.output_paths(f)), "output")
     for output, (real, _exists) in outputs.items():
         if real in sources:
             raise ApiError(422, "invalid_shot", f"{output} would overwrite an input file", "output")

@@ -87,14 +87,28 @@ class QueuedSegmenter:
     def model_name(self) -> str:
         return self.segmenter.model_name
 
+    @property
+    def device(self):
+        """The device the model runs on (render_shot checks the shot's precision against it;
+        mattes record it)."""
+        return self.segmenter.device
+
     def segment(self, *args, **kwargs):
+        return self._queued(self.segmenter.segment, args, kwargs)
+
+    def segment_objects(self, *args, **kwargs):
+        """Segmenter.segment_objects on the worker: every object of the frame in one turn."""
+        return self._queued(self.segmenter.segment_objects, args, kwargs)
+
+    def _queued(self, method, args, kwargs):
         queued = time.perf_counter()
         started: list[float] = []
 
         def run():
             started.append(time.perf_counter())
-            return self.segmenter.segment(*args, **kwargs)
+            return method(*args, **kwargs)
 
-        matte = self.worker.call(run, self.priority)
-        matte.timings["queue"] = started[0] - queued
-        return matte
+        result = self.worker.call(run, self.priority)
+        for matte in result if isinstance(result, list) else [result]:
+            matte.timings["queue"] = started[0] - queued
+        return result

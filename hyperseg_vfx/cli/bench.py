@@ -19,12 +19,15 @@ from .options import DEVICE_OPTION
 @click.option("--repeats", type=click.IntRange(1), default=1, show_default=True, help="Timed runs; the best is reported.")
 @click.option("--compare-native", is_flag=True,
               help="For a model with a working size, also time it at the plate's own resolution.")
+@click.option("--objects", "object_counts", metavar="N[,N...]",
+              help="Time these numbers of objects of one shot instead (full frame, click update, render), e.g. 1,2,4,8.")
 @click.option("--edges", type=click.Choice(["model", "none", "graphcut"]), default="model", show_default=True,
               help="Edge stage to time: the model config's, none, or the band graph cut.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench(width: int, height: int, device: str, checkpoint_path: Path | None, repeats: int, compare_native: bool,
-          edges: str, as_json: bool) -> None:
+          object_counts: str | None, edges: str, as_json: bool) -> None:
     """Time a full frame and a click update; compare with the FLOP floor; report peak memory."""
+    counts = _object_counts(object_counts) if object_counts is not None else None
     from ..bench import run_benchmark
     from ..segmenter import Segmenter
 
@@ -39,6 +42,12 @@ def bench(width: int, height: int, device: str, checkpoint_path: Path | None, re
         segmenter = Segmenter(build_untrained(config, seed=0, tucker_frames=1), device=device)
     if not as_json:
         click.echo(f"Benchmarking {width}x{height} on {segmenter.device} (warm-up first) ...", err=True)
+    if counts is not None:
+        from ..bench_objects import run_objects_benchmark
+
+        result = run_objects_benchmark(segmenter, width, height, counts, repeats)
+        click.echo(json.dumps(result) if as_json else _objects_text(result))
+        return
     result = run_benchmark(segmenter, width, height, repeats, compare_native, None if edges == "model" else edges)
     if as_json:
         click.echo(json.dumps(result))
@@ -48,6 +57,33 @@ def bench(width: int, height: int, device: str, checkpoint_path: Path | None, re
         click.echo(f"same model at the plate's resolution:\n{_bench_text(result['native'])}\n"
                    f"  speed-up:     full frame {result['full_frame_speedup']:.1f}x, "
                    f"click update {result['click_update_speedup']:.1f}x")
+
+
+def _object_counts(text: str) -> list[int]:
+    """`1,2,4,8` -> [1, 2, 4, 8]; a usage error (exit 2) naming the option otherwise."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1 or max(counts) > 64:
+        raise click.BadParameter(f"{text!r} is not a list of object counts 1..64 such as 1,2,4,8",
+                                 param_hint="--objects")
+    return counts
+
+
+def _objects_text(result: dict) -> str:
+    lines = [f"{result['width']}x{result['height']} on {result['device']}, model {result['model']} "
+             f"(working size {result['working_size'][1]}x{result['working_size'][0]}), best of {result['repeats']}; "
+             f"render: {result['render_frames']} frames",
+             "| objects | full frame s (x1) | click update s (x1) | features s | network s | refine s "
+             "| feature passes | render s/frame (x1) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in result["rows"]:
+        lines.append(f"| {row['objects']} | {row['full_frame_s']:.3f} ({row['full_frame_ratio']:.2f}) "
+                     f"| {row['click_update_s']:.3f} ({row['click_update_ratio']:.2f}) | {row['features_s']:.3f} "
+                     f"| {row['network_s']:.3f} | {row['refine_s']:.3f} | {row['feature_computations']} "
+                     f"| {row['render_s_per_frame']:.3f} ({row['render_ratio']:.2f}) |")
+    return "\n".join(lines)
 
 
 def _bench_text(result: dict) -> str:

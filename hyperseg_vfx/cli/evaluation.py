@@ -39,6 +39,7 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
     from ..data.datasets import open_dataset
     from ..evaluation import PROTOCOLS, build_methods, evaluate, write_report
     from ..evaluation.artifacts import ArtifactWriter
+    from ..evaluation.claims import ClaimCounter
     from ..evaluation.report import markdown_table
 
     kinds = [m.strip() for m in methods.split(",") if m.strip()]
@@ -58,9 +59,11 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
         return _evaluate_tracking(samples, checkpoints, device, report_dir, data_spec)
     built = build_methods(kinds, checkpoints, device, edges=None if edges == "model" else edges)
     writer = ArtifactWriter(report_dir, samples, save_masks, overlays)
+    claims = ClaimCounter()
 
     def progress(result, sample, trial) -> None:
         writer(result, sample, trial)
+        claims(result, sample, trial)
         click.echo(f"{result.method}  {result.clip} {result.frame}  {len(result.clicks)} clicks  "
                    f"IoU {result.iou:.3f}", err=True)
 
@@ -69,7 +72,26 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
     report = write_report(report_dir, results, PROTOCOLS[protocol], {n: m.describe() for n, m in built.items()},
                           data_spec)
     click.echo(markdown_table(report["methods"]), nl=False)
+    if claims.summary():
+        _add_claims(report_dir, claims.summary())
     click.echo(f"report: {report_dir / 'report.md'}")
+
+
+def _add_claims(report_dir: Path, summary: dict) -> None:
+    """Clips of several objects: their double claims in report.json (`objects`) and report.md."""
+    import json
+
+    from ..atomic import atomic_output
+    from ..evaluation.claims import markdown_section
+
+    report = json.loads((report_dir / "report.json").read_text())
+    report["objects"] = summary
+    markdown = (report_dir / "report.md").read_text() + markdown_section(summary)
+    with atomic_output(report_dir / "report.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=1) + "\n")
+    with atomic_output(report_dir / "report.md") as tmp:
+        tmp.write_text(markdown)
+    click.echo(markdown_section(summary), nl=False)
 
 
 def _evaluate_tracking(samples, checkpoints, device: str, report_dir: Path, data_spec: str) -> None:

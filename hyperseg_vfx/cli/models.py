@@ -88,9 +88,40 @@ def checkpoint_info(path: Path, as_json: bool) -> None:
         f"refinement:      {_refinement_line(info['refine'])}",
         f"working size:    {_working_size_line(info['working_short_side'])}",
     ]
-    extra = {k: v for k, v in meta.items() if k not in ("name", "description")}
-    lines += [f"{k + ':':<17}{v}" for k, v in extra.items()]
+    extra = {k: v for k, v in meta.items() if k not in ("name", "description", "training")}
+    for key, value in extra.items():
+        lines += _metadata_lines(key, value)
+    if isinstance(meta.get("training"), dict):
+        lines += _training_lines(meta["training"])
     click.echo("\n".join(lines))
+
+
+def _metadata_lines(key: str, value, indent: int = 0) -> list[str]:
+    """`key: value` as lines: a mapping as indented `key: value` lines below its key, a list of
+    plain values comma-separated."""
+    label = f"{' ' * indent}{key}:"
+    if isinstance(value, dict):
+        return [label] + [line for k, v in value.items() for line in _metadata_lines(str(k), v, indent + 2)]
+    if isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value):
+        value = ", ".join(map(str, value))
+    return [f"{label:<17}{value}"]
+
+
+def _training_lines(training: dict) -> list[str]:
+    """The training history (each run's `init.training` is the run it started from) as one line
+    per stage, oldest first: `stage N: from CHECKPOINT: steps 1000, batch_size 4, ...`."""
+    stages = []
+    while isinstance(training, dict):
+        init = training.get("init") if isinstance(training.get("init"), dict) else {}
+        stages.append((init.get("checkpoint"), {k: v for k, v in training.items() if k != "init"}))
+        training = init.get("training")
+    lines = [f"{'training:':<17}{len(stages)} stage{'s' if len(stages) > 1 else ''}, oldest first"]
+    for number, (start, fields) in enumerate(reversed(stages), 1):
+        described = ", ".join(f"{k} {v}" for k, v in fields.items() if not isinstance(v, (dict, list)))
+        nested = {k: v for k, v in fields.items() if isinstance(v, (dict, list))}
+        lines.append(f"{f'  stage {number}:':<17}" + (f"from {start}: " if start else "") + described)
+        lines += [line for k, v in nested.items() for line in _metadata_lines(k, v, 4)]
+    return lines
 
 
 def _refinement_line(refine: dict) -> str:

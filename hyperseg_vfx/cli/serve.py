@@ -19,6 +19,14 @@ from .options import DEVICE_OPTION
 @click.option("--allow-root", "allow_roots", multiple=True, type=click.Path(file_okay=False, path_type=Path),
               help="A folder request paths may lie in (repeat for more; default: the current folder and "
                    "the system temp folder).")
+@click.option("--allow-roots-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A file listing more allowed folders, one absolute folder a line, read again whenever it "
+                   "changes (folders are added without a restart); other users must not be able to write it. "
+                   "With it and no --allow-root only its folders are allowed. The bridge the Nuke plugin starts "
+                   "uses ~/.config/hyperseg-vfx/bridge_roots, which the plugin fills with the comp's folders.")
+@click.option("--idle-exit", "idle_exit", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS",
+              help="Stop by itself after SECONDS with no request and no job running or queued (exit status 0). "
+                   "The bridge the Nuke plugin starts uses 3600.")
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
               envvar="HYPERSEG_BRIDGE_TOKEN_FILE", show_envvar=True,
               help="File holding the secret every request must send as `Authorization: Bearer <token>` "
@@ -39,22 +47,40 @@ from .options import DEVICE_OPTION
 def serve(host: str | None, port: int | None, checkpoint_path: Path | None, device: str,
           allow_roots: tuple[Path, ...], token_file: Path | None, cache_bytes: int | None,
           max_body_bytes: int | None, allowed_hosts: tuple[str, ...], allow_origins: tuple[str, ...],
-          request_timeout: float | None) -> None:
-    """Run the bridge: the HTTP/JSON server Nuke talks to (OpenAPI at /docs).
+          request_timeout: float | None, allow_roots_file: Path | None, idle_exit: float | None) -> None:
+    """Run the bridge: the HTTP/JSON server Nuke talks to (API described at /docs, offline).
 
     It keeps the model warm, caches per-frame features (a new click runs only the network) and
-    writes mattes exactly as `render` does. SIGINT/SIGTERM stop it cleanly.
+    writes mattes exactly as `render` does. SIGINT/SIGTERM stop it cleanly, and so does
+    --idle-exit once nothing uses it.
+
+    \b
+    Exit status:
+      0    stopped by --idle-exit
+      2    cannot start, one `Error:` line: the port is in use (checked before the model
+           loads), an address that needs --token-file, a bad token file, roots file or checkpoint,
+           an --allow-root that is no folder
+      130  stopped by SIGINT
+      143  stopped by SIGTERM
     """
-    from ..bridge.security import check_default_roots, read_token_file
+    from ..bridge.security import check_default_roots, read_roots_file, read_token_file
     from ..bridge.server import serve as run_server
     from ..bridge.settings import BridgeSettings, default_allow_roots
 
-    if not allow_roots:
-        check_default_roots(default_allow_roots())
+    if allow_roots_file is not None:
+        if allow_roots_file.exists():
+            read_roots_file(allow_roots_file)  # refused now, before the model loads
+        allow_roots_file = allow_roots_file.absolute()
+        roots = tuple(allow_roots)
+    else:
+        if not allow_roots:
+            check_default_roots(default_allow_roots())
+        roots = tuple(allow_roots) or default_allow_roots()
     given = {"host": host, "port": port, "cache_bytes": cache_bytes, "max_body_bytes": max_body_bytes,
              "request_timeout_s": request_timeout}
     run_server(BridgeSettings(
-        checkpoint=checkpoint_path, device=device, allow_roots=tuple(allow_roots) or default_allow_roots(),
+        checkpoint=checkpoint_path, device=device, allow_roots=roots, allow_roots_file=allow_roots_file,
+        idle_exit_s=idle_exit,
         token=None if token_file is None else read_token_file(token_file),
         allowed_hosts=allowed_hosts, allow_origins=allow_origins,
         **{name: value for name, value in given.items() if value is not None},

@@ -80,6 +80,9 @@ def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None
         shot = dataclasses.replace(shot, overwrite=True)
     if not skip_existing:  # before loading the model; render_shot checks again (after --skip-existing's choice)
         check_outputs(shot)
+    from ..devices import check_precision, resolve_device
+
+    check_precision(resolve_device(device), shot.options.precision)  # before loading the model too
     segmenter = render_segmenter(resolve_checkpoint(shot), device)
     name = shot_file.stem
     click.echo(f"Rendering {name}: {len(shot.frames)} frames with {segmenter.model_name} on {segmenter.device}",
@@ -119,22 +122,28 @@ def render(shot_file: Path, frame_spec: str | None, checkpoint_path: Path | None
               help="The tracked shot file to write (never the input shot file).")
 @click.option("--frames", "frame_spec", default=None,
               help="Frames to track (default: the shot's); keys on other frames are kept as they are.")
+@click.option("--output", "output_pattern", default=None, metavar="PATTERN",
+              help="Matte pattern of the tracked shot (default: the shot's with `_tracked` added to the file "
+                   "name, so rendering it keeps the untracked mattes).")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Model the clicks are checked with (default: the shot's `checkpoint`, else the bundled model).")
 @DEVICE_OPTION
 @click.option("--overwrite", is_flag=True, help="Let --out replace an existing file (refused otherwise).")
-def track(shot_file: Path, out_file: Path, frame_spec: str | None, checkpoint_path: Path | None, device: str,
-          overwrite: bool) -> None:
+def track(shot_file: Path, out_file: Path, frame_spec: str | None, output_pattern: str | None,
+          checkpoint_path: Path | None, device: str, overwrite: bool) -> None:
     """Carry the clicks from their artist keys to every frame, following the object.
 
     Clicks are carried forward and backward from the nearest artist keyframe with the motion
-    measured on the plates and checked against the mattes. Exit status: 0 written, 2 bad input
+    measured on the plates and checked against the mattes; tracked keys are rounded to 1/1000 px.
+    The tracked shot renders to its own mattes (--output). Exit status: 0 written, 2 bad input
     (no artist keys, missing plates, an --out that exists without --overwrite; nothing written).
     """
+    import os
+
     from ..door import ANYWHERE
     from ..render import render_segmenter, resolve_checkpoint
     from ..sequences import parse_frame_spec
-    from ..shot import load_shot, save_shot
+    from ..shot import ShotError, load_shot, save_shot
     from ..tracking import track_shot
 
     if out_file.resolve() == shot_file.resolve():
@@ -145,22 +154,28 @@ def track(shot_file: Path, out_file: Path, frame_spec: str | None, checkpoint_pa
         frames = None if frame_spec is None else parse_frame_spec(frame_spec)
     except OSError as exc:
         raise HypersegError(f"cannot read shot file {shot_file}: {exc.strerror or exc}") from None
+    except ShotError:  # names its own field (a ValueError too, but not --frames')
+        raise
     except ValueError as exc:
         raise HypersegError(f"--frames: {exc}") from None
     segmenter = render_segmenter(resolve_checkpoint(shot, checkpoint_path), device)
     count = len(frames or shot.frames)
-    click.echo(f"Tracking {shot_file.stem}: {len(shot.clicks)} clicks over {count} frames with "
+    clicks = [(f"clicks[{i}]", c) for i, c in enumerate(shot.clicks)] or [
+        (f"objects.{o.name}.clicks[{i}]", c) for o in shot.objects for i, c in enumerate(o.clicks)]
+    click.echo(f"Tracking {shot_file.stem}: {len(clicks)} clicks over {count} frames with "
                f"{segmenter.model_name} on {segmenter.device}", err=True)
     progress = lambda frame, done, total: click.echo(f"frame {frame}  tracked  ({done}/{total})", err=True)  # noqa: E731
-    result = track_shot(shot, segmenter, frames=frames, progress=progress)
+    output = None if output_pattern is None else os.path.abspath(output_pattern)
+    result = track_shot(shot, segmenter, frames=frames, progress=progress, output=output)
     save_shot(result.shot, out_file, overwrite=overwrite)
-    labels = ["positive" if c.positive else "negative" for c in shot.clicks]
-    click.echo(f"tracked {len(shot.clicks)} clicks over {count} frames from keyframes "
+    labels = {name: "positive" if c.positive else "negative" for name, c in clicks}
+    click.echo(f"tracked {len(clicks)} clicks over {count} frames from keyframes "
                f"{', '.join(map(str, result.keyframes))}: {len(result.moves)} moved back onto the object, "
                f"{len(result.drops)} dropped, {len(result.unverified)} kept unverified", err=True)
     for index, frame, reason in result.drops:
-        click.echo(f"  clicks[{index}] ({labels[index]}) dropped from frame {frame} on: {reason}", err=True)
-    click.echo(f"wrote {out_file}")
+        name = index if isinstance(index, str) else f"clicks[{index}]"  # objects' clicks are named
+        click.echo(f"  {name} ({labels[name]}) dropped from frame {frame} on: {reason}", err=True)
+    click.echo(f"wrote {out_file} (mattes: {result.shot.output})")
 
 
 @click.command()

@@ -21,7 +21,10 @@ from .options import parse_size
 @click.option("--generator", type=click.Choice(["photo", "procedural"]), default="photo", show_default=True,
               help="photo: photographs cut by outlines (training data); procedural: a second generator sharing "
                    "no code with it (held-out checks: never train on it).")
-def synth(out: Path, clips: int, frame_count: int, size: str, seed: int, greenscreen: bool, generator: str) -> None:
+@click.option("--objects", type=click.IntRange(1, 3), default=1, show_default=True,
+              help="Objects per clip (2 or 3: occluding each other, a matte folder alpha/object<k>/ per object).")
+def synth(out: Path, clips: int, frame_count: int, size: str, seed: int, greenscreen: bool, generator: str,
+          objects: int) -> None:
     """Generate synthetic composited clips with exact mattes (the clips:OUT dataset layout)."""
     width, height = parse_size(size)
     if generator == "procedural":
@@ -29,11 +32,11 @@ def synth(out: Path, clips: int, frame_count: int, size: str, seed: int, greensc
 
         if greenscreen:
             raise click.UsageError("--greenscreen is a photo-generator option")
-        folders = generate_procedural_clips(out, clips, frame_count, width, height, seed)
+        folders = generate_procedural_clips(out, clips, frame_count, width, height, seed, objects)
     else:
         from ..data.synth import generate_clips
 
-        folders = generate_clips(out, clips, frame_count, width, height, seed, greenscreen)
+        folders = generate_clips(out, clips, frame_count, width, height, seed, greenscreen, objects)
     click.echo(f"Wrote {len(folders)} clips of {frame_count} frames ({width}x{height}, seed {seed}) to {out}; "
                f"use it as --data clips:{out}")
 

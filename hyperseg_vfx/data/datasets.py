@@ -6,6 +6,10 @@ clips:ROOT
     ROOT/<clip>/rgb/<name>.<frame>.<ext> and ROOT/<clip>/alpha/<name>.<frame>.<ext> with the same
     frame numbers. The matte is a one-channel image or the A channel of an image (EXR); the truth
     mask is matte > 0.5. Plates in any format io.images.read_frame reads. One sample per frame.
+    A clip of several objects has one folder per object in alpha/ instead (alpha/<object>/, as
+    `synth --objects` writes them): one sample per object per frame, the other objects' mattes
+    > 0.5 its `others` (the negatives DOS strategy 2 draws: an object's positives are another's
+    negatives).
 davis:ROOT[:SPLIT][:480p|Full-Resolution]
     DAVIS 2017: ROOT/JPEGImages/<res>/<seq>/<frame>.jpg and ROOT/Annotations/<res>/<seq>/<frame>.png
     (palette PNG: pixel value = object id, 0 background, 255 void). SPLIT names
@@ -58,18 +62,21 @@ class LoadedSample:
 class Sample:
     """One frame of one object.
 
-    object_id: None for a clip (the truth is matte > 0.5), the DAVIS object id otherwise.
+    object_id: None for a clip (the truth is matte > 0.5), the DAVIS object id otherwise, the
+    object's folder name for a clip of several objects.
     key: '<clip>/<frame>' or '<clip>/<frame>/<object_id>', unique within a dataset.
     mask_path: the matte (clips) or the palette annotation (DAVIS).
+    other_mask_paths: the frame's other objects' mattes (a clip of several objects).
     """
 
     clip: str
     frame: int
     rgb_path: str
     prev_rgb_path: str | None
-    object_id: int | None
+    object_id: int | str | None
     key: str
     mask_path: str
+    other_mask_paths: tuple[str, ...] = ()
 
     def load(self, size: tuple[int, int] | None = None, same_aspect: bool = False) -> LoadedSample:
         """Read the frame, its previous frame and the truth; DatasetError if their sizes differ.
@@ -84,8 +91,10 @@ class Sample:
 
         rgb = read_frame(self.rgb_path).rgb
         prev_rgb = read_frame(self.prev_rgb_path).rgb if self.prev_rgb_path else rgb
-        if self.object_id is None:
+        if self.object_id is None or isinstance(self.object_id, str):
             matte, void, others = read_matte(self.mask_path), None, None
+            if self.other_mask_paths:
+                others = np.logical_or.reduce([read_matte(p) > 0.5 for p in self.other_mask_paths])
         else:
             labels = read_palette_indices(self.mask_path)
             matte, void = (labels == self.object_id).astype(np.float32), labels == DAVIS_VOID
@@ -189,19 +198,28 @@ def _clips(root: Path, spec: str) -> list[Sample]:
         rgb_dir, alpha_dir = clip_dir / "rgb", clip_dir / "alpha"
         if not rgb_dir.is_dir() or not alpha_dir.is_dir():
             raise DatasetError(f"dataset {spec!r}: clip folder {clip_dir} needs rgb/ and alpha/ folders")
-        plates, mattes = _numbered_files(rgb_dir), _numbered_files(alpha_dir)
-        unmatched = sorted(set(plates) ^ set(mattes))
-        if unmatched:
-            raise DatasetError(
-                f"dataset {spec!r}: clip {clip_dir.name}: frames {unmatched[:5]} have a plate or a matte but not both"
-            )
+        plates = _numbered_files(rgb_dir)
+        objects = {p.name: _numbered_files(p) for p in sorted(alpha_dir.iterdir())
+                   if p.is_dir() and not p.name.startswith(".")}
+        if not objects:
+            objects = {None: _numbered_files(alpha_dir)}
+        for name, mattes in objects.items():
+            unmatched = sorted(set(plates) ^ set(mattes))
+            if unmatched:
+                what = "a matte" if name is None else f"a matte of object {name}"
+                raise DatasetError(
+                    f"dataset {spec!r}: clip {clip_dir.name}: frames {unmatched[:5]} have a plate or {what} but not both"
+                )
         for frame in sorted(plates):
             previous = plates.get(frame - 1)
-            samples.append(Sample(
-                clip=clip_dir.name, frame=frame, rgb_path=str(plates[frame]),
-                prev_rgb_path=str(previous) if previous else None, object_id=None,
-                key=f"{clip_dir.name}/{frame}", mask_path=str(mattes[frame]),
-            ))
+            for name, mattes in objects.items():
+                samples.append(Sample(
+                    clip=clip_dir.name, frame=frame, rgb_path=str(plates[frame]),
+                    prev_rgb_path=str(previous) if previous else None, object_id=name,
+                    key=f"{clip_dir.name}/{frame}" + ("" if name is None else f"/{name}"),
+                    mask_path=str(mattes[frame]),
+                    other_mask_paths=tuple(str(m[frame]) for other, m in objects.items() if other != name),
+                ))
     return samples
 
 
@@ -250,3 +268,21 @@ def _davis_sequence(spec: str, base: Path, resolution: str, sequence: str) -> li
                 key=f"{sequence}/{frame}/{object_id}", mask_path=str(annotation),
             ))
     return samples
+
+
+#: Objects a generated clip may hold (synth, procedural).
+MAX_OBJECTS = 3
+
+
+def check_object_count(objects: int) -> None:
+    """ValueError unless a generator can write `objects` objects per clip."""
+    if not 1 <= objects <= MAX_OBJECTS:
+        raise ValueError(f"objects must be 1 to {MAX_OBJECTS}, got {objects}")
+
+
+def object_matte_paths(folder: Path, name: str, frame: int, objects: int) -> list[Path]:
+    """Where a generated clip's mattes of `frame` go: alpha/<clip>.<frame>.png for one object,
+    alpha/object<k>/<clip>.<frame>.png for each of several (both generators write this layout)."""
+    if objects == 1:
+        return [folder / "alpha" / f"{name}.{frame:04d}.png"]
+    return [folder / "alpha" / f"object{k}" / f"{name}.{frame:04d}.png" for k in range(1, objects + 1)]

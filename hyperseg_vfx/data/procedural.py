@@ -21,11 +21,15 @@ Every scene parameter is drawn in frame-relative units from numpy Generators see
 seeded by (seed, clip, frame)). Edges are analytically antialiased from the signed distance
 (coverage = clip(0.5 - d / pixel, 0, 1)), so a matte is exact to a fraction of a pixel at any
 size. Output layout as `synth`: OUT/<clip>/rgb/<clip>.<frame>.png (8-bit sRGB) and
-OUT/<clip>/alpha/<clip>.<frame>.png; the truth is matte > 0.5.
+OUT/<clip>/alpha/<clip>.<frame>.png; the truth is matte > 0.5. With `objects` 2 or 3, further
+scenes' objects (their shape, texture, path and shading; the first scene's camera, background and
+lens) pass in front of the first, each with its own visible matte in
+OUT/<clip>/alpha/object<k>/ (datasets.object_matte_paths).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +200,32 @@ def _texture(scene: Scene, ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
 
 def render_frame(scene: Scene, width: int, height: int, time: float, grain_rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(plate (H, W, 3) sRGB float32, matte (H, W) float32) of `scene` at frame `time`."""
+    plate, mattes = render_frame_objects(scene, width, height, time, grain_rng)
+    return plate, mattes[0]
+
+
+def _object_layer(scene: Scene, u: np.ndarray, v: np.ndarray, time: float, pixel: float, camera: Scene):
+    """An object's coverage (H, W) and premultiplied linear colour (H, W, 3), averaged over the
+    shutter samples (motion blur); `camera`: the scene whose camera shake moves it (the clip's
+    first scene)."""
+    height, width = u.shape
+    matte = np.zeros((height, width))
+    premultiplied = np.zeros((height, width, 3))
+    for offset in SHUTTER:
+        moved = dataclasses.replace(scene, shake=camera.shake)
+        coverage, ox, oy = _coverage(moved, u, v, time + offset, pixel)
+        lx, ly = np.cos(scene.light[0]), np.sin(scene.light[0])
+        shading = np.clip(1.0 + scene.light[1] * (lx * ox + ly * oy) / 0.2, 0.2, 1.6)[..., None]
+        matte += coverage / len(SHUTTER)
+        premultiplied += coverage[..., None] * _texture(scene, ox, oy) * shading / len(SHUTTER)
+    return matte, premultiplied
+
+
+def render_frame_objects(scene: Scene, width: int, height: int, time: float, grain_rng: np.random.Generator,
+                         extra: tuple[Scene, ...] = ()) -> tuple[np.ndarray, list[np.ndarray]]:
+    """render_frame with further objects: the objects of the `extra` scenes composited `over` in
+    front of `scene`'s object, in order (before the lens and grain); the mattes are each object's
+    visible coverage (times what every object in front of it leaves), `scene`'s first."""
     short = min(width, height)
     pixel = 1.0 / short
     u = ((np.arange(width, dtype=np.float64) + 0.5) - width / 2) / short
@@ -206,15 +236,7 @@ def render_frame(scene: Scene, width: int, height: int, time: float, grain_rng: 
     ground = _value_noise(bg_rng, (u - sx) * 0.7 + 0.5, (v - sy) * 0.7 + 0.5, 5)
     background = _colour_ramp(bg_rng, ground) * 0.6 + 0.25 * _colour_ramp(bg_rng, np.clip(v + 0.5, 0, 1))
     background = ndimage.gaussian_filter(background, (scene.defocus * short, scene.defocus * short, 0))
-    # Motion blur: matte and premultiplied colour averaged over the shutter samples.
-    matte = np.zeros((height, width))
-    premultiplied = np.zeros((height, width, 3))
-    for offset in SHUTTER:
-        coverage, ox, oy = _coverage(scene, u, v, time + offset, pixel)
-        lx, ly = np.cos(scene.light[0]), np.sin(scene.light[0])
-        shading = np.clip(1.0 + scene.light[1] * (lx * ox + ly * oy) / 0.2, 0.2, 1.6)[..., None]
-        matte += coverage / len(SHUTTER)
-        premultiplied += coverage[..., None] * _texture(scene, ox, oy) * shading / len(SHUTTER)
+    matte, premultiplied = _object_layer(scene, u, v, time, pixel, scene)
     shadow_shift = (scene.shadow[1] * short, scene.shadow[0] * short)
     shadow = ndimage.gaussian_filter(ndimage.shift(matte, shadow_shift, order=1), scene.shadow[2] * short)
     background = background * (1 - scene.shadow[3] * shadow)[..., None]
@@ -223,11 +245,16 @@ def render_frame(scene: Scene, width: int, height: int, time: float, grain_rng: 
     premultiplied = premultiplied * (1 - 0.5 * edge) + 0.5 * edge * matte[..., None] * background
     seen = matte * (1 - scene.fringe * edge[..., 0] * (matte < 1))
     plate = premultiplied + (1 - seen[..., None]) * background
+    mattes = [matte]
+    for other in extra:
+        coverage, colour = _object_layer(other, u, v, time, pixel, scene)
+        plate = colour + (1 - coverage[..., None]) * plate
+        mattes = [m * (1 - coverage) for m in mattes] + [coverage]
     vignette = 1 - 0.35 * (u**2 + v**2)
     exposure = 1 + scene.flicker * np.sin(2.3 * time)
     plate = plate * (vignette * exposure)[..., None]
     plate = plate + scene.grain * np.sqrt(np.clip(plate, 0, None)) * grain_rng.standard_normal(plate.shape)
-    return _encode_srgb(plate).astype(np.float32), matte.astype(np.float32)
+    return _encode_srgb(plate).astype(np.float32), [m.astype(np.float32) for m in mattes]
 
 
 def _write_png(path: Path, pixels: np.ndarray) -> None:
@@ -237,19 +264,38 @@ def _write_png(path: Path, pixels: np.ndarray) -> None:
         Image.fromarray(data).save(tmp, format="PNG")
 
 
-def generate_procedural_clips(out: Path, clips: int, frames: int, width: int, height: int, seed: int) -> list[Path]:
-    """Write `clips` clips of `frames` frames (numbered from 1001) under `out`; returns the clip folders."""
+def generate_procedural_clips(out: Path, clips: int, frames: int, width: int, height: int, seed: int,
+                              objects: int = 1) -> list[Path]:
+    """Write `clips` clips of `frames` frames (numbered from 1001) under `out`; returns the clip folders.
+
+    objects 2 or 3: further objects in front of the first, mattes as synth.object_matte_paths."""
+    from .datasets import check_object_count, object_matte_paths
+
     if clips < 1 or frames < 1 or width < 16 or height < 16:
         raise ValueError("procedural: clips and frames must be at least 1, width and height at least 16")
+    check_object_count(objects)
     folders = []
     for index in range(clips):
         name = clip_name(seed, index)
         scene = Scene.draw(np.random.Generator(np.random.PCG64([seed, index, 17])))
+        extra = tuple(_overlapping(Scene.draw(np.random.Generator(np.random.PCG64([seed, index, 17, k]))), scene)
+                      for k in range(1, objects))
         folder = Path(out) / name
         for time in range(frames):
             frame = FIRST_FRAME + time
-            plate, matte = render_frame(scene, width, height, float(time), np.random.Generator(np.random.PCG64([seed, index, frame, 17])))
+            plate, mattes = render_frame_objects(scene, width, height, float(time),
+                                                 np.random.Generator(np.random.PCG64([seed, index, frame, 17])), extra)
             _write_png(folder / "rgb" / f"{name}.{frame:04d}.png", plate)
-            _write_png(folder / "alpha" / f"{name}.{frame:04d}.png", matte)
+            for path, matte in zip(object_matte_paths(folder, name, frame, objects), mattes):
+                _write_png(path, matte)
         folders.append(folder)
     return folders
+
+
+def _overlapping(other: Scene, first: Scene) -> Scene:
+    """`other` following `first`'s path 0.15 short sides off in x and y (so the objects meet and
+    occlude each other), at a different phase."""
+    path = first.path.copy()
+    path[:2] = first.path[:2] + 0.15 * (other.path[:2] / np.maximum(np.abs(other.path[:2]), 1e-9))
+    path[6:8] = other.path[6:8]
+    return dataclasses.replace(other, path=path)

@@ -11,7 +11,11 @@ photographs), as a compositor would build it:
   matte and the premultiplied colour over the shutter interval;
 - 0 to 2 distractor shapes (not in the matte) sit on the background, which pans slowly;
 - lighting changes over time (gain and colour temperature); sensor noise (read + shot noise);
-- with `greenscreen`, the background is an uneven green plate and the edges carry green spill.
+- with `greenscreen`, the background is an uneven green plate and the edges carry green spill;
+- with `objects` 2 or 3, further textured shapes start overlapping the subject and pass in front
+  of it (composited over it in order), each with its own truth: its visible matte, what the
+  objects in front of it leave of its coverage (OUT/<clip>/alpha/object<k>/..., see
+  generate_clips).
 
 Compositing happens in linear light; plates are written as 8-bit sRGB PNG, mattes as 8-bit
 one-channel PNG. Everything is drawn from numpy Generators seeded by (seed, clip) and
@@ -21,6 +25,7 @@ one-channel PNG. Everything is drawn from numpy Generators seeded by (seed, clip
 from __future__ import annotations
 
 import functools
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..atomic import atomic_output
+from .datasets import check_object_count, object_matte_paths
 
 FIRST_FRAME = 1001
 SHUTTER_SAMPLES = 5
@@ -194,6 +200,7 @@ class ClipPlan:
     lighting: np.ndarray  # (4,): gain amplitude, gain omega, tint amplitude, phase
     noise: np.ndarray  # (2,): read noise sigma, shot noise gain
     spill: float
+    extra_subjects: tuple[Shape, ...] = ()  # further objects, in front of the subject, in order
 
     @staticmethod
     def draw(rng: np.random.Generator, width: int, height: int, frames: int, greenscreen: bool) -> "ClipPlan":
@@ -235,15 +242,41 @@ class ClipPlan:
         return np.stack([ndimage.map_coordinates(photo[..., c], [rows, cols], order=1, mode="mirror")
                          for c in range(3)], axis=-1)
 
+    def with_objects(self, rng: np.random.Generator, count: int) -> "ClipPlan":
+        """This plan with count - 1 further objects, each starting overlapping the subject (its
+        centre 0.3 to 0.6 of the two radii away, in a random direction) so that they occlude it."""
+        extras = []
+        start = self.subject.motion.centre
+        for _ in range(count - 1):
+            shape = Shape.draw(rng, self.width, self.height, str(rng.choice(COLOUR_PHOTOS)), (0.1, 0.2),
+                               speed=rng.uniform(0.003, 0.02))
+            angle = rng.uniform(0, 2 * np.pi)
+            reach = rng.uniform(0.3, 0.6) * (self.subject.radius + shape.radius)
+            centre = start + reach * np.array([np.cos(angle), np.sin(angle)])
+            extras.append(dataclasses.replace(shape, motion=dataclasses.replace(shape.motion, centre=centre)))
+        return dataclasses.replace(self, extra_subjects=tuple(extras))
+
     def render(self, time: float, noise_rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """sRGB plate (H, W, 3) float in [0, 1] and matte (H, W) in [0, 1] at `time` (frames)."""
+        plate, mattes = self.render_objects(time, noise_rng)
+        return plate, mattes[0]
+
+    def render_objects(self, time: float, noise_rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
+        """render() with every object's visible matte (H, W), the subject's first: an object's
+        coverage times what each object in front of it leaves (1 - its coverage)."""
         ys, xs = np.mgrid[0 : self.height, 0 : self.width].astype(np.float32) + 0.5
         plate = self.background_plate(xs, ys, time)
         for shape in self.distractors:
             matte, premultiplied = shape.render_blurred(xs, ys, time, self.shutter)
             plate = plate * (1 - matte[..., None]) + premultiplied
-        matte, premultiplied = self.subject.render_blurred(xs, ys, time, self.shutter)
-        plate = plate * (1 - matte[..., None]) + premultiplied
+        coverages = []
+        for shape in (self.subject, *self.extra_subjects):
+            matte, premultiplied = shape.render_blurred(xs, ys, time, self.shutter)
+            plate = plate * (1 - matte[..., None]) + premultiplied
+            coverages.append(matte)
+        visible = [m * np.prod([1 - front for front in coverages[i + 1 :]], axis=0) if i + 1 < len(coverages) else m
+                   for i, m in enumerate(coverages)]
+        matte = visible[0] if len(visible) == 1 else 1 - np.prod([1 - m for m in coverages], axis=0)
         if self.spill:
             plate += (self.spill * 4 * matte * (1 - matte))[..., None] * self.green
         gain_amplitude, omega, tint, phase = self.lighting
@@ -252,7 +285,7 @@ class ClipPlan:
         read, shot = self.noise
         sigma = np.sqrt(read**2 + shot**2 * np.clip(plate, 0, None))
         plate = plate + sigma * noise_rng.standard_normal(plate.shape)
-        return linear_to_srgb(plate).astype(np.float32), matte
+        return linear_to_srgb(plate).astype(np.float32), visible
 
 
 def _write_png(path: Path, pixels: np.ndarray) -> None:
@@ -275,23 +308,30 @@ def clip_name(seed: int, index: int) -> str:
 
 
 def generate_clips(out: Path, clips: int, frames: int, width: int, height: int, seed: int,
-                   greenscreen: bool = False) -> list[Path]:
+                   greenscreen: bool = False, objects: int = 1) -> list[Path]:
     """Write `clips` clips of `frames` frames (numbered from 1001) under `out`; returns the clip folders.
 
     Layout: OUT/<clip>/rgb/<clip>.<frame:04d>.png (8-bit sRGB) and OUT/<clip>/alpha/<clip>.<frame:04d>.png
-    (8-bit matte; the truth mask is matte > 0.5). Deterministic per (seed, clip index).
+    (8-bit matte; the truth mask is matte > 0.5). Deterministic per (seed, clip index). objects 2 or
+    3: OUT/<clip>/alpha/object<k>/<clip>.<frame:04d>.png, object k's visible matte (the
+    clips: dataset then gives one sample per object; object 1 is the one-object clip's subject).
     """
     if clips < 1 or frames < 1 or width < 16 or height < 16:
         raise ValueError("synth: clips and frames must be at least 1, width and height at least 16")
+    check_object_count(objects)
     folders = []
     for index in range(clips):
         name = clip_name(seed, index)
         plan = ClipPlan.draw(np.random.Generator(np.random.PCG64([seed, index])), width, height, frames, greenscreen)
+        if objects > 1:
+            plan = plan.with_objects(np.random.Generator(np.random.PCG64([seed, index, objects])), objects)
         folder = Path(out) / name
         for time in range(frames):
             frame = FIRST_FRAME + time
-            plate, matte = plan.render(float(time), np.random.Generator(np.random.PCG64([seed, index, frame])))
+            plate, mattes = plan.render_objects(float(time), np.random.Generator(np.random.PCG64([seed, index, frame])))
             _write_png(folder / "rgb" / f"{name}.{frame:04d}.png", plate)
-            _write_png(folder / "alpha" / f"{name}.{frame:04d}.png", matte)
+            for path, matte in zip(object_matte_paths(folder, name, frame, objects), mattes):
+                _write_png(path, matte)
         folders.append(folder)
     return folders
+

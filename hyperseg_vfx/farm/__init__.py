@@ -63,6 +63,10 @@ def submit_shot(
     dry_run: bool = False,
     run_local: bool = False,
     overwrite: bool = False,
+    frames: str | None = None,
+    show: str | None = None,
+    farm_shot: str | None = None,
+    user: str | None = None,
     door=None,
 ) -> SubmitResult:
     """Write the job files of the shot at `shot_path` for `farm` and submit them (see the module).
@@ -70,7 +74,9 @@ def submit_shot(
     chunk_size: frames per task; gpus: GPUs a task needs (0: no GPU requirement); priority:
     0-100; name: the job's name (default `hyperseg_<shot stem>`); dry_run: write, do not submit;
     run_local: (openjd only) run the bundle on this machine with `openjd run`; overwrite:
-    replace files in `out_dir` that hyperseg-vfx did not write or that were changed since.
+    replace files in `out_dir` that hyperseg-vfx did not write or that were changed since;
+    frames: render only these of the shot's frames (a frame spec; ShotError for others);
+    show, farm_shot, user: what the job is filed under (OpenCue), over the shot's `farm` section.
     door: what every file is read and written through (hyperseg_vfx.door; default ANYWHERE, the
     bridge passes its own): the shot file, its checkpoint and plates, the job folder.
     """
@@ -87,7 +93,8 @@ def submit_shot(
     if cap is not None and isinstance(chunk_size, int) and chunk_size > cap:
         raise FarmInputError("chunk_size", f"{farm} runs at most {cap} frames per task, got {chunk_size}")
     door = ANYWHERE if door is None else door
-    job = prepare_job(shot_path, chunk_size=chunk_size, gpus=gpus, priority=priority, name=name, door=door)
+    job = prepare_job(shot_path, chunk_size=chunk_size, gpus=gpus, priority=priority, name=name, frames=frames,
+                      filed_under={"show": show, "shot": farm_shot, "user": user}, door=door)
     folder = Path(os.path.abspath(out_dir)) if out_dir is not None else default_out_dir(job.shot_file, farm)
     plan = engine.plan(job, folder, dry_run=dry_run, run_local=run_local)  # writes nothing
     check_out_dir(folder, farm, job.shot_file, plan.files, overwrite, door)

@@ -72,7 +72,7 @@ def outside_roots(paths: list[str], references: dict) -> list[str]:
 def attachment_warnings(job: FarmJob) -> list[str]:
     """What of the shot a Deadline Cloud worker will not see, one line each."""
     touched = [str(job.shot_file)] + ([job.shot.checkpoint] if job.shot.checkpoint else [])
-    touched += job.input_files + [job.shot.output_path(f) for f in job.shot.frames]
+    touched += job.input_files + [p for f in job.shot.frames for p in job.shot.output_paths(f)]
     return [f"warning: {path} is outside the job bundle's asset roots: Deadline Cloud's job attachments will not "
             "upload or map it" for path in outside_roots(touched, openjd.asset_references(job))]
 

@@ -4,15 +4,14 @@ The shipped plugin folder (farm/deadline/HyperSeg/) is copied to `<REPO>/custom/
 where Deadline finds custom plugins. `REPO` must be a Deadline repository (it has a `custom/`
 folder). A plugin folder that is already there is replaced only when its files are exactly the
 shipped ones (nothing to lose) or when the user asks (`force`): a wrangler's edited plugin or
-settings are never overwritten silently. Each file is written atomically.
+settings are never overwritten silently. Each file is written atomically (install_files).
 """
 
 from __future__ import annotations
 
-import filecmp
 from pathlib import Path
 
-from ..atomic import atomic_output
+from ..install_files import files_to_write, write_files
 from .errors import FarmInputError
 from .resources import farm_file
 
@@ -34,14 +33,10 @@ def install_deadline_plugin(repository: str | Path, *, force: bool = False) -> t
     target = repository / "custom" / "plugins" / PLUGIN
     if target.exists() and not target.is_dir():
         raise FarmInputError("repository", f"{target} exists and is not a folder")
-    sources = plugin_files()
-    changed = [s for s in sources if not (target / s.name).is_file() or not filecmp.cmp(s, target / s.name, False)]
-    in_the_way = [target / s.name for s in changed if (target / s.name).exists()]
+    files = {target / source.name: source.read_bytes() for source in plugin_files()}
+    changed, in_the_way = files_to_write(files)
     if in_the_way and not force:
         raise FarmInputError("repository", f"{in_the_way[0]} differs from the shipped plugin (edited, or another "
                                            "version); refusing to overwrite it (--force replaces it)")
     target.mkdir(parents=True, exist_ok=True)
-    for source in changed:
-        with atomic_output(target / source.name) as tmp:
-            tmp.write_bytes(source.read_bytes())
-    return target, [target / s.name for s in changed]
+    return target, write_files(files, changed)

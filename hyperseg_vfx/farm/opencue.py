@@ -47,7 +47,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterator
 
 from .errors import FarmInputError, FarmSubmitError
-from .job import COMMAND_ENV, DEFAULT_COMMAND, FarmJob, FrameRun
+from .job import COMMAND_ENV, DEFAULT_COMMAND, FarmJob, FrameRun, configured_command
 from .plan import Plan, Submission
 
 XML_NAME = "job.xml"
@@ -90,7 +90,7 @@ def _is_absolute(path: str) -> bool:
 def worker_command(job: FarmJob) -> str:
     """The absolute hyperseg-vfx path the frames run: $HYPERSEG_VFX_COMMAND when set (it must be
     absolute), else this installation's (next to this Python, else on PATH)."""
-    configured = os.environ.get(COMMAND_ENV, "").strip()
+    configured = configured_command()
     if configured:
         if not _is_absolute(configured):
             raise FarmInputError(COMMAND_ENV, f"must be an absolute path on OpenCue (RQD runs frames with a "
@@ -118,8 +118,8 @@ def render_command(job: FarmJob, run: FrameRun) -> list[str]:
     """The quoted words of a chunk's render command; Cuebot puts the chunk's frames in #FRAMESPEC#."""
     words = [(worker_command(job), COMMAND_ENV), ("render", ""), (str(job.shot_file), "shot"),
              ("--frames", ""), ("#FRAMESPEC#", "")]
-    if job.gpus:
-        words += [("--gpu-list-env", ""), (GPU_LIST_ENV, "")]
+    if job.gpus:  # a GPU job renders on a GPU or fails (exit 2), never quietly on the CPU
+        words += [("--device", ""), ("cuda", ""), ("--gpu-list-env", ""), (GPU_LIST_ENV, "")]
     return [quote_word(word, field) for word, field in words]
 
 
@@ -153,24 +153,42 @@ def job_name(job: FarmJob) -> str:
 
 def job_xml(job: FarmJob) -> str:
     """The job XML Cuebot is sent: pyoutline's OutlineLauncher of the job, set up and serialised
-    offline (no pycuerun wrapper). Show and user are pyoutline's defaults ($SHOW, the login
-    name); the OpenCue shot is the shot file's name."""
+    offline (no pycuerun wrapper), indented (indent_spec). Show, shot and user are the job's
+    (submit --show/--shot/--user, the shot's `farm` section), else pyoutline's ($SHOW, else its
+    configured default show; the login name) and the shot file's name; the mail address is
+    pyoutline's `user@<[outline] domain>`."""
     import outline
     import outline.cuerun
     from outline.modules.shell import Shell
 
     version = spec_version()
-    ol = outline.Outline(job_name(job), shot=cue_name(job.shot_file.stem),
-                         show=cue_name(outline.util.get_show()))
+    given = job.filed_under
+    ol = outline.Outline(job_name(job), shot=cue_name(given.get("shot", job.shot_file.stem)),
+                         show=cue_name(given.get("show", outline.util.get_show())))
     runs = job.frame_runs
     for index, run in enumerate(runs):
         layer = LAYER if len(runs) == 1 else f"{LAYER}{index + 1}"
         gpus = {"gpus": job.gpus} if job.gpus else {}
         ol.add_layer(Shell(layer, command=render_command(job, run), range=run.spec(), chunk=job.chunk_size, **gpus))
-    launcher = outline.cuerun.OutlineLauncher(ol, priority=job.priority)
+    user = {"user": given["user"]} if "user" in given else {}
+    launcher = outline.cuerun.OutlineLauncher(ol, priority=job.priority, **user)
     with _contained_setup(version):
         launcher.setup()
-        return launcher.serialize(use_pycuerun=False)
+        return indent_spec(launcher.serialize(use_pycuerun=False))
+
+
+def indent_spec(xml: str) -> str:
+    """pyoutline's one-line job XML with one element per line, indented by two spaces: the XML
+    declaration and DOCTYPE as they were, each on a line, then the `spec` element indented with
+    ElementTree.indent (only whitespace between elements changes; element text such as the
+    command is kept byte for byte)."""
+    import xml.etree.ElementTree as ET
+
+    start = xml.index("<spec")
+    root = ET.fromstring(xml[start:])
+    ET.indent(root, "  ")
+    head = xml[:start].replace("?><!DOCTYPE", "?>\n<!DOCTYPE")
+    return f"{head}\n{ET.tostring(root, encoding='unicode')}"
 
 
 def launch(xml: str, folder: Path, dry_run: bool) -> Submission:

@@ -11,6 +11,7 @@ counted) before anything is written.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -35,14 +36,16 @@ DEADLINE_PREFIX = "deadline:"
 
 
 def template_data(job: FarmJob) -> dict:
-    """The shipped template, with `amount.worker.gpu >= gpus` host requirements when gpus > 0,
-    and NONCONTIGUOUS chunks when the shot's frames are not one contiguous range (a shot on
+    """The shipped template, with `amount.worker.gpu >= gpus` host requirements and
+    `render --device cuda` (a GPU job renders on a GPU or fails, never quietly on the CPU) when
+    gpus > 0, and NONCONTIGUOUS chunks when the shot's frames are not one contiguous range (a shot on
     twos: CONTIGUOUS would make every chunk a single frame)."""
     data = yaml.safe_load(farm_file(*TEMPLATE).read_text())
     contiguous = [(run.step == 1 or run.start == run.end) for run in job.frame_runs] == [True]
     for step in data["steps"]:
         if job.gpus > 0:
             step["hostRequirements"] = {"amounts": [{"name": GPU_AMOUNT, "min": job.gpus}]}
+            step["script"]["actions"]["onRun"]["args"] += ["--device", "cuda"]
         if not contiguous:
             for parameter in step["parameterSpace"]["taskParameterDefinitions"]:
                 parameter["chunks"]["rangeConstraint"] = "NONCONTIGUOUS"
@@ -89,10 +92,12 @@ def count_tasks(template: dict, values: dict[str, object], folder: Path) -> int:
 
 
 def asset_references(job: FarmJob) -> dict:
-    """Deadline Cloud's asset references: what the render reads and the folder it writes."""
+    """Deadline Cloud's asset references: what the render reads and the folder it writes. The
+    OCIO config's whole folder goes too: a config finds its LUTs relative to itself (search_path)."""
     return {"assetReferences": {
-        "inputs": {"filenames": job.input_files, "directories": []},
-        "outputs": {"directories": [job.matte_dir]},
+        "inputs": {"filenames": job.input_files,
+                   "directories": [os.path.dirname(job.config_file)] if job.config_file else []},
+        "outputs": {"directories": job.output_dirs},
         "referencedPaths": [],
     }}
 

@@ -29,10 +29,11 @@ METADATA_PREFIX = "hyperseg/"
 LAYER_SIZE = 4
 
 
-def candidate_channel(m: int) -> str:
-    """The EXR channel of candidate m (1-based): hyperseg.c1..c4, hyperseg2.c5..c8, ..."""
+def candidate_channel(m: int, layer_name: str = "hyperseg") -> str:
+    """The EXR channel of candidate m (1-based): hyperseg.c1..c4, hyperseg2.c5..c8, ...
+    (layer_name: another first layer's name, e.g. an object's `actor_candidates`)."""
     layer = (m - 1) // LAYER_SIZE + 1
-    return f"hyperseg{'' if layer == 1 else layer}.c{m}"
+    return f"{layer_name}{'' if layer == 1 else layer}.c{m}"
 
 
 class ExrWriteError(HypersegError, OSError):
@@ -87,23 +88,66 @@ def write_matte_exr(
                 f"got shape {candidates.shape}"
             )
         planes.extend(candidates)
-    if compression not in COMPRESSIONS:
-        raise ValueError(
-            f"unknown EXR compression {compression!r} for {path}; use one of {COMPRESSIONS}"
-        )
-    if not pixel_aspect > 0:
-        raise ValueError(f"pixel aspect for {path} must be > 0, got {pixel_aspect}")
     metadata = metadata or {}
-    for key, value in metadata.items():
-        if not (isinstance(key, str) and key and isinstance(value, str)):
-            raise ValueError(
-                f"metadata for {path} must map non-empty str to str, got {key!r}: {value!r}"
-            )
+    _check_arguments(path, pixel_aspect, metadata, compression)
     channels = ["A"] + [candidate_channel(i) for i in range(1, len(planes))]
     spec = _matte_spec(*alpha.shape, channels, pixel_aspect, metadata, compression)
     # (H, W, C); a lone alpha plane is viewed as (H, W, 1) without a copy (a 2K matte: ~3 ms saved)
     pixels = np.ascontiguousarray(alpha[..., None] if len(planes) == 1 else np.stack(planes, axis=-1))
+    _write_exr(path, spec, pixels, door, replace)
 
+
+def write_layered_matte_exr(
+    path: str | os.PathLike,
+    channels: dict[str, np.ndarray],
+    *,
+    pixel_aspect: float = 1.0,
+    metadata: dict[str, str] | None = None,
+    compression: str = "zip",
+    door: Door = ANYWHERE,
+    replace=True,
+) -> None:
+    """Write named (H, W) planes to `path` as one single-part half-float EXR, atomically,
+    through `door` (replace: as write_matte_exr's).
+
+    channels: EXR channel name -> plane, `A` first (the file's alpha), then `<layer>.<channel>`
+    names with at most LAYER_SIZE channels per layer (Nuke's limit; ValueError otherwise).
+    A single part with `layer.channel` names is how Nuke's Read shows layers (one Shuffle per
+    layer; `.A` reads as `<layer>.alpha`). Arguments are checked as write_matte_exr's.
+    """
+    names = list(channels)
+    if not names or names[0] != "A":
+        raise ValueError(f"layered matte for {path} must begin with channel A, got {names[:1]}")
+    layers: dict[str, int] = {}
+    for name in names[1:]:
+        layer = name.rpartition(".")[0]
+        layers[layer] = layers.get(layer, 0) + 1
+        if not layer or layers[layer] > LAYER_SIZE:
+            raise ValueError(f"channel {name!r} for {path}: every channel but A is <layer>.<name>, "
+                             f"at most {LAYER_SIZE} per layer")
+    planes = [np.asarray(channels[n], dtype=np.float32) for n in names]
+    for name, plane in zip(names, planes):
+        if plane.shape != planes[0].shape or plane.ndim != 2:
+            raise ValueError(f"channel {name} for {path} must be (H, W) like A {planes[0].shape}, got {plane.shape}")
+    metadata = metadata or {}
+    _check_arguments(path, pixel_aspect, metadata, compression)
+    spec = _matte_spec(*planes[0].shape, names, pixel_aspect, metadata, compression)
+    _write_exr(path, spec, np.ascontiguousarray(np.stack(planes, axis=-1)), door, replace)
+
+
+def _check_arguments(path, pixel_aspect: float, metadata: dict[str, str], compression: str) -> None:
+    """ValueError naming `path` for a bad compression, pixel aspect or metadata."""
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"unknown EXR compression {compression!r} for {path}; use one of {COMPRESSIONS}")
+    if not pixel_aspect > 0:
+        raise ValueError(f"pixel aspect for {path} must be > 0, got {pixel_aspect}")
+    for key, value in metadata.items():
+        if not (isinstance(key, str) and key and isinstance(value, str)):
+            raise ValueError(f"metadata for {path} must map non-empty str to str, got {key!r}: {value!r}")
+
+
+def _write_exr(path: str | os.PathLike, spec: oiio.ImageSpec, pixels: np.ndarray, door: Door, replace) -> None:
+    """Write (H, W, C) `pixels` with `spec` to `path` atomically through `door`; ExrWriteError naming it."""
     with door.writing(path, "output", replace=replace) as tmp:
         out = oiio.ImageOutput.create("openexr")
         if out is None:

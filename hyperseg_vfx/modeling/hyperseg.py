@@ -194,11 +194,30 @@ class HyperSeg(nn.Module):
         resolution (1, 3, H', W') when `frame` is its working-size copy; the result is then
         (1, output_count or M, H', W'), guided-upsampled (see segment_projected).
         """
+        return self.forward_objects(frame, prev_frame, [clicks], projected, times, output_frame, output_count)
+
+    def forward_objects(
+        self,
+        frame: torch.Tensor,
+        prev_frame: torch.Tensor,
+        clicks_per_object: Sequence[Sequence[Click]],
+        projected: torch.Tensor | None = None,
+        times: StageTimes | None = None,
+        output_frame: torch.Tensor | None = None,
+        output_count: int | None = None,
+    ) -> torch.Tensor:
+        """forward() for N objects of one frame at once -> (N, M or output_count, H, W).
+
+        The projected features depend only on the frame: they are computed (or taken) once and
+        shared by all N objects, whose context channels differ only in the click maps; the
+        network runs on the N contexts as one batch (see segment_projected).
+        """
         times = StageTimes() if times is None else times
         if projected is None:
             projected = self.project_frame(frame, times)
         with times.stage("network", frame.device):
-            context = context_channels(frame, prev_frame, clicks, self.config.context)
+            context = torch.cat([context_channels(frame, prev_frame, clicks, self.config.context)
+                                 for clicks in clicks_per_object])
             context = context.contiguous(memory_format=torch.channels_last)
         return self.segment_projected(projected, context, times, output_frame, output_count)
 
@@ -206,7 +225,10 @@ class HyperSeg(nn.Module):
         self, projected: torch.Tensor, context: torch.Tensor, times: StageTimes | None = None,
         output_frame: torch.Tensor | None = None, output_count: int | None = None,
     ) -> torch.Tensor:
-        """projected (1, width, H, W) layer 1's feature part, context (1, 10, H, W) -> (1, M, H, W).
+        """projected (1, width, H, W) layer 1's feature part, context (N, 10, H, W) -> (N, M, H, W).
+
+        N > 1: N objects of one frame (forward_objects); the network runs on the batch with the
+        projected features broadcast (not copied), the refinement per object.
 
         The network, then the configured refinement (none by default) guided by X_t, the
         context's first three channels. Inference and training both run this, so the losses see
@@ -219,7 +241,9 @@ class HyperSeg(nn.Module):
         with times.stage("network", context.device):
             candidates = self.network.forward_projected(projected.to(context.dtype), context)
         with times.stage("refine", context.device):
-            return refine_candidates(candidates, context[:, :3], self.config.refine, output_frame, output_count)
+            refined = [refine_candidates(candidates[i : i + 1], context[i : i + 1, :3], self.config.refine,
+                                         output_frame, output_count) for i in range(candidates.shape[0])]
+            return refined[0] if len(refined) == 1 else torch.cat(refined)
 
     def flops(self, height: int, width: int) -> dict[str, float]:
         """Floating-point operations (2 per multiply-add) of each stage for an H x W frame.

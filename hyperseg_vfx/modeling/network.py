@@ -83,7 +83,8 @@ class HyperSegNet(nn.Module):
         Each layer's ReLU writes straight into the buffer (no concatenation, no separate ReLU
         pass), so a 2K frame holds two full-resolution activations instead of four.
         """
-        n, width, h, w = projected.shape
+        _, width, h, w = projected.shape
+        n = context.shape[0]  # projected may be one frame's (1, ...) shared by N objects' contexts
         buffer = torch.empty(
             (n, width + CONTEXT_CHANNELS, h, w), dtype=context.dtype, device=context.device,
             memory_format=torch.channels_last,

@@ -69,6 +69,8 @@ def guided_filter(
     guide itself, H x W = h x w); with an output_guide, only the first output_count sources
     are computed on it (default all M).
     """
+    if output_guide is not None and output_count is not None:
+        source = source[:, :output_count]  # the other sources are never brought up: not fitted either
     output_guide = guide if output_guide is None else output_guide
     height, width = output_guide.shape[2:]
     coarse_guide, coarse_source = guide, source

@@ -56,6 +56,12 @@ def _in_frame(shape: tuple[int, int], x: float, y: float) -> bool:
     return 0 <= x < shape[1] and 0 <= y < shape[0]
 
 
+def on_object(mask: np.ndarray, x: float, y: float) -> bool:
+    """Whether (x, y) lies on `mask` ((H, W) bool); a point off the frame is off the object (an
+    artist key may sit off the frame on frames where its click does not count)."""
+    return _in_frame(mask.shape, x, y) and _inside(mask, x, y)
+
+
 def nearest_inside(mask: np.ndarray, x: float, y: float, max_move: float) -> tuple[float, float] | None:
     """Centre of the pixel nearest (x, y) that lies at least MARGIN px inside `mask` (or anywhere
     in it when it is too thin for that), None when it is farther than `max_move` px or the mask

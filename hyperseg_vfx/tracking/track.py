@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -37,7 +39,7 @@ from ..errors import HypersegError
 from ..render import CachedPlateReader, segment_shot_frame
 from ..shot import ClickTrack, Shot, ShotError, TrackMarks, check_shot_files, shot_from_dict
 from ..sequences import format_frame_spec
-from .check import MOVED, UNVERIFIED, check_clicks
+from .check import MOVED, UNVERIFIED, check_clicks, on_object
 from ..motion import FlowEstimator, carry_point, dis_flow, warp_mask
 
 #: A moved-back positive may travel at most this fraction of the frame diagonal.
@@ -135,16 +137,27 @@ def track_shot(
     progress: Callable[[int, int, int], None] | None = None,
     cancel: threading.Event | None = None,
     on_matte: Callable[[int, object], None] | None = None,
+    output: str | None = None,
 ) -> TrackResult:
     """Track the clicks of `shot` over `frames` (default: the shot's frames).
+
+    The tracked shot renders to `output` (an absolute pattern), by default tracked_output of the
+    shot's: rendering it never replaces the untracked mattes. Tracked keys are rounded to
+    KEY_DECIMALS (1/1000 px), so the shot file carries no float noise.
 
     segmenter: what computes the mattes the clicks are checked against (a Segmenter, or the
     bridge's queued one). flow: the motion estimator (DIS by default). progress(frame, done,
     total) after each frame; cancel: stop before the next frame (result.cancelled, no shot);
     on_matte(frame, matte): each frame's Matte as computed, before temporal smoothing (the
     evaluator scores them).
-    TrackError when no frame has an artist key or plates are missing.
+    TrackError when no frame has an artist key or plates are missing. A shot with `objects:`
+    tracks each object's clicks (tracking.objects.track_objects).
     """
+    if shot.objects:
+        from .objects import track_objects
+
+        return track_objects(shot, segmenter, frames=frames, flow=flow, progress=progress, cancel=cancel,
+                             on_matte=on_matte)
     frames = sorted(set(shot.frames if frames is None else frames))
     keyframes = check_trackable(shot, frames)
     read = CachedPlateReader(PLATE_CACHE_BYTES)
@@ -179,13 +192,39 @@ def track_shot(
                               cancel, on_matte, report):
                 result.cancelled = True
                 return result
-    result.shot = _tracked_shot(shot, marks)
+    result.shot = _tracked_shot(shot, marks, tracked_output(shot.output) if output is None else output)
     return result
+
+
+#: Decimal places of tracked keys (1/1000 px: far below what the network resolves).
+KEY_DECIMALS = 3
+TRACKED_SUFFIX = "_tracked"
+
+
+def _rounded(value: float) -> float:
+    """A tracked key's coordinate, rounded to KEY_DECIMALS."""
+    return round(value, KEY_DECIMALS)
+
+
+def tracked_output(pattern: str) -> str:
+    """The output pattern of a tracked shot: `pattern` with TRACKED_SUFFIX at the end of its file
+    name's stem (`m/sh010_matte.####.exr` -> `m/sh010_matte_tracked.####.exr`); unchanged when
+    it already ends so (re-tracking a tracked shot keeps its mattes' names)."""
+    folder, name = os.path.split(pattern)
+    stem = re.split(r"[._]?(?:#+|@+|%(?:0\d+)?d)|\.(?=[^.]*$)", name, maxsplit=1)[0]
+    if stem.endswith(TRACKED_SUFFIX):
+        return pattern
+    return os.path.join(folder, stem + TRACKED_SUFFIX + name[len(stem):])
 
 
 def check_trackable(shot: Shot, frames: list[int]) -> list[int]:
     """The keyframes among `frames`; TrackError when a click has no artist key, no frame has
-    one, or plates are missing (all of them named), ShotError when a file check fails."""
+    one, or plates are missing (all of them named), ShotError when a file check fails. A shot
+    with `objects:`: every object's clicks (tracking.objects.check_objects_trackable)."""
+    if shot.objects:
+        from .objects import check_objects_trackable
+
+        return check_objects_trackable(shot, frames)
     for i, track in enumerate(shot.clicks):
         if not artist_keys(track):
             raise TrackError(f"clicks[{i}]: every key is marked tracked; the click has no artist key to track from")
@@ -230,6 +269,7 @@ def _keyframe_state(shot: Shot, keyframe: int, marks: list[_Marks]) -> list[_Car
         else:
             x, y = dataclasses.replace(track, keys=artist, tracked=None).position_at(keyframe)
             reason = None
+        x, y = _rounded(x), _rounded(y)
         mark.keys[keyframe] = (x, y)
         mark.tracked.add(keyframe)
         state.append(_Carried(x, y, reason))
@@ -258,8 +298,8 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
     for frame in run:
         if cancel is not None and cancel.is_set():
             return False
-        prev_rgb = read(shot.input_path(previous), shot.colorspace, shot.door).rgb
-        rgb = read(shot.input_path(frame), shot.colorspace, shot.door).rgb
+        prev_rgb = read(shot.input_path(previous), shot.colorspace, shot.ocio_config, shot.door).rgb
+        rgb = read(shot.input_path(frame), shot.colorspace, shot.ocio_config, shot.door).rgb
         forward, backward = flow(prev_rgb, rgb), flow(rgb, prev_rgb)
         previous_mask = matte.alpha > 0.5
         object_mask = warp_mask(previous_mask, backward)
@@ -267,7 +307,7 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
         checked, was_inside = [], {}
         for i, (track, c) in enumerate(zip(shot.clicks, state)):
             if c.alive:
-                was_inside[i] = bool(previous_mask[int(c.y), int(c.x)])
+                was_inside[i] = on_object(previous_mask, c.x, c.y)  # an artist key may lie off the frame
                 c.x, c.y = carry_point(forward, c.x, c.y)
                 if _counts(track, frame):
                     checked.append(i)
@@ -288,7 +328,8 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
             elif verdict.outcome == UNVERIFIED:
                 mark.unverified.add(frame)
                 result.unverified.append((i, frame))
-        for i, c in enumerate(state):
+        for i, c in enumerate(state):  # rounded before the frame is segmented: its matte is the rendered one
+            c.x, c.y = _rounded(c.x), _rounded(c.y)
             marks[i].keys[frame] = (c.x, c.y)
             marks[i].tracked.add(frame)
             if not c.alive:
@@ -301,8 +342,8 @@ def _propagate(shot, segmenter, keyframe, run, state, matte, marks, result, flow
     return True
 
 
-def _tracked_shot(shot: Shot, marks: list[_Marks]) -> Shot:
-    """The shot with the new keys and marks, validated as a shot file would be."""
+def _tracked_shot(shot: Shot, marks: list[_Marks], output: str) -> Shot:
+    """The shot with the new keys and marks and `output`, validated as a shot file would be."""
     clicks = []
     for track, mark in zip(shot.clicks, marks):
         tracked = TrackMarks(
@@ -310,7 +351,7 @@ def _tracked_shot(shot: Shot, marks: list[_Marks]) -> Shot:
             frozenset(mark.moved), frozenset(mark.unverified),
         )
         clicks.append(dataclasses.replace(track, keys=dict(sorted(mark.keys.items())), tracked=tracked))
-    tracked_shot = dataclasses.replace(shot, clicks=clicks)
+    tracked_shot = dataclasses.replace(shot, clicks=clicks, output=output)
     try:
         shot_from_dict(tracked_shot.to_dict(), "/")
     except ShotError as exc:

@@ -23,8 +23,8 @@ hyperseg_nuke.source); the bridge gets their colour space. Files are named by th
 
 from typing import Callable, Dict, NamedTuple, Optional
 
-from hyperseg_nuke import background, clicks, connection, edits, feedback, jobs, knobs, live, matte, paths, preview
-from hyperseg_nuke import script, settings, shotfile, tasks, track_memory
+from hyperseg_nuke import autostart, background, clicks, connection, edits, feedback, jobs, knobs, live, matte, paths
+from hyperseg_nuke import preview, script, settings, shotfile, tasks, track_memory
 from hyperseg_nuke import source as sources
 from hyperseg_nuke.bridge_client import command_line
 from hyperseg_nuke.errors import PluginError
@@ -132,10 +132,12 @@ def reload_matte(node) -> None:
 
 
 def _action(node, title: str, prepare: Callable, work: Callable, finish: Callable):
-    """plan = prepare(node) here, then work(plan, task) in a worker, then finish(node, plan,
-    result) back in the main thread; errors of each reported."""
+    """plan = prepare(node) here (and the comp's folders allowed to a bridge the node may start),
+    then work(plan, task) in a worker, then finish(node, plan, result) back in the main thread;
+    errors of each reported."""
     try:
         plan = prepare(node)
+        autostart.allow_comp_folders(node)
     except Exception as exc:  # noqa: BLE001 - reported to the artist
         feedback.report_error(node, title, exc)
         return None
@@ -192,7 +194,7 @@ def _segment_frame(plan: FramePlan, task) -> Dict:
         connection.model_checkpoint(client, plan.values.checkpoint)
     return client.segment(input=plan.input, frame=plan.frame, clicks=plan.clicks, output=plan.output,
                           previous=plan.previous, options=plan.values.frame_options(),
-                          colorspace=plan.source.colorspace)
+                          colorspace=plan.source.colorspace, ocio_config=plan.source.ocio_config)
 
 
 def _show_frame(node, plan: FramePlan, result: Dict) -> None:
@@ -219,7 +221,7 @@ def _prepare_shot(node) -> ShotPlan:
         plates = paths.source_pattern(output, node_id)
         render = background.prepare(node, plates, info.first, info.last)
     data = shotfile.shot_data(plates, info.first, info.last, output, tracks, values.options(),
-                              colorspace=info.colorspace)
+                              colorspace=info.colorspace, ocio_config=info.ocio_config)
     return ShotPlan(values, info, data, output, script_file, node_id, render)
 
 

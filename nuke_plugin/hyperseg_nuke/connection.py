@@ -1,20 +1,25 @@
 """Reaching the bridge from a worker thread (never the main thread: requests wait on the network).
 
 A loopback address with the node's `autostart` on gets a bridge started when none answers
-(bridge_client.ensure_bridge, with $HYPERSEG_BRIDGE_COMMAND); any other address is used as is.
+(bridge_client.ensure_bridge, with $HYPERSEG_BRIDGE_COMMAND or bridge_client.default_command,
+allowing the comp's folders: see hyperseg_nuke.autostart); any other address is used as is.
 Without a configured token, a loopback bridge is sent the per-user token (bridge_client.user_token),
-which the bridge ensure_bridge starts requires.
+which the bridge ensure_bridge starts requires. A bridge started here stops when Nuke exits
+(atexit; unless a job is running: it then stops by itself once idle, `serve --idle-exit`).
 """
 
+import atexit
 import os
 from typing import Optional
 from urllib.parse import urlsplit
 
 from hyperseg_nuke import settings
-from hyperseg_nuke.bridge_client import BridgeClient, ensure_bridge, user_token
+from hyperseg_nuke.bridge_client import BridgeClient, ensure_bridge, stop_started_bridges, user_token
 from hyperseg_nuke.errors import PluginError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+atexit.register(stop_started_bridges)
 
 
 def connect(url: str, autostart: bool) -> BridgeClient:

@@ -14,7 +14,8 @@ HINTS = {
     "unreachable": "Start the bridge with `hyperseg-vfx serve` (see the README), or check the bridge address "
                    "on the HyperSeg tab.",
     "timeout": "The bridge is busy or stuck: check its log, or try again.",
-    "forbidden_path": "Start the bridge with --allow-root covering the script's folder and the matte output.",
+    "forbidden_path": "Start the bridge with --allow-root covering the script's folder, the matte output and the "
+                      "OCIO config's folder (a bridge the node starts allows them itself).",
     "unauthorized": "Set HYPERSEG_BRIDGE_TOKEN (or HYPERSEG_BRIDGE_TOKEN_FILE) to the bridge's token.",
 }
 

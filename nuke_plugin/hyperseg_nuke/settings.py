@@ -7,22 +7,28 @@
                                 so that no secret is saved in a .nk script
     HYPERSEG_BRIDGE_COMMAND     the command that starts a local bridge (see bridge_client)
     HYPERSEG_FARM               the farm when the node's `farm` knob says "default"
-    HYPERSEG_VFX_COMMAND        the hyperseg-vfx executable (default `hyperseg-vfx`), for the
-                                contact sheet; the farm submitters read the same variable
+    HYPERSEG_VFX_COMMAND        the hyperseg-vfx command (default: the one `hyperseg-vfx nuke
+                                install` recorded, else hyperseg-vfx on PATH), for the contact
+                                sheet and the auto-started bridge; the farm submitters read the
+                                same variable (there: one executable path)
+
+Both command settings take a JSON list of words (`["C:/hs/python.exe", "-m", "hyperseg_vfx.cli"]`)
+or a command line, split as the OS's shell would (on Windows backslashes stay: see
+bridge_client.split_command).
 """
 
 import os
-import shlex
 from typing import List, Optional
 
-from hyperseg_nuke.bridge_client import DEFAULT_URL
+from hyperseg_nuke import bridge_client
+from hyperseg_nuke.bridge_client import DEFAULT_URL, BridgeError, read_token_file
 from hyperseg_nuke.errors import PluginError
 
 URL_ENV = "HYPERSEG_BRIDGE_URL"
 TOKEN_ENV = "HYPERSEG_BRIDGE_TOKEN"
 TOKEN_FILE_ENV = "HYPERSEG_BRIDGE_TOKEN_FILE"
 FARM_ENV = "HYPERSEG_FARM"
-COMMAND_ENV = "HYPERSEG_VFX_COMMAND"
+COMMAND_ENV = bridge_client.VFX_COMMAND_ENV
 
 #: The farm knob's first item: take the farm from $HYPERSEG_FARM.
 DEFAULT_FARM = "default"
@@ -41,11 +47,9 @@ def bridge_token() -> Optional[str]:
     if token or not path:
         return token or None
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().strip() or None
-    except OSError as exc:
-        raise PluginError("cannot read the bridge token file ${} = {}: {}".format(
-            TOKEN_FILE_ENV, path, exc.strerror or exc)) from None
+        return read_token_file(path, remedy="fix ${}".format(TOKEN_FILE_ENV))
+    except BridgeError as exc:
+        raise PluginError(str(exc)) from None
 
 
 def farm_name(knob_value: str) -> str:
@@ -58,5 +62,7 @@ def farm_name(knob_value: str) -> str:
 
 
 def hyperseg_command() -> List[str]:
-    """The hyperseg-vfx command line: $HYPERSEG_VFX_COMMAND split like a shell, else `hyperseg-vfx`."""
-    return shlex.split(os.environ.get(COMMAND_ENV, "")) or ["hyperseg-vfx"]
+    """The hyperseg-vfx command line (bridge_client.hyperseg_command: $HYPERSEG_VFX_COMMAND, else
+    what `hyperseg-vfx nuke install` recorded, else hyperseg-vfx on PATH); BridgeError saying how
+    to set it when there is none."""
+    return bridge_client.hyperseg_command()

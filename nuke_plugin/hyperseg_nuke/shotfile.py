@@ -9,9 +9,10 @@ from typing import Dict, List, Optional
 
 
 def shot_data(input_pattern: str, first: int, last: int, output: str, tracks: List[Dict], options: Dict,
-              checkpoint: Optional[str] = None, colorspace: Optional[str] = None) -> Dict:
-    """Shot-file data rendering frames first..last of `input_pattern` (in `colorspace`, an OCIO
-    name; None: the renderer's default) to `output`."""
+              checkpoint: Optional[str] = None, colorspace: Optional[str] = None,
+              ocio_config: Optional[str] = None) -> Dict:
+    """Shot-file data rendering frames first..last of `input_pattern` (in `colorspace`, a name of
+    the OCIO config `ocio_config`; None: the renderer's default, its own config) to `output`."""
     data = {
         "input": input_pattern,
         "frames": str(first) if first == last else "{}-{}".format(first, last),
@@ -23,6 +24,8 @@ def shot_data(input_pattern: str, first: int, last: int, output: str, tracks: Li
         data["checkpoint"] = checkpoint
     if colorspace:
         data["colorspace"] = colorspace
+    if ocio_config:
+        data["ocio_config"] = ocio_config
     return data
 
 

@@ -15,7 +15,7 @@ from typing import Dict, NamedTuple, Optional, Tuple
 
 import nuke
 
-from hyperseg_nuke import paths
+from hyperseg_nuke import colour, paths
 from hyperseg_nuke.errors import PluginError
 
 WRITE = "SourceWrite"
@@ -28,7 +28,8 @@ _rendered: Dict[Tuple[str, int], str] = {}
 class SourceInfo(NamedTuple):
     """width, height: the full-resolution format; first, last: the frame range; plates: the
     Read's file pattern when the bridge may read its files directly, else None; colorspace: the
-    colour space of the files the bridge gets (the Read's, or the script's working space)."""
+    colour space of the files the bridge gets (the Read's, or the script's working space);
+    ocio_config: the OCIO config that names it (colour.ocio_config; None: the bridge's own)."""
 
     width: int
     height: int
@@ -36,6 +37,7 @@ class SourceInfo(NamedTuple):
     last: int
     plates: Optional[str]
     colorspace: str
+    ocio_config: Optional[str] = None
 
     def frames(self) -> range:
         return range(self.first, self.last + 1)
@@ -52,7 +54,7 @@ def source_info(node, colorspace: str = "") -> SourceInfo:
     plates = _plate_pattern(read) if read is not None else None
     found = _read_colorspace(read) if plates else working_space()
     return SourceInfo(fmt.width(), fmt.height(), int(source.firstFrame()), int(source.lastFrame()), plates,
-                      colorspace or found)
+                      colorspace or found, colour.ocio_config())
 
 
 def working_space() -> str:

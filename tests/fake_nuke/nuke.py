@@ -782,6 +782,14 @@ class Root(Group):
     def __init__(self):
         super().__init__("Root", "root", None)
         self._add(File_Knob("name"))
+        # Project Settings > Color, where a project's OCIO config comes from (the knobs that
+        # deadline-cloud-for-nuke src/deadline/nuke_util/ocio.py reads). Real Nuke fills
+        # OCIOConfigPath with the stock config's file in its install; the fake has no install.
+        self._add(Enumeration_Knob("colorManagement", ["Nuke", "OCIO"]))
+        self._add(Enumeration_Knob("OCIO_config", ["nuke-default", "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1",
+                                                   "custom"]))
+        self._add(File_Knob("customOCIOConfigPath"))
+        self._add(File_Knob("OCIOConfigPath"))
         self._format = Format(1920, 1080)
         self._remember_defaults()
 

@@ -9,7 +9,9 @@ Loads on every Deadline 10: before 10.3 Deadline picks a plugin's interpreter fr
 line (this shebang: Python 3), and a Deadline without Python 3 runs it as Python 2, so the code
 is Python 2 and 3 alike (no f-strings, super() with arguments).
 
-Plugin info: ShotFile, GPUsPerTask (0: the render sees every GPU of the worker's affinity).
+Plugin info: ShotFile, GPUsPerTask (0: the render sees every GPU of the worker's affinity; more: the
+render runs with --device cuda, so a GPU task fails on a host without a GPU instead of rendering
+on its CPU).
 Paths: the shot file goes through the repository's path mapping (RepositoryUtils.CheckPathMapping)
 with its separators made this OS's; the paths inside the shot (plates, checkpoint, output) are
 mapped by the render itself from a pathmapping-1.0 rules file this plugin writes from
@@ -141,6 +143,8 @@ class HyperSegPlugin(DeadlinePlugin):
         shotFile = self.LocalPath(self.GetPluginInfoEntry("ShotFile"))
         frames = frames_argument(self.GetCurrentTask().TaskFrameList)
         arguments = 'render "%s" --frames %s --openjd-progress' % (shotFile, frames)
+        if int(self.GetPluginInfoEntryWithDefault("GPUsPerTask", "0")) > 0:
+            arguments += " --device cuda"  # a GPU job renders on a GPU or fails, never quietly on the CPU
         rules = self.PathMappingRulesFile()
         if rules:
             arguments += ' --path-mapping-rules "%s"' % rules
