@@ -43,19 +43,22 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run_benchmark(segmenter: Segmenter, width: int, height: int, repeats: int = 1, compare_native: bool = False) -> dict[str, Any]:
+def run_benchmark(segmenter: Segmenter, width: int, height: int, repeats: int = 1, compare_native: bool = False,
+                  edges: str | None = None) -> dict[str, Any]:
     """Benchmark `segmenter` at width x height; returns the JSON-ready result.
 
+    edges: the edge stage to time (Segmenter.segment's; None: the model's own), reported as the
+    stage "edges" of the full frame and of the click update.
     compare_native: for a model with a working_short_side, also benchmark a copy running at the
     plate's resolution (result["native"], and click_update_speedup = native / working time).
     """
-    result = _benchmark(_holding_one_frame(segmenter, width, height), width, height, repeats)
+    result = _benchmark(_holding_one_frame(segmenter, width, height), width, height, repeats, edges)
     if compare_native and segmenter.model.config.working_short_side is not None:
         model = copy.deepcopy(segmenter.model)
         model.config.working_short_side = None
         native = Segmenter(model, device=str(segmenter.device), metadata=segmenter.metadata,
                            precision=segmenter.precision)
-        result["native"] = _benchmark(_holding_one_frame(native, width, height), width, height, repeats)
+        result["native"] = _benchmark(_holding_one_frame(native, width, height), width, height, repeats, edges)
         result["click_update_speedup"] = result["native"]["click_update_s"] / result["click_update_s"]
         result["full_frame_speedup"] = result["native"]["full_frame_s"] / result["full_frame_s"]
     return result
@@ -74,7 +77,7 @@ def _holding_one_frame(segmenter: Segmenter, width: int, height: int) -> Segment
                      precision=segmenter.precision)
 
 
-def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int) -> dict[str, Any]:
+def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int, edges: str | None = None) -> dict[str, Any]:
     device = segmenter.device
     plate = synthetic_frame(width, height, seed=1)
     clicks = [Click(*plate.center, True), Click(width * 0.05, height * 0.05, False)]
@@ -84,9 +87,9 @@ def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int) -> d
     segmenter.segment(plate.rgb, None, clicks, frame_key="warm-up")
     segmenter.cache.clear()  # peak memory then counts one cached frame, as in interactive use
     # candidate 1 only, as render, the bridge and the farm compute it for a shot without options.candidates
-    full = [segmenter.segment(plate.rgb, None, clicks, frame_key=("full", i), all_candidates=False)
+    full = [segmenter.segment(plate.rgb, None, clicks, frame_key=("full", i), all_candidates=False, edges=edges)
             for i in range(repeats)]
-    update = [segmenter.segment(plate.rgb, None, moved, frame_key=("full", 0), all_candidates=False)
+    update = [segmenter.segment(plate.rgb, None, moved, frame_key=("full", 0), all_candidates=False, edges=edges)
               for _ in range(repeats)]
     assert not any(m.features_cached for m in full) and all(m.features_cached for m in update)
     compute_dtype = segmenter.feature_dtype
@@ -97,9 +100,9 @@ def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int) -> d
     update_gflop = flops["network"] / 1e9
     full_s = min(m.timings["total"] for m in full)
     update_s = min(m.timings["total"] for m in update)
-    names = ("resize", "backbone", "projection", "features", "network", "refine")
+    names = ("resize", "backbone", "projection", "features", "network", "refine", "edges")
     stages = {k: min(m.timings.get(k, 0.0) for m in full) for k in names}
-    update_stages = {k: min(m.timings.get(k, 0.0) for m in update) for k in ("resize", "network", "refine")}
+    update_stages = {k: min(m.timings.get(k, 0.0) for m in update) for k in ("resize", "network", "refine", "edges")}
     config = segmenter.model.config
     pixels = work_width * work_height
     result = {
@@ -111,6 +114,7 @@ def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int) -> d
         "compute_dtype": str(compute_dtype).removeprefix("torch."),
         "precision": segmenter.precision,
         "working_short_side": config.working_short_side,
+        "edges": edges or config.edges.method,
         "working_width": work_width,
         "working_height": work_height,
         "tiles": segmenter.model.tile_grid(work_height, work_width).count,

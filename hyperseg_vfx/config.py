@@ -17,6 +17,7 @@ import yaml
 from .door import ANYWHERE
 from .errors import HypersegError
 
+EDGE_METHODS = ("none", "graphcut")  # EdgesConfig.method; "model" in shot options means the model's own
 VGG19_TAP_CHANNELS = {"conv1_2": 64, "conv2_2": 128, "conv3_2": 256, "conv4_2": 512, "conv5_2": 512}
 CONTEXT_CHANNELS = 10  # X_t (3), X_{t-1} (3), B_p, B_n, D_p, D_n
 
@@ -33,6 +34,9 @@ class BackboneConfig:
     "imagenet:/path/to/vgg19-dcbb9e9d.pth") or "random:SEED" (deterministic, platform independent).
     tessellate: False is the paper's ablation: VGG sees the whole frame resized to one tile.
     max_tiles_per_batch bounds memory: at 4K a frame is 18 x 10 = 180 tiles.
+    tile_extent: (w, h) frame pixels a tile covered in training, so that frames of any aspect are
+    cut into whole tiles stretched as in training (modeling/tessellation.TileGrid); (0, 0), the
+    default, is the paper's grid of ceil(size / tile_size) tiles per axis.
     """
 
     weights: str = "imagenet"
@@ -40,6 +44,7 @@ class BackboneConfig:
     tile_size: int = 224
     tessellate: bool = True
     max_tiles_per_batch: int = 8
+    tile_extent: tuple[int, ...] = (0, 0)
 
 
 @dataclass
@@ -99,6 +104,24 @@ class RefineConfig:
 
 
 @dataclass
+class EdgesConfig:
+    """Edges decided at the plate's resolution (modeling/edges.py; not in the paper).
+
+    method: "none" (the matte as the network and refinement give it: the paper's model and every
+    older checkpoint) or "graphcut" (a graph cut on the plate's own pixels in a band around the
+    matte's edge, the network's probability as unary terms and the clicks as hard constraints).
+    band: the band's half-width in working pixels (plate px = band * plate short side / working
+    short side, at least 2); smoothness: the pairwise weight lambda; click_radius: radius of a
+    click's hard-constraint disk, in working pixels.
+    """
+
+    method: str = "none"
+    band: float = 1.5
+    smoothness: float = 2.0
+    click_radius: float = 1.0
+
+
+@dataclass
 class ModelConfig:
     """The whole model. working_short_side: the short side (px) backbone and network run at;
     a larger plate is resized to it and the candidates come back to the plate's resolution by
@@ -112,6 +135,7 @@ class ModelConfig:
     context: ContextConfig = field(default_factory=ContextConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
+    edges: EdgesConfig = field(default_factory=EdgesConfig)
 
     @property
     def tap_channels(self) -> tuple[int, ...]:
@@ -129,6 +153,9 @@ class ModelConfig:
                 raise ConfigError(f"backbone.taps: unknown tap {tap!r} (known: {list(VGG19_TAP_CHANNELS)})")
         if self.backbone.tile_size < 32 or self.backbone.tile_size % 16:
             raise ConfigError("backbone.tile_size must be a multiple of 16, at least 32")
+        if len(self.backbone.tile_extent) != 2 or min(self.backbone.tile_extent) < 0 or (
+                0 in self.backbone.tile_extent and any(self.backbone.tile_extent)):
+            raise ConfigError("backbone.tile_extent must be [width, height] in pixels, or [0, 0] for the paper's grid")
         if self.backbone.max_tiles_per_batch < 1:
             raise ConfigError("backbone.max_tiles_per_batch must be at least 1")
         if len(self.tucker.ranks) != len(self.backbone.taps):
@@ -148,6 +175,10 @@ class ModelConfig:
             if self.refine.radius <= 0:
                 raise ConfigError("working_short_side needs refine.radius > 0: guided upsampling is the refinement's "
                                   "filter fitted at working size (see `checkpoint set-refine`)")
+        if self.edges.method not in EDGE_METHODS:
+            raise ConfigError(f"edges.method: {self.edges.method!r} is not one of {', '.join(EDGE_METHODS)}")
+        if self.edges.band <= 0 or self.edges.smoothness < 0 or self.edges.click_radius <= 0:
+            raise ConfigError("edges.band and edges.click_radius must be positive, edges.smoothness >= 0")
         if self.refine.radius < 0 or self.refine.eps <= 0 or self.refine.reference_short_side < 1:
             raise ConfigError("refine.radius must be >= 0, refine.eps and refine.reference_short_side positive")
         return self

@@ -169,6 +169,7 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
         scale=shot.options.scale,
         all_candidates=shot.options.candidates,
         precision=shot.options.precision,
+        edges=None if shot.options.edges == "model" else shot.options.edges,
     )
 
 
@@ -273,6 +274,7 @@ def matte_metadata(shot: Shot, frame: int, segmenter, source: str, previous: str
         "scale": f"{shot.options.scale:g}",
         "device": segmenter.device.type,
         "precision": shot.options.precision,
+        "edges": shot.options.edges,
     }
 
 

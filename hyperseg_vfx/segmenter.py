@@ -12,6 +12,7 @@ the caller's frame identity, so a new set of clicks on the same frame runs only 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -24,8 +25,10 @@ import torch
 from .cache import ByteLRU
 from .checkpoint import load_checkpoint
 from .clicks import Click
+from .config import EDGE_METHODS, EdgesConfig
 from .errors import HypersegError
 from .devices import DEFAULT_PRECISION, check_precision, compute_dtype, precision_context, resolve_device, to_device_image
+from .modeling.edges import decide_edges
 from .modeling.hyperseg import HyperSeg, StageTimes
 from .modeling.resize import resize_image
 
@@ -111,6 +114,7 @@ class Segmenter:
         scale: float = 1.0,
         all_candidates: bool = True,
         precision: str | None = None,
+        edges: str | None = None,
     ) -> Matte:
         """Segment one frame.
 
@@ -124,10 +128,12 @@ class Segmenter:
         size the other candidates are then never brought to the plate's resolution, which is most
         of a click update's cost on a 2K plate. precision: float32 | float16 (a shot's
         options.precision; default the Segmenter's), see hyperseg_vfx.devices: PrecisionError
-        where this device cannot compute it.
+        where this device cannot compute it. edges: how the edge is decided at the plate's
+        resolution (modeling/edges.py): "none", "graphcut", or None for the model config's
+        `edges.method` ("none" for native models and older checkpoints).
         """
         return self.segment_objects(frame, prev_frame, [clicks], frame_key=frame_key, scale=scale,
-                                    all_candidates=all_candidates, precision=precision)[0]
+                                    all_candidates=all_candidates, precision=precision, edges=edges)[0]
 
     @torch.inference_mode()
     def segment_objects(
@@ -140,6 +146,7 @@ class Segmenter:
         scale: float = 1.0,
         all_candidates: bool = True,
         precision: str | None = None,
+        edges: str | None = None,
     ) -> list[Matte]:
         """segment() for several objects of one frame: one Matte per click list, in order.
 
@@ -150,6 +157,7 @@ class Segmenter:
         frame's stages, all objects together).
         """
         height, width = self._check_inputs(frame, prev_frame, scale)
+        edge_config = self._edge_config(edges)
         precision = self.precision if precision is None else precision
         check_precision(self.device, precision)
         start = time.perf_counter()
@@ -183,8 +191,22 @@ class Segmenter:
                 if resized and not guided:
                     candidates = resize_image(candidates.float(), (height, width)).clamp_(0, 1)
                 results.extend(candidates.float().cpu().numpy())
+        if edge_config.method != "none":
+            with times.stage("edges", self.device):
+                plate = np.asarray(frame, dtype=np.float32)
+                results = [decide_edges(result, plate, list(clicks), edge_config, height / target[0])
+                           for result, clicks in zip(results, clicks_per_object)]
         times["total"] = time.perf_counter() - start
         return [Matte(result, cached, dict(times)) for result in results]
+
+    def _edge_config(self, edges: str | None) -> EdgesConfig:
+        """The model's EdgesConfig with the method replaced by `edges` (None: the model's)."""
+        config = self.model.config.edges
+        if edges is None:
+            return config
+        if edges not in EDGE_METHODS:
+            raise SegmentError(f"edges must be one of {', '.join(EDGE_METHODS)}, got {edges!r}")
+        return dataclasses.replace(config, method=edges)
 
     def _object_batch(self, height: int, width: int) -> int:
         """Objects per network batch at a working size of height x width: the network's

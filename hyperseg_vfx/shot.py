@@ -74,6 +74,8 @@ MIN_SCALED_SIDE = 16
 LABELS = ("positive", "negative")
 INTERPOLATIONS = ("linear", "constant")
 MATTES = ("soft", "binary")
+#: options.edges: the model config's edge stage ("model"), none, or a graph cut at plate resolution.
+EDGES = ("model", "none", "graphcut")
 #: Keys of a shot's `farm` section.
 FARM_KEYS = ("show", "shot", "user")
 
@@ -168,7 +170,9 @@ class ShotOptions:
     (hyperseg_vfx.smoothing), against frame-to-frame chatter; precision: float32 | float16, what
     the network computes in on every device (hyperseg_vfx.devices), so that every chunk of the shot
     gives the mattes of one run. exclusive: the mattes of a shot's `objects:` never overlap
-    (render_objects.exclusive_alphas)."""
+    (render_objects.exclusive_alphas). edges: how the edge is decided at the plate's resolution
+    (`model`: the model config's choice; `none`; `graphcut`: a graph cut on the plate's pixels in
+    a band around the matte's edge, see modeling/edges.py)."""
 
     scale: float = 1.0
     matte: str = "soft"
@@ -176,6 +180,7 @@ class ShotOptions:
     temporal_smoothing: bool = False
     precision: str = DEFAULT_PRECISION
     exclusive: bool = False
+    edges: str = "model"
 
 
 @dataclass(frozen=True)
@@ -262,6 +267,7 @@ class Shot:
             "candidates": self.options.candidates,
             "temporal_smoothing": self.options.temporal_smoothing,
             "precision": self.options.precision,
+            "edges": self.options.edges,
         }
         if self.options.exclusive:
             data["options"]["exclusive"] = True
@@ -478,7 +484,7 @@ def _flag(value: Any, where: str) -> bool:
 
 
 def _options(value: Any) -> ShotOptions:
-    keys = ("scale", "matte", "candidates", "temporal_smoothing", "precision", "exclusive")
+    keys = ("scale", "matte", "candidates", "temporal_smoothing", "precision", "exclusive", "edges")
     data = _mapping({} if value is None else value, "options", keys, ())
     defaults = ShotOptions()
     scale = _number(data.get("scale", defaults.scale), "options.scale")
@@ -489,7 +495,8 @@ def _options(value: Any) -> ShotOptions:
     matte = _choice(data.get("matte", defaults.matte), "options.matte", MATTES)
     precision = _choice(data.get("precision", defaults.precision), "options.precision", PRECISIONS)
     exclusive = _flag(data.get("exclusive", defaults.exclusive), "options.exclusive")
-    return ShotOptions(scale, matte, candidates, smoothing, precision, exclusive)
+    edges = _choice(data.get("edges", defaults.edges), "options.edges", EDGES)
+    return ShotOptions(scale, matte, candidates, smoothing, precision, exclusive, edges)
 
 
 def _optional_string(data: Mapping, key: str) -> str | None:

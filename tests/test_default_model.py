@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hyperseg_vfx.checkpoint import load_checkpoint
-from hyperseg_vfx.config import RefineConfig
+from hyperseg_vfx.config import EdgesConfig, RefineConfig
 from hyperseg_vfx.data.datasets import open_dataset
 from hyperseg_vfx.data.synth import generate_clips
 from hyperseg_vfx.evaluation.harness import evaluate
@@ -33,6 +33,7 @@ def test_bundled_model_is_labelled_a_synthetic_demonstration():
     assert metadata["trained"] is True and "synthetic" in metadata["description"].lower()
     assert model.config.backbone.weights.startswith("random:")
     assert model.config.refine.radius > 0  # `checkpoint info` shows it on its own line
+    assert model.config.edges.method == "graphcut"  # chosen on the dev clips (docs/notes/issue23.md)
 
 
 def test_bundled_model_segments_unseen_synthetic_clips(tmp_path):
@@ -42,6 +43,7 @@ def test_bundled_model_segments_unseen_synthetic_clips(tmp_path):
     untrained.network.reset_parameters(0)  # same backbone and Tucker factors, no learned network
     unrefined, _ = load_checkpoint(DEFAULT_CHECKPOINT)
     unrefined.config.refine = RefineConfig()  # the network's candidates as they are
+    unrefined.config.edges = EdgesConfig()
     methods = {"shipped": build_methods(["hyperseg"], [DEFAULT_CHECKPOINT], device="cpu")["hyperseg-demo-synthetic"],
                "untrained": HyperSegMethod(Segmenter(untrained, device="cpu")),
                "unrefined": HyperSegMethod(Segmenter(unrefined, device="cpu"))}

@@ -56,8 +56,10 @@ def test_fixed_protocol_report_files_and_structure(fixed_run, methods):
     assert report["protocol"] == {"name": "fixed", "max_clicks": 10, "max_per_label": 5}
     assert report["method_info"][names[0]]["kind"] == "hyperseg"
     for values in report["methods"].values():
-        assert set(values) == {"samples", "miou", "mbiou", "boundary_iou", "noc85", "noc90", "miou_at_k"}
+        assert set(values) == {"samples", "miou", "mbiou", "boundary_iou", "noc85", "noc90", "sad", "mse", "gradient",
+                               "miou_at_k"}
         assert values["noc85"] is None and values["noc90"] is None and len(values["miou_at_k"]) == 10
+        assert values["sad"] is None  # these samples carry no soft truth
     assert len(report["samples"]) == 6
     for row in report["samples"]:
         assert len(row["ious"]) == 10 and row["iou"] == row["ious"][-1]
@@ -65,7 +67,7 @@ def test_fixed_protocol_report_files_and_structure(fixed_run, methods):
         assert positives <= 5 and len(row["clicks"]) - positives <= 5
         assert row["clicks"][0][2] is True
     table = (folder / "report.md").read_text()
-    assert "| Method | mIOU | mBIOU | BIoU(0.02) | NoC@85 | NoC@90 |" in table
+    assert "| Method | mIOU | mBIOU | BIoU(0.02) | NoC@85 | NoC@90 | SAD | MSE | Grad |" in table
     assert all(f"| {name} |" in table for name in names)
     assert read_png(folder / "metrics.png").shape[2] in (3, 4)
 
@@ -185,6 +187,60 @@ def test_evaluate_size_resamples_the_dataset(tiny_checkpoint, tmp_path):
     assert mask.shape[:2] == (64, 96)
     bad = runner.invoke(main, args[:-1] + ["96"])
     assert bad.exit_code == 2 and "WIDTHxHEIGHT" in bad.output
+
+
+@pytest.mark.parametrize("generator, plate, size", [("procedural", "128x72", "256x144"),
+                                                    ("photo", "172x72", "344x144")])
+def test_evaluate_size_at_16_9_and_scope_with_matting_errors(tiny_checkpoint, tmp_path, generator, plate, size):
+    """`evaluate --size` on 16:9 and 2.39:1 clips: the report is at that size, and every row
+    carries Rhemann et al.'s matting errors against the clips' soft truth, equal to a recomputation
+    from the saved binary mask for the baseline (its output is its mask)."""
+    from click.testing import CliRunner
+
+    from hyperseg_vfx.cli import main
+    from hyperseg_vfx.data.datasets import open_dataset, resampled
+    from hyperseg_vfx.evaluation.harness import MATTING_BAND_RATIO
+    from hyperseg_vfx.evaluation.metrics import boundary_width, matting_band, matting_errors
+
+    runner = CliRunner()
+    clips, out = tmp_path / "clips", tmp_path / "report"
+    made = runner.invoke(main, ["synth", str(clips), "--generator", generator, "--clips", "1", "--frames", "1",
+                                "--size", plate, "--seed", "904"])
+    assert made.exit_code == 0, made.output
+    args = ["evaluate", "--data", f"clips:{clips}", "--checkpoint", str(tiny_checkpoint), "--methods",
+            "hyperseg,graph_cut", "--report", str(out), "--save-masks", "--size", size, "--edges", "graphcut",
+            "--device", "cpu"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    width, height = (int(v) for v in size.split("x"))
+    assert report["data"] == f"clips:{clips} at {size}"
+    assert report["method_info"][next(iter(report["method_info"]))]["edges"] == "graphcut"
+    for method in report["methods"].values():
+        assert method["sad"] > 0 and method["mse"] > 0 and method["gradient"] >= 0
+    row = next(r for r in report["samples"] if r["method"] == "graph_cut")
+    mask = read_png(next((out / "masks" / "graph_cut").rglob("*.png")))[..., 0] > 127
+    assert mask.shape == (height, width)
+    truth = resampled(open_dataset(f"clips:{clips}"), width, height)[0].load().alpha
+    band = matting_band(truth, boundary_width(height, width, MATTING_BAND_RATIO))
+    expected = matting_errors(mask.astype(np.float32), truth, band)
+    assert row["sad"] == pytest.approx(expected["sad"]) and row["mse"] == pytest.approx(expected["mse"])
+    assert "| SAD | MSE | Grad |" in result.output.replace("NoC@90 | ", "")
+
+
+def test_evaluate_size_refuses_to_stretch_a_plate(tmp_path):
+    """A 4:3 clip resampled to 16:9 would stretch the scene: exit 2 naming the file and both sizes."""
+    from click.testing import CliRunner
+
+    from hyperseg_vfx.cli import main
+
+    runner = CliRunner()
+    clips = tmp_path / "clips"
+    assert runner.invoke(main, ["synth", str(clips), "--clips", "1", "--frames", "1", "--size", "64x48"]).exit_code == 0
+    result = runner.invoke(main, ["evaluate", "--data", f"clips:{clips}", "--methods", "graph_cut", "--report",
+                                  str(tmp_path / "r"), "--size", "256x144"])
+    assert result.exit_code == 2, result.output
+    assert "64x48 plate cannot be resampled to 256x144" in result.output and ".png" in result.output
 
 
 def test_evaluate_scores_each_object_of_a_clip_and_the_pixels_two_objects_claim(tiny_checkpoint, tmp_path):

@@ -106,3 +106,43 @@ def test_noc_counts_clicks_to_threshold_and_caps_failures():
 def test_miou_at_k_is_the_column_mean():
     ious = np.array([[0.2, 0.4, 0.6], [0.4, 0.8, 1.0]])
     assert miou_at_k(ious) == pytest.approx([0.3, 0.6, 0.8])
+
+
+def test_matting_errors_against_hand_computations():
+    """SAD and MSE of two changed pixels; the gradient error of two ramps (a Gaussian derivative
+    filter returns a ramp's slope: sum over the band of (0.03 - 0.01)^2 / 1000) and of a constant
+    offset (no gradient error, SAD = offset x pixels / 1000)."""
+    from hyperseg_vfx.evaluation.metrics import matting_errors
+
+    truth = np.zeros((6, 6))
+    pred = truth.copy()
+    pred[2, 3], pred[4, 1] = 0.5, 0.25
+    errors = matting_errors(pred, truth, np.ones((6, 6), bool))
+    assert errors["sad"] == pytest.approx(0.75 / 1000)
+    assert errors["mse"] == pytest.approx((0.25 + 0.0625) / 36)
+    columns = np.arange(40, dtype=np.float64)
+    truth_ramp, pred_ramp = np.tile(0.01 * columns, (40, 1)), np.tile(0.03 * columns, (40, 1))
+    band = np.zeros((40, 40), bool)
+    band[10:30, 10:30] = True  # 400 pixels away from the frame's edge
+    ramp = matting_errors(pred_ramp, truth_ramp, band)
+    assert ramp["gradient"] == pytest.approx(400 * 0.02 ** 2 / 1000, rel=1e-3)
+    assert ramp["mse"] == pytest.approx(np.mean((0.02 * columns[10:30]) ** 2))
+    offset = matting_errors(truth_ramp + 0.1, truth_ramp, band)
+    assert offset["gradient"] == pytest.approx(0, abs=1e-12) and offset["sad"] == pytest.approx(400 * 0.1 / 1000)
+    assert matting_errors(pred, truth, np.zeros((6, 6), bool)) == {"sad": 0.0, "mse": 0.0, "gradient": 0.0}
+
+
+def test_matting_band_covers_the_soft_edge_and_not_the_frame_border():
+    """A vertical edge between columns 9 and 10 with one soft column: the band is columns 8-11 for
+    width 2 around the contour plus the soft column 14 (a soft pixel far from the contour); the
+    frame's own border is no edge."""
+    from hyperseg_vfx.evaluation.metrics import matting_band
+
+    alpha = np.zeros((20, 30))
+    alpha[:, :10] = 1.0
+    alpha[:, 14] = 0.3
+    band = matting_band(alpha, 2)
+    expected = np.zeros((20, 30), bool)
+    expected[:, 7:13] = True  # contour columns 9 and 10, each dilated by 2
+    expected[:, 14] = True
+    np.testing.assert_array_equal(band, expected)

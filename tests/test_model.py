@@ -106,6 +106,43 @@ def test_tile_grid_matches_paper_example():
     assert TileGrid(3840, 2160, tessellate=False).count == 1
 
 
+@pytest.mark.parametrize("size, grid", [((192, 144), (1, 1)), ((256, 144), (1, 1)), ((344, 144), (2, 1)),
+                                        ((266, 144), (1, 1)), ((384, 288), (2, 2)), ((1920, 1080), (10, 8))])
+def test_tile_extent_cuts_frames_into_whole_tiles_stretched_as_in_training(size, grid):
+    """With the extent of a 192x144 training frame in one tile, each axis takes the tile count whose
+    stretch is nearest the training's (16:9 at 256x144: one tile, 2.39:1 at 344x144: two); the
+    placements still cover every pixel once; the paper's grid stays ceil(size / 224)."""
+    fitted = TileGrid(*size, extent=(192, 144))
+    assert (fitted.columns, fitted.rows) == grid
+    hits = torch.zeros(size[1], size[0], dtype=torch.int32)
+    for index in range(fitted.count):
+        place = fitted.placement(index, 56)
+        hits[place.rows, place.cols] += 1
+    assert (hits == 1).all()
+    assert (TileGrid(*size).columns, TileGrid(*size).rows) == (-(-size[0] // 224), -(-size[1] // 224))
+
+
+def test_tile_extent_in_the_model_config(model):
+    """The model runs a 256x144 frame as one tile; the efficient feature path still equals the
+    literal one; bad extents are refused."""
+    import copy
+
+    fitted = copy.deepcopy(model)
+    fitted.config.backbone.tile_extent = (192, 144)
+    assert fitted.tile_grid(144, 256).count == 1 and model.tile_grid(144, 256).count == 2
+    frame = frame_tensor(256, 144)
+    with torch.inference_mode():
+        projected = fitted.project_frame(frame)
+        literal = fitted.network.project_features(fitted.literal_features(frame))
+        assert not torch.allclose(projected, model.project_frame(frame), atol=1e-3)
+    torch.testing.assert_close(projected, literal, rtol=1e-4, atol=1e-4)
+    config = random_config()
+    for bad in ((192,), (0, 144), (-1, 5)):
+        config.backbone.tile_extent = bad
+        with pytest.raises(ConfigError, match="tile_extent"):
+            config.validate()
+
+
 def test_tiles_and_mosaic_are_inverse():
     grid = TileGrid(333, 187)
     frame = frame_tensor(333, 187)

@@ -193,7 +193,10 @@ def test_bench_reports_the_working_size_and_compares_with_native(tiny_model):
     assert (result["working_short_side"], result["working_width"], result["working_height"]) == (WORKING, 128, 64)
     assert result["tiles"] == 1 and result["native"]["tiles"] == 2  # 256x128 natively is 2 x 1 tiles of 224
     assert result["native"]["working_short_side"] is None and result["native"]["working_width"] == 256
-    assert set(result["click_update_stage_s"]) == {"resize", "network", "refine"}
+    assert set(result["click_update_stage_s"]) == {"resize", "network", "refine", "edges"}
+    assert result["edges"] == "none" and result["click_update_stage_s"]["edges"] == 0
+    cut = run_benchmark(Segmenter(model, device="cpu"), 256, 128, edges="graphcut")
+    assert cut["edges"] == "graphcut" and cut["click_update_stage_s"]["edges"] > 0 and cut["stage_s"]["edges"] > 0
     assert result["click_update_stage_s"]["resize"] > 0 and result["native"]["click_update_stage_s"]["resize"] == 0
     assert result["click_update_speedup"] == pytest.approx(result["native"]["click_update_s"] / result["click_update_s"])
     assert result["click_update_gflop"] == pytest.approx(result["native"]["click_update_gflop"] / 4)  # a quarter of the pixels

@@ -50,13 +50,15 @@ class Options(Request):
     """scale: fraction (0, 1] of the plate size the model runs at; matte: soft (probability) or
     binary; candidates: also write the alternative masks as channels hyperseg.c1..c4, hyperseg2.c5.. (4 per layer);
     temporal_smoothing: average each matte with its neighbours' mattes moved by the plates' motion;
-    precision: what the network computes in (float16: CUDA only, 422 on a CPU bridge)."""
+    precision: what the network computes in (float16: CUDA only, 422 on a CPU bridge);
+    edges: the edge stage at the plate's resolution (model: the model's own choice; none; graphcut)."""
 
     scale: StrictFloat = ShotOptions().scale
     matte: Literal["soft", "binary"] = ShotOptions().matte
     candidates: StrictBool = ShotOptions().candidates
     temporal_smoothing: StrictBool = ShotOptions().temporal_smoothing
     precision: Literal["float32", "float16"] = ShotOptions().precision
+    edges: Literal["model", "none", "graphcut"] = ShotOptions().edges
     exclusive: StrictBool = Field(ShotOptions().exclusive,
                                   description="With `objects`: the objects' mattes never overlap (sum at most 1).")
 

@@ -21,9 +21,11 @@ from .options import DEVICE_OPTION
               help="For a model with a working size, also time it at the plate's own resolution.")
 @click.option("--objects", "object_counts", metavar="N[,N...]",
               help="Time these numbers of objects of one shot instead (full frame, click update, render), e.g. 1,2,4,8.")
+@click.option("--edges", type=click.Choice(["model", "none", "graphcut"]), default="model", show_default=True,
+              help="Edge stage to time: the model config's, none, or the band graph cut.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench(width: int, height: int, device: str, checkpoint_path: Path | None, repeats: int, compare_native: bool,
-          object_counts: str | None, as_json: bool) -> None:
+          object_counts: str | None, edges: str, as_json: bool) -> None:
     """Time a full frame and a click update; compare with the FLOP floor; report peak memory."""
     counts = _object_counts(object_counts) if object_counts is not None else None
     from ..bench import run_benchmark
@@ -46,7 +48,7 @@ def bench(width: int, height: int, device: str, checkpoint_path: Path | None, re
         result = run_objects_benchmark(segmenter, width, height, counts, repeats)
         click.echo(json.dumps(result) if as_json else _objects_text(result))
         return
-    result = run_benchmark(segmenter, width, height, repeats, compare_native)
+    result = run_benchmark(segmenter, width, height, repeats, compare_native, None if edges == "model" else edges)
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -89,7 +91,7 @@ def _bench_text(result: dict) -> str:
                f"working size {result['working_width']}x{result['working_height']}")
     return (
         f"{result['width']}x{result['height']} on {result['device']} ({result['threads']} threads, {result['compute_dtype']}, "
-        f"{working}, {result['tiles']} tiles)\n"
+        f"{working}, {result['tiles']} tiles, edges {result['edges']})\n"
         f"  full frame:   {result['full_frame_s']:.3f} s  {result['full_frame_gflop']:.0f} GFLOP  "
         f"{result['full_frame_floor_ratio']:.2f}x floor\n"
         f"  click update: {result['click_update_s']:.3f} s  {result['click_update_gflop']:.0f} GFLOP  "

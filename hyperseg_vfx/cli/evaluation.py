@@ -26,10 +26,15 @@ from .options import DEVICE_OPTION, parse_size
 @click.option("--overlays", type=click.IntRange(0), default=3, show_default=True,
               help="Samples per method with an overlay PNG.")
 @click.option("--size", "size_text", default=None,
-              help="Resample every sample to WIDTHxHEIGHT first (plates bilinear, truth from the soft matte).")
+              help="Resample every sample to WIDTHxHEIGHT first (plates bilinear, truth from the soft matte); "
+                   "the data must have that aspect ratio (within 1%).")
+@click.option("--edges", type=click.Choice(["model", "none", "graphcut"]), default="model", show_default=True,
+              help="HyperSeg's edge stage at the plate's resolution: the model config's choice, none, or a graph "
+                   "cut in a band around the edge.")
 @DEVICE_OPTION
 def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str, protocol: str, report_dir: Path,
-                     save_masks: bool, overlays: int, size_text: str | None, device: str) -> None:
+                     save_masks: bool, overlays: int, size_text: str | None, edges: str,
+                     device: str) -> None:
     """Compare HyperSeg with the Random Walk and Graph Cut baselines under the same robot clicks."""
     from ..data.datasets import open_dataset
     from ..evaluation import PROTOCOLS, build_methods, evaluate, write_report
@@ -52,7 +57,7 @@ def evaluate_command(data_spec: str, checkpoints: tuple[Path, ...], methods: str
         data_spec = f"{data_spec} at {size_text}"
     if protocol == "track":
         return _evaluate_tracking(samples, checkpoints, device, report_dir, data_spec)
-    built = build_methods(kinds, checkpoints, device)
+    built = build_methods(kinds, checkpoints, device, edges=None if edges == "model" else edges)
     writer = ArtifactWriter(report_dir, samples, save_masks, overlays)
     claims = ClaimCounter()
 

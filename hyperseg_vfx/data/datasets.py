@@ -45,7 +45,9 @@ class LoadedSample:
 
     rgb, prev_rgb: (H, W, 3) float32 display-referred sRGB in [0, 1] (prev_rgb is rgb itself on
     a clip's first frame); mask: (H, W) bool truth; void: (H, W) bool pixels to ignore, or None;
-    others: (H, W) bool pixels of the frame's other labelled objects (DAVIS), or None.
+    others: (H, W) bool pixels of the frame's other labelled objects (DAVIS), or None; alpha:
+    (H, W) float32 soft truth in [0, 1] (clips: the matte file, motion blur and soft edges
+    included), None where the data has none (DAVIS).
     """
 
     rgb: np.ndarray
@@ -53,6 +55,7 @@ class LoadedSample:
     mask: np.ndarray
     void: np.ndarray | None
     others: np.ndarray | None = None
+    alpha: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,14 @@ class Sample:
     mask_path: str
     other_mask_paths: tuple[str, ...] = ()
 
-    def load(self, size: tuple[int, int] | None = None) -> LoadedSample:
+    def load(self, size: tuple[int, int] | None = None, same_aspect: bool = False) -> LoadedSample:
         """Read the frame, its previous frame and the truth; DatasetError if their sizes differ.
 
         size: (height, width) to resample everything to (modeling.resize): plates bilinear, the
         truth from the soft matte (clips) or the object's mask (DAVIS) resized bilinearly and
         thresholded at 0.5, so an upsampled truth has smooth edges; void and other objects nearest.
+        same_aspect: DatasetError when `size` has another aspect ratio than the plate (by more than
+        1%): resampling would stretch the scene (`evaluate --size`).
         """
         from ..io.images import read_frame, read_matte
 
@@ -100,6 +105,11 @@ class Sample:
                     f"{self.key}: {name} is {array.shape[1]}x{array.shape[0]}, the frame "
                     f"{self.rgb_path} is {rgb.shape[1]}x{rgb.shape[0]}"
                 )
+        height, width = rgb.shape[:2]
+        if same_aspect and size is not None and abs((width / height) / (size[1] / size[0]) - 1) > 0.01:
+            raise DatasetError(f"{self.rgb_path}: a {width}x{height} plate cannot be resampled to {size[1]}x{size[0]} "
+                               f"without stretching it (aspect {width / height:.3f} against {size[1] / size[0]:.3f}); "
+                               "generate clips at that aspect (synth --size)")
         if size is not None and size != rgb.shape[:2]:
             from ..modeling.resize import resize_array, resize_mask
 
@@ -107,7 +117,8 @@ class Sample:
             rgb, matte = resize_array(rgb, size), resize_array(matte, size)
             prev_rgb = rgb if same else resize_array(prev_rgb, size)
             void, others = (None if m is None else resize_mask(m, size) for m in (void, others))
-        return LoadedSample(rgb, prev_rgb, matte > 0.5, void, others)
+        alpha = np.asarray(matte, dtype=np.float32) if self.object_id is None else None
+        return LoadedSample(rgb, prev_rgb, matte > 0.5, void, others, alpha)
 
 
 @dataclass(frozen=True)
@@ -129,7 +140,9 @@ class ResampledSample:
         return f"{self.sample.key}@{self.width}x{self.height}"
 
     def load(self) -> LoadedSample:
-        return self.sample.load((self.height, self.width))
+        """The sample at height x width; DatasetError when its plate's aspect ratio differs by
+        more than 1% (resampling would stretch the scene: generate clips at that aspect)."""
+        return self.sample.load((self.height, self.width), same_aspect=True)
 
 
 def resampled(samples: list[Sample], width: int, height: int) -> list[ResampledSample]:

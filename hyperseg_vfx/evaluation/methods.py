@@ -40,21 +40,26 @@ class HyperSegMethod:
 
     kind = "hyperseg"
 
-    def __init__(self, segmenter):
+    def __init__(self, segmenter, edges: str | None = None):
         self.segmenter = segmenter
+        self.edges = edges
 
     def predict(self, sample, clicks: Sequence[Click]) -> np.ndarray:
-        """(H, W) float32 alpha of candidate 1."""
-        return self.segmenter.segment(sample.rgb, sample.prev_rgb, clicks, frame_key=sample.key).alpha
+        """(H, W) float32 alpha of candidate 1 (edges: Segmenter.segment's, None the model's)."""
+        return self.segmenter.segment(sample.rgb, sample.prev_rgb, clicks, frame_key=sample.key,
+                                      all_candidates=False, edges=self.edges).alpha
 
     def describe(self) -> dict:
         meta = self.segmenter.metadata
+        edges = self.edges or self.segmenter.model.config.edges.method
         return {"kind": self.kind, "name": self.segmenter.model_name, "checkpoint": meta.get("checkpoint"),
-                "trained": meta.get("trained")}
+                "trained": meta.get("trained"), "edges": edges}
 
 
-def build_methods(kinds: Sequence[str], checkpoints: Sequence[str | Path] = (), device: str = "auto") -> dict[str, Method]:
-    """Methods by row name, in the order of `kinds`.
+def build_methods(kinds: Sequence[str], checkpoints: Sequence[str | Path] = (), device: str = "auto",
+                  edges: str | None = None) -> dict[str, Method]:
+    """Methods by row name, in the order of `kinds`. edges: HyperSeg's edge stage (None: each
+    model's own; see Segmenter.segment).
 
     "hyperseg" gives one method per checkpoint, named by the checkpoint's metadata name (its
     file stem when it has none, or when two checkpoints share a name); the baselines are named
@@ -74,7 +79,7 @@ def build_methods(kinds: Sequence[str], checkpoints: Sequence[str | Path] = (), 
         segmenters = [_segmenter(path, device) for path in checkpoints]
         names = [s.model_name for s in segmenters]
         for path, segmenter, name in zip(checkpoints, segmenters, names):
-            methods[_unique(name if names.count(name) == 1 else Path(path).stem, methods)] = HyperSegMethod(segmenter)
+            methods[_unique(name if names.count(name) == 1 else Path(path).stem, methods)] = HyperSegMethod(segmenter, edges)
     return methods
 
 

@@ -21,12 +21,14 @@ from .robot import ClickProtocol
 
 #: Columns of the report table: (summary key, heading, decimals).
 COLUMNS = (("miou", "mIOU", 3), ("mbiou", "mBIOU", 3), ("boundary_iou", "BIoU(0.02)", 3),
-           ("noc85", "NoC@85", 2), ("noc90", "NoC@90", 2))
+           ("noc85", "NoC@85", 2), ("noc90", "NoC@90", 2), ("sad", "SAD", 3), ("mse", "MSE", 4),
+           ("gradient", "Grad", 3))
 
 
 def summarise(results: Sequence[SampleResult], protocol: ClickProtocol) -> dict[str, dict]:
-    """method -> {"samples", "miou", "mbiou", "boundary_iou", "noc85", "noc90", "miou_at_k"}
-    (NoC None unless protocol.has_noc), methods in first-seen order."""
+    """method -> {"samples", "miou", "mbiou", "boundary_iou", "noc85", "noc90", "sad", "mse",
+    "gradient", "miou_at_k"} (NoC None unless protocol.has_noc; the matting errors: means over
+    the rows that have them, None when none has), methods in first-seen order."""
     summary = {}
     for method in dict.fromkeys(r.method for r in results):
         rows = [r for r in results if r.method == method]
@@ -38,9 +40,15 @@ def summarise(results: Sequence[SampleResult], protocol: ClickProtocol) -> dict[
             "boundary_iou": float(np.mean([r.biou for r in rows])),
             "noc85": float(noc(ious, 0.85, protocol.max_clicks).mean()) if protocol.has_noc else None,
             "noc90": float(noc(ious, 0.90, protocol.max_clicks).mean()) if protocol.has_noc else None,
+            **{key: _mean_present([getattr(r, key) for r in rows]) for key in ("sad", "mse", "gradient")},
             "miou_at_k": miou_at_k(ious).tolist(),
         }
     return summary
+
+
+def _mean_present(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(np.mean(present)) if present else None
 
 
 def report_json(
@@ -82,7 +90,9 @@ def markdown_report(report: Mapping) -> str:
         f"Data: `{report['data']}`, {len(samples)} samples. Protocol `{protocol['name']}`: {rule}.", "",
         markdown_table(summary),
         "mIOU, mBIOU (IoU of the 1-px-dilated boundary contours) and BIoU (Cheng et al., dilation ratio 0.02)"
-        " after the last click; NoC@85/90: mean clicks to reach IoU 0.85/0.90 (20 when never reached).", "",
+        " after the last click; NoC@85/90: mean clicks to reach IoU 0.85/0.90 (20 when never reached)."
+        " SAD (/1000), MSE and Grad (/1000): Rhemann et al.'s matting errors of the soft output after the last"
+        " click against the soft truth, in a band of 0.005 x the diagonal around its edge ('-': no soft truth).", "",
         "## mIoU after k clicks", "",
         f"| Method | {curve_heading} |", "|---" * (protocol["max_clicks"] + 1) + "|", *curve_rows, "",
         f"![plot]({PLOTS[protocol['name']][0]})", "",

@@ -76,7 +76,7 @@ class HyperSeg(nn.Module):
     def tile_grid(self, height: int, width: int) -> TileGrid:
         """The tessellation of an H x W frame under this model's config."""
         b = self.config.backbone
-        return TileGrid(width, height, b.tile_size, b.tessellate)
+        return TileGrid(width, height, b.tile_size, b.tessellate, b.tile_extent)
 
     def backbone_tiles(self, frame: torch.Tensor) -> Iterator[tuple[int, list[torch.Tensor]]]:
         """Yield (first tile index, per-tap features (b, C_k, t/s_k, t/s_k)) per batch of tiles."""
@@ -253,7 +253,7 @@ class HyperSeg(nn.Module):
         """
         cfg = self.config
         tile = cfg.backbone.tile_size
-        grid = TileGrid(width, height, tile, cfg.backbone.tessellate)
+        grid = self.tile_grid(height, width)
         backbone, size = 0.0, tile
         for layer in self.backbone.features:
             if isinstance(layer, nn.MaxPool2d):

@@ -48,20 +48,26 @@ class TileGrid:
     """The tile grid of a width x height frame.
 
     tessellate=False is the ablation 'no tessellation': one tile, the whole frame resized to it.
+    extent: (w, h) frame pixels one tile should cover, or (0, 0) for the paper's grid
+    (ceil(size / tile) tiles per axis). With an extent, each axis gets the whole number of tiles
+    (at least 1) whose stretch is nearest the extent's in log scale: a model trained on 192x144
+    frames in one 224 tile (extent (192, 144)) then sees a 256x144 frame as one tile stretched
+    0.875x wide, closer to its training's 1.17x than the paper grid's two tiles at 1.75x.
     """
 
     width: int
     height: int
     tile: int = 224
     tessellate: bool = True
+    extent: tuple[int, int] = (0, 0)
 
     @property
     def columns(self) -> int:
-        return math.ceil(self.width / self.tile) if self.tessellate else 1
+        return _tile_count(self.width, self.tile, self.extent[0]) if self.tessellate else 1
 
     @property
     def rows(self) -> int:
-        return math.ceil(self.height / self.tile) if self.tessellate else 1
+        return _tile_count(self.height, self.tile, self.extent[1]) if self.tessellate else 1
 
     @property
     def count(self) -> int:
@@ -93,6 +99,15 @@ class TileGrid:
         rows, src_rows = _span(row, feature_size, self.rows * feature_size, self.height)
         cols, src_cols = _span(col, feature_size, self.columns * feature_size, self.width)
         return TilePlacement(rows, cols, src_rows, src_cols)
+
+
+def _tile_count(size: int, tile: int, extent: int) -> int:
+    """Tiles along an axis of `size` px: ceil(size / tile) (extent 0), else the whole number n >= 1
+    of tiles of `extent` frame px each whose total n * extent is nearest `size` in log scale."""
+    if extent <= 0:
+        return math.ceil(size / tile)
+    options = {max(1, math.floor(size / extent)), max(1, math.ceil(size / extent))}
+    return min(sorted(options), key=lambda n: abs(math.log(n * extent / size)))
 
 
 def _span(cell: int, size: int, mosaic_size: int, out_size: int) -> tuple[slice, torch.Tensor]:

@@ -1,0 +1,54 @@
+"""Contact sheet of issue 23: three scikit-image photographs cut to 16:9, fixed clicks, the bundled
+model's matte with `edges: none` (before) and `edges: graphcut` (after, shipped).
+
+    PYTHONPATH=. python docs/contact_sheet_issue23.py docs/issue23_contact_sheet.png
+"""
+
+import sys
+
+import numpy as np
+import skimage.data
+from PIL import Image, ImageDraw
+
+from hyperseg_vfx.clicks import Click
+from hyperseg_vfx.segmenter import Segmenter
+
+# (photo, crop rows, positive clicks, negative clicks), clicks in crop pixels (x, y)
+SHOTS = [
+    ("astronaut", (60, 348), [(250, 110), (220, 250), (330, 230)], [(40, 40), (470, 60)]),
+    ("chelsea", (10, 264), [(300, 110), (200, 180), (120, 220)], [(30, 20), (430, 30)]),
+    ("coffee", (31, 369), [(300, 200), (220, 170), (400, 190)], [(40, 40), (560, 300)]),
+]
+
+
+def overlay(rgb: np.ndarray, alpha: np.ndarray, clicks) -> Image.Image:
+    tinted = rgb * 0.45 + 0.55 * np.where(alpha[..., None] > 0.5, [0.1, 0.9, 0.2], rgb)
+    image = Image.fromarray(np.uint8(np.clip(tinted, 0, 1) * 255))
+    draw = ImageDraw.Draw(image)
+    for c in clicks:
+        colour = (255, 255, 0) if c.positive else (255, 0, 0)
+        draw.ellipse([c.x - 4, c.y - 4, c.x + 4, c.y + 4], outline=colour, width=2)
+    return image
+
+
+def main(out: str) -> None:
+    segmenter = Segmenter.from_checkpoint("hyperseg_vfx/models/default.pt", device="cpu")
+    rows = []
+    for name, (top, bottom), positives, negatives in SHOTS:
+        rgb = getattr(skimage.data, name)()[top:bottom, :, :3].astype(np.float32) / 255
+        clicks = [Click(x, y, True) for x, y in positives] + [Click(x, y, False) for x, y in negatives]
+        tiles = [overlay(rgb, segmenter.segment(rgb, None, clicks, edges=e, all_candidates=False).alpha, clicks)
+                 for e in ("none", "graphcut")]
+        rows.append(tiles)
+    width = max(t.width for r in rows for t in r)
+    sheet = Image.new("RGB", (2 * width + 8, sum(r[0].height + 8 for r in rows)), "white")
+    y = 0
+    for before, after in rows:
+        sheet.paste(before, (0, y))
+        sheet.paste(after, (width + 8, y))
+        y += before.height + 8
+    sheet.quantize(256).save(out, optimize=True)  # a palette PNG: a quarter of the bytes
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

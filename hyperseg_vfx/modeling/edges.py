@@ -1,0 +1,201 @@
+"""Edges decided at the plate's resolution: a graph cut in a narrow band around the matte's edge.
+
+A model with a working size runs its network at a small size (144 px short side for the bundled
+model) and brings the matte to the plate by guided upsampling. Guided upsampling moves a soft
+transition towards colour edges but cannot place it within a pixel of a 2K or 4K plate's edge:
+its coefficients come from a working pixel 7-15 plate pixels wide. This stage takes that matte
+and decides, on the full-resolution plate and from the plate's own pixels, which side of the
+edge each pixel near it lies on:
+
+1. band: the pixels within `half_width` plate pixels of the matte's 0.5 contour, found on a grid
+   `factor` times coarser (the working grid: cheap at 4K) and brought up by repetition, plus a
+   disk around every click. Only band pixels are ever changed; the cost is bounded by the
+   band's size, not the frame's.
+2. graph cut (Boykov and Jolly, ICCV 2001) over the band pixels only: unary terms -log p and
+   -log(1 - p) from the matte (the network's probability), 4-connected pairwise terms
+   lambda * exp(-beta |I_p - I_q|^2) with beta = 1 / (2 mean |I_p - I_q|^2) over the band, the
+   pixels just outside the band fixed to the matte's own label (their pairwise terms become
+   terminal terms), and the clicks' disks as hard constraints (a positive click's pixels are
+   always inside the result, a negative click's outside). Solved with PyMaxflow.
+3. the band's pixels get 1 inside the cut and 0 outside (method "graphcut"); the rest of the
+   matte is returned unchanged, soft values included.
+
+All arrays are numpy, on the CPU: the stage runs after the matte has left the model's device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import maxflow
+import numpy as np
+from scipy import ndimage
+
+from ..clicks import Click
+from ..config import EdgesConfig
+
+_HARD = 1e9  # terminal capacity of a hard constraint
+_EPS = 1e-4  # probabilities are clipped to [_EPS, 1 - _EPS] before the logarithm
+
+
+@dataclass(frozen=True)
+class BandCut:
+    """Settings of one band stage call (see EdgesConfig for the model-config form).
+
+    half_width: band half-width in plate pixels; factor: the coarse grid's cell in plate pixels
+    (plate size / working size, at least 1); smoothness: lambda; click_radius: radius (plate px)
+    of a click's hard-constraint disk.
+    """
+
+    half_width: float
+    factor: int
+    smoothness: float
+    click_radius: float
+
+
+def settings_for(config: EdgesConfig, factor: float) -> BandCut:
+    """The BandCut of `config` for a plate `factor` times the working size (1: native)."""
+    factor = max(1.0, factor)
+    return BandCut(half_width=max(2.0, config.band * factor), factor=max(1, int(round(factor))),
+                   smoothness=config.smoothness, click_radius=config.click_radius * factor)
+
+
+def decide_edges(candidates: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], config: EdgesConfig,
+                 factor: float) -> np.ndarray:
+    """candidates (K, H, W) float32, plate (H, W, 3) RGB, clicks in plate px -> (K, H, W): each
+    candidate through cut_band (config.method "graphcut"), or `candidates` itself ("none")."""
+    if config.method == "none":
+        return candidates
+    settings = settings_for(config, factor)
+    return np.stack([cut_band(c, plate, clicks, settings) for c in candidates])
+
+
+def band_mask(alpha: np.ndarray, factor: int, half_width: float) -> np.ndarray:
+    """(H, W) alpha -> (H, W) bool: pixels within about `half_width` px of the 0.5 contour.
+
+    The contour is found on the grid of every factor-th pixel (cells of factor x factor plate
+    pixels): a cell is on the edge when its label differs from a 4-neighbour's; edge cells are
+    dilated by ceil(half_width / factor) cells and repeated back to plate pixels, so the band
+    always holds the plate pixels within half_width of the contour (to a cell's accuracy).
+    """
+    height, width = alpha.shape
+    coarse = alpha[factor // 2 :: factor, factor // 2 :: factor] > 0.5
+    edge = np.zeros_like(coarse)
+    for axis in (0, 1):
+        differs = np.diff(coarse, axis=axis)
+        lead = [slice(None)] * 2
+        lead[axis] = slice(None, -1)
+        trail = [slice(None)] * 2
+        trail[axis] = slice(1, None)
+        edge[tuple(lead)] |= differs
+        edge[tuple(trail)] |= differs
+    cells = int(np.ceil(half_width / factor))
+    if cells > 0 and edge.any():
+        edge = ndimage.binary_dilation(edge, np.ones((3, 3), bool), iterations=cells)
+    band = np.repeat(np.repeat(edge, factor, axis=0), factor, axis=1)
+    padded = np.zeros((height, width), bool)
+    h, w = min(height, band.shape[0]), min(width, band.shape[1])
+    padded[:h, :w] = band[:h, :w]
+    if band.shape[0] < height:
+        padded[h:] = padded[h - 1 : h]
+    if band.shape[1] < width:
+        padded[:, w:] = padded[:, w - 1 : w]
+    return padded
+
+
+def click_disks(shape: tuple[int, int], clicks: Sequence[Click], radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) bool masks of the positive and of the negative clicks' disks (radius in px,
+    centres at click.x, click.y; the clicked pixel is always inside its disk)."""
+    positive, negative = np.zeros(shape, bool), np.zeros(shape, bool)
+    r = max(0.5, radius)
+    for click in clicks:
+        target = positive if click.positive else negative
+        col, row = int(np.clip(np.floor(click.x), 0, shape[1] - 1)), int(np.clip(np.floor(click.y), 0, shape[0] - 1))
+        top, bottom = max(0, int(np.floor(click.y - r))), min(shape[0], int(np.ceil(click.y + r)) + 1)
+        left, right = max(0, int(np.floor(click.x - r))), min(shape[1], int(np.ceil(click.x + r)) + 1)
+        ys, xs = np.mgrid[top:bottom, left:right]
+        target[top:bottom, left:right] |= (xs + 0.5 - click.x) ** 2 + (ys + 0.5 - click.y) ** 2 <= r * r
+        target[row, col] = True
+    return positive, negative
+
+
+def cut_band(alpha: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], settings: BandCut) -> np.ndarray:
+    """alpha (H, W) float32 in [0, 1], plate (H, W, 3) float32 RGB, clicks in plate px ->
+    (H, W) float32: alpha with the band's pixels replaced by the graph cut's 0/1 decision.
+
+    Pixels outside the band (edge band plus click disks) are returned unchanged, bit for bit.
+    """
+    positive, negative = click_disks(alpha.shape, clicks, settings.click_radius)
+    band = band_mask(alpha, settings.factor, settings.half_width) | positive | negative
+    count = int(np.count_nonzero(band))
+    result = np.array(alpha, dtype=np.float32, copy=True)
+    if count == 0:
+        return result
+    index = np.full(alpha.shape, -1, dtype=np.int64)
+    index[band] = np.arange(count)
+    outside_label = alpha > 0.5
+    probability = np.clip(alpha[band].astype(np.float64), _EPS, 1 - _EPS)
+    # A working pixel's probability says which side a factor x factor block lies on, not where in
+    # the block the edge runs: each plate pixel's unary counts 1 / factor.
+    source = -np.log(1 - probability) / settings.factor  # paid when the pixel goes to the background
+    sink = -np.log(probability) / settings.factor  # paid when it goes to the foreground
+    pairs = _neighbour_pairs(band, plate)
+    weights = settings.smoothness * np.exp(-_beta(pairs) * pairs.squared)
+    inside_pair = pairs.second_in_band
+    graph = maxflow.Graph[float](count, int(np.count_nonzero(inside_pair)))
+    graph.add_nodes(count)
+    first = index.ravel()[pairs.first]
+    second = index.ravel()[pairs.second]
+    graph.add_edges(first[inside_pair], second[inside_pair], weights[inside_pair], weights[inside_pair])
+    # A band pixel next to a fixed outside pixel pays the pair's weight for disagreeing with it.
+    boundary = ~inside_pair
+    fixed_fg = outside_label.ravel()[pairs.second[boundary]]
+    nodes, w = first[boundary], weights[boundary]
+    source += np.bincount(nodes[fixed_fg], w[fixed_fg], minlength=count)
+    sink += np.bincount(nodes[~fixed_fg], w[~fixed_fg], minlength=count)
+    source[positive[band]] = _HARD
+    sink[negative[band]] = _HARD
+    graph.add_grid_tedges(np.arange(count), source, sink)
+    graph.maxflow()
+    foreground = ~graph.get_grid_segments(np.arange(count))
+    result[band] = foreground.astype(np.float32)
+    return result
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """4-neighbour pairs with the first pixel in the band: flat indices, squared colour
+    differences and whether the second pixel is in the band too."""
+
+    first: np.ndarray
+    second: np.ndarray
+    squared: np.ndarray
+    second_in_band: np.ndarray
+
+
+def _neighbour_pairs(band: np.ndarray, plate: np.ndarray) -> _Pairs:
+    """Every (band pixel, 4-neighbour) pair, each band-band pair once."""
+    height, width = band.shape
+    rows, cols = np.nonzero(band)
+    flat = rows * width + cols
+    firsts, seconds = [], []
+    for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+        r, c = rows + dr, cols + dc
+        valid = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+        r, c, f = r[valid], c[valid], flat[valid]
+        other_in = band[r, c]
+        # band-band pairs only from the forward directions; band-outside pairs from all four
+        keep = ~other_in if (dr, dc) in ((0, -1), (-1, 0)) else np.ones_like(other_in)
+        firsts.append(f[keep])
+        seconds.append((r * width + c)[keep])
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
+    pixels = plate.reshape(-1, 3)
+    squared = ((pixels[first].astype(np.float64) - pixels[second]) ** 2).sum(axis=1)
+    return _Pairs(first, second, squared, band.ravel()[second])
+
+
+def _beta(pairs: _Pairs) -> float:
+    """Boykov and Jolly's contrast scale 1 / (2 <|I_p - I_q|^2>) over the band's pairs."""
+    mean = float(pairs.squared.mean()) if pairs.squared.size else 0.0
+    return 0.0 if mean <= 0 else 1.0 / (2.0 * mean)
