@@ -49,7 +49,7 @@ def test_structure(gizmo, plugin):
     classes = {spec.name: spec.cls for spec in gizmo.nodes}
     copies = {f"{matte.COPY}{m}": "Copy" for m in range(1, 7)}
     assert classes == {"Source": "Input", "MatteRead": "Read", "CandidateSwitch": "Switch", "Output1": "Output",
-                       source.WRITE: "Write", **copies}
+                       source.WRITE: "Write", matte.LAYERS: "Copy", **copies}
     # Output = the candidate chosen by the menu's index: Source (B) with candidate m's channel of
     # the matte (A) copied into the alpha; every inner knob that holds state reads a top-level knob
     assert gizmo.node("Output1").inputs == ["CandidateSwitch"]
@@ -57,9 +57,13 @@ def test_structure(gizmo, plugin):
     assert switch.inputs == list(copies) and switch.knobs["which"] == "{parent.candidate}"
     for m in range(1, 7):
         copy = gizmo.node(f"{matte.COPY}{m}")
-        assert copy.inputs == ["Source", "MatteRead"]
+        assert copy.inputs == [matte.LAYERS, "MatteRead"]
         assert (copy.knobs["from0"], copy.knobs["to0"]) == (matte.candidate_channel(m), "rgba.alpha")
         assert copy.knobs["disable"] == "{!parent.has_matte}"
+    # several objects: every layer of the matte (<name>.alpha) copied onto the Source first
+    layers = gizmo.node(matte.LAYERS)
+    assert layers.inputs == ["Source", "MatteRead"] and layers.knobs["channels"] == "all"
+    assert layers.knobs["disable"] == "{!parent.object_layers}"
     read = gizmo.node("MatteRead")
     assert read.inputs == [] and read.knobs["raw"] == "true" and read.knobs["on_error"] == "black"
     assert read.knobs["file"] == "[value parent.matte_file]"
@@ -88,7 +92,8 @@ def test_every_knob_the_plugin_uses_exists_with_its_type(gizmo, plugin):
     assert gizmo.top.user_knob("matte").items == ["soft", "binary"]
     assert gizmo.top.user_knob("candidate").items == list(knobs.CANDIDATES)  # words: saved unambiguously
     hidden = {k.name for k in gizmo.top.user_knobs if "+HIDDEN" in k.flags}
-    assert hidden == {"matte_file", "matte_first", "matte_last", "has_matte", "node_id"} | {
+    assert hidden == {"matte_file", "matte_first", "matte_last", "has_matte", "node_id", "objects",
+                      "object_layers"} | {
         f"{p}{i}" for p in ("pos", "neg") for i in range(1, 9)}  # handles show once their click is on
     assert gizmo.top.user_knob("farm").items == ["default", "openjd", "deadline-cloud", "opencue", "deadline10"]
     assert (gizmo.top.knobs["proxy_scale"], gizmo.top.knobs["autostart"]) == ("1", "true")

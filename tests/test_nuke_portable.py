@@ -27,7 +27,7 @@ from fake_nuke import PLUGIN_DIR
 from fake_nuke.comp import load_plugin
 
 MODULES = ("autostart", "background", "bridge_client", "callbacks", "clicks", "colour", "connection", "edits",
-           "errors", "feedback", "install", "jobs", "knobs", "live", "matte", "paths", "preview", "script", "settings",
+           "errors", "feedback", "install", "jobs", "knobs", "live", "matte", "objects", "paths", "preview", "script", "settings",
            "shotfile", "source", "source_render", "tasks", "track_memory", "tracking")
 
 

@@ -24,7 +24,7 @@ hyperseg_nuke.source); the bridge gets their colour space. Files are named by th
 from typing import Callable, Dict, NamedTuple, Optional
 
 from hyperseg_nuke import autostart, background, clicks, connection, edits, feedback, jobs, knobs, live, matte, paths
-from hyperseg_nuke import preview, script, settings, shotfile, tasks, track_memory
+from hyperseg_nuke import objects, preview, script, settings, shotfile, tasks, track_memory
 from hyperseg_nuke import source as sources
 from hyperseg_nuke.bridge_client import command_line
 from hyperseg_nuke.errors import PluginError
@@ -38,8 +38,9 @@ class FramePlan(NamedTuple):
     frame: int
     input: str
     previous: Optional[str]
-    clicks: list
+    clicks: Optional[list]
     output: str
+    objects: Optional[Dict]
 
 
 class ShotPlan(NamedTuple):
@@ -100,8 +101,27 @@ def add_negative(node) -> None:
 
 def on_create(node) -> None:
     """onCreate of every HyperSeg node (created, loaded, pasted): only enabled clicks show a
-    Viewer handle (knob visibility is not saved in the script)."""
+    Viewer handle (knob visibility is not saved in the script); the object menu lists the
+    node's objects (its items are not saved either)."""
     knobs.show_enabled_handles(node)
+    objects.refresh_menu(node)
+
+
+def add_object(node) -> None:
+    """Ask for a name and add an object without clicks, made current (its clicks in the Viewer)."""
+    _guarded(node, "Add object", _name_object, node, objects.add_object, "")
+
+
+def rename_object(node) -> None:
+    """Ask for a new name of the current object."""
+    _guarded(node, "Rename object", _name_object, node, objects.rename_object,
+             objects.read_state(node)["current"])
+
+
+def remove_object(node) -> None:
+    """Remove the current object and its clicks (one undo step)."""
+    _guarded(node, "Remove object", lambda: feedback.report(node, "object {} removed".format(
+        objects.remove_object(node))))
 
 
 def knob_changed(node, knob) -> None:
@@ -111,6 +131,9 @@ def knob_changed(node, knob) -> None:
     if edits.is_quiet(node):
         return
     name = knob.name() if knob is not None else ""
+    if name == objects.MENU_KNOB:
+        objects.select(node, knob.value())
+        return
     if name.endswith("_on"):
         node[name[:-len("_on")]].setVisible(bool(knob.value()))
     if live.is_live_knob(name) and node["live"].value():
@@ -165,14 +188,24 @@ def _prepare_frame(node) -> FramePlan:
     frame = script.current_frame()
     if frame not in info.frames():
         raise PluginError("Frame {} is outside the Source's frames {}-{}.".format(frame, info.first, info.last))
-    tracks = _with_track_marks(node, clicks.clicks_at(knobs.click_knobs(node), frame, info.width, info.height))
+    tracks, several = objects.export(node, lambda name: _with_track_marks(
+        node, clicks.clicks_at(knobs.click_knobs(node), frame, info.width, info.height)))
+    _check_candidate(values, several)
     node_id, output = _node_files(node, values)
     if info.plates is not None:  # the Read's own files; the previous frame by render's rule
-        return FramePlan(values, info, frame, info.plates, None, tracks, output)
+        return FramePlan(values, info, frame, info.plates, None, tracks, output, several)
     rendered = paths.source_pattern(output, node_id)
     current = sources.render_frame(node, rendered, frame)
     previous = sources.render_frame(node, rendered, frame - 1) if frame - 1 in info.frames() else None
-    return FramePlan(values, info, frame, current, previous, tracks, output)
+    return FramePlan(values, info, frame, current, previous, tracks, output, several)
+
+
+def _check_candidate(values: knobs.NodeSettings, several: Optional[Dict]) -> None:
+    """With several objects the node's alpha is their union (the matte's A), each object's
+    matte its layer <name>.alpha; the candidate menu picks among one object's candidates only."""
+    if several and values.candidate != 1:
+        raise PluginError("The candidate menu works with one object: set it to best (each object's matte "
+                          "is its layer <name>.alpha, the alpha their union).")
 
 
 def _node_files(node, values: knobs.NodeSettings):
@@ -194,11 +227,12 @@ def _segment_frame(plan: FramePlan, task) -> Dict:
         connection.model_checkpoint(client, plan.values.checkpoint)
     return client.segment(input=plan.input, frame=plan.frame, clicks=plan.clicks, output=plan.output,
                           previous=plan.previous, options=plan.values.frame_options(),
-                          colorspace=plan.source.colorspace, ocio_config=plan.source.ocio_config)
+                          colorspace=plan.source.colorspace, ocio_config=plan.source.ocio_config,
+                          objects=plan.objects)
 
 
 def _show_frame(node, plan: FramePlan, result: Dict) -> None:
-    matte.show_matte(node, plan.output, plan.source.first, plan.source.last)
+    matte.show_matte(node, plan.output, plan.source.first, plan.source.last, bool(plan.objects))
     timings = result["timings"]
     cached = " (features cached)" if timings["features_cached"] else ""
     feedback.report(node, "frame {}: {:.0%} in the matte, {:.2f} s{}".format(
@@ -212,8 +246,9 @@ def _prepare_shot(node) -> ShotPlan:
     script.require_full_resolution()
     values = knobs.read_settings(node)
     info = sources.source_info(node, values.colorspace)
-    exported = clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height)
-    tracks = _with_track_marks(node, exported)
+    tracks, several = objects.export(node, lambda name: _with_track_marks(
+        node, clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height)))
+    _check_candidate(values, several)
     script_file = script.script_path()
     node_id, output = _node_files(node, values)
     plates, render = info.plates, None
@@ -221,7 +256,7 @@ def _prepare_shot(node) -> ShotPlan:
         plates = paths.source_pattern(output, node_id)
         render = background.prepare(node, plates, info.first, info.last)
     data = shotfile.shot_data(plates, info.first, info.last, output, tracks, values.options(),
-                              colorspace=info.colorspace, ocio_config=info.ocio_config)
+                              colorspace=info.colorspace, ocio_config=info.ocio_config, objects=several)
     return ShotPlan(values, info, data, output, script_file, node_id, render)
 
 
@@ -253,7 +288,7 @@ def _render_range(plan: ShotPlan, task) -> Dict:
 
 
 def _show_range(node, plan: ShotPlan, job: Dict) -> None:
-    matte.show_matte(node, plan.output, plan.source.first, plan.source.last)
+    matte.show_matte(node, plan.output, plan.source.first, plan.source.last, "objects" in plan.data)
     summary = "frames {}-{} {}".format(plan.source.first, plan.source.last, jobs.job_summary(job))
     if job["state"] == "failed":
         raise PluginError(summary)
@@ -282,7 +317,8 @@ def _show_submission(node, plan: FarmPlan, result: Dict) -> None:
     message = result.get("message") or ("submitted" if result.get("submitted") else "not submitted")
     if result.get("job_id"):
         message += " (job {})".format(result["job_id"])
-    matte.show_matte(node, plan.shot.output, plan.shot.source.first, plan.shot.source.last)
+    matte.show_matte(node, plan.shot.output, plan.shot.source.first, plan.shot.source.last,
+                     "objects" in plan.shot.data)
     message += "; the node shows the farm's mattes: press Reload matte as frames arrive"
     feedback.report(node, "Submit to farm ({}): {}".format(result.get("farm"), message))
     command = "" if result.get("submitted") or not result.get("command") else "\n\n" + command_line(result["command"])
@@ -328,6 +364,15 @@ def _add_click(node, label: str) -> None:
         raise PluginError("All {} {} clicks are in use: disable one, or move it.".format(knobs.CLICK_SLOTS, label))
     feedback.report(node, "{} {} added at frame {}: drag it onto the {} in the Viewer.".format(
         label, name[3:], frame, "object" if label == "positive" else "background"))
+
+
+def _name_object(node, change: Callable, default: str) -> None:
+    """change(node, name) with the name the artist types (a Nuke layer name); nothing on cancel."""
+    name = script.get_input("Object name (a Nuke layer name: letters, digits, _)", default)
+    if name is None:
+        return
+    change(node, name.strip())
+    feedback.report(node, "object {} (objects: {})".format(name.strip(), ", ".join(objects.names(node))))
 
 
 def _reload_matte(node) -> None:

@@ -41,3 +41,16 @@ def quiet(node) -> Iterator[None]:
 
 def is_quiet(node) -> bool:
     return node.fullName() in _quiet
+
+
+@contextlib.contextmanager
+def unrecorded(node) -> Iterator[None]:
+    """Changes that leave no undo step and run no callback of the node (nuke.Undo.disable /
+    enable, and quiet): reading each object of the node through its click knobs, which are put
+    back as they were (hyperseg_nuke.objects.each_object)."""
+    nuke.Undo.disable()
+    try:
+        with quiet(node):
+            yield
+    finally:
+        nuke.Undo.enable()

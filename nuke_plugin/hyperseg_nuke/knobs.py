@@ -46,6 +46,9 @@ NODE_KNOBS = {
     "matte_last": "Int_Knob",
     "has_matte": "Boolean_Knob",
     "node_id": "String_Knob",
+    "object": "Enumeration_Knob",
+    "objects": "String_Knob",
+    "object_layers": "Boolean_Knob",
 }
 #: The candidate menu's items, in the network's candidate order (words, so that a saved script
 #: reads them back unambiguously: Nuke reads a number in a script as an item index).

@@ -6,6 +6,10 @@ inner nodes from the .gizmo):
     MatteRead       file "[value parent.matte_file]", first/last {{parent.matte_first/last}}
     MatteCopy1..6   candidate m's channel -> rgba.alpha of the Source, disable {{!parent.has_matte}}
     CandidateSwitch which {{parent.candidate}} (the menu's index)
+    ObjectLayers    Copy `channels all` from the MatteRead onto the Source, before the
+                    candidate copies, disable {{!parent.object_layers}}: a matte of several
+                    objects puts each object's layer <name>.alpha in the stream (its `A` is
+                    their union, the node's alpha)
 
 The matte EXR layout (hyperseg_vfx/io/exr.py): `A` (the alpha), and every candidate in layers
 of at most four channels, as Nuke needs (Foundry: "Never use more than four channels per
@@ -13,6 +17,8 @@ layer"): hyperseg.c1..c4, hyperseg2.c5..c8, ... Main thread only."""
 
 READ = "MatteRead"
 SWITCH = "CandidateSwitch"
+#: The Copy node putting every layer of a matte of several objects into the stream.
+LAYERS = "ObjectLayers"
 #: The Copy node of candidate m is COPY + str(m).
 COPY = "MatteCopy"
 #: Channels per layer in the matte files.
@@ -28,9 +34,11 @@ def candidate_channel(candidate: int) -> str:
     return "hyperseg{}.c{}".format("" if layer == 1 else layer, candidate)
 
 
-def show_matte(node, pattern: str, first: int, last: int) -> None:
+def show_matte(node, pattern: str, first: int, last: int, several: bool = False) -> None:
     """Show the matte sequence `pattern` over first..last (top-level knobs), reloading the
-    inner Read so that new pixels under the same file name appear."""
+    inner Read so that new pixels under the same file name appear. several: a matte of several
+    objects, whose layers go into the stream too."""
+    node["object_layers"].setValue(bool(several))
     node["matte_file"].setValue(pattern.replace("\\", "/"))
     node["matte_first"].setValue(int(first))
     node["matte_last"].setValue(int(last))

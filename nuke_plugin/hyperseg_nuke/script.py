@@ -31,3 +31,8 @@ def require_full_resolution() -> None:
 def show_message(text: str) -> None:
     """A Nuke message box."""
     nuke.message(text)
+
+
+def get_input(prompt: str, default: str = ""):
+    """What the artist types into a text dialog; None when cancelled (nuke.getInput)."""
+    return nuke.getInput(prompt, default)

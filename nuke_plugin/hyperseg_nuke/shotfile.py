@@ -10,16 +10,17 @@ from typing import Dict, List, Optional
 
 def shot_data(input_pattern: str, first: int, last: int, output: str, tracks: List[Dict], options: Dict,
               checkpoint: Optional[str] = None, colorspace: Optional[str] = None,
-              ocio_config: Optional[str] = None) -> Dict:
+              ocio_config: Optional[str] = None, objects: Optional[Dict] = None) -> Dict:
     """Shot-file data rendering frames first..last of `input_pattern` (in `colorspace`, a name of
-    the OCIO config `ocio_config`; None: the renderer's default, its own config) to `output`."""
+    the OCIO config `ocio_config`; None: the renderer's default, its own config) to `output`.
+    objects: name -> {"clicks": tracks} in place of `tracks` (one layer per object)."""
     data = {
         "input": input_pattern,
         "frames": str(first) if first == last else "{}-{}".format(first, last),
         "output": output,
-        "clicks": tracks,
-        "options": options,
     }
+    data["objects" if objects else "clicks"] = objects or tracks
+    data["options"] = options
     if checkpoint:
         data["checkpoint"] = checkpoint
     if colorspace:

@@ -11,7 +11,7 @@ and the farm leave a dropped click out exactly as the tracked shot file does.
 import json
 from typing import Dict, Sequence, Tuple
 
-from hyperseg_nuke import callbacks, edits, feedback, jobs, knobs, paths, track_memory
+from hyperseg_nuke import callbacks, edits, feedback, jobs, knobs, objects, paths, track_memory
 from hyperseg_nuke.errors import PluginError
 
 Point = Tuple[float, float]
@@ -30,9 +30,13 @@ def write_keys(node, keys: Dict[str, Dict[int, Point]], memory: Dict) -> None:
     undo step, each channel's keys in one call, the node's callbacks quiet (so live clicks
     schedule no segment for keys tracking wrote), no key left on the current frame."""
     with edits.undo_step("HyperSeg: Track clicks"), edits.quiet(node):
-        for name, points in keys.items():
-            knobs.set_keys(node[name], points)
-        node[track_memory.MEMORY_KNOB].setValue(json.dumps(memory, sort_keys=True))
+        _set_keys(node, keys, memory)
+
+
+def _set_keys(node, keys: Dict[str, Dict[int, Point]], memory: Dict) -> None:
+    for name, points in keys.items():
+        knobs.set_keys(node[name], points)
+    node[track_memory.MEMORY_KNOB].setValue(json.dumps(memory, sort_keys=True))
 
 
 # -- the button -----------------------------------------------------------------------------------
@@ -44,8 +48,11 @@ def track_clicks(node):
 
 
 def _prepare(node):
-    """The shot as Segment range exports it (keys not the artist's already marked tracked)."""
-    return callbacks._prepare_shot(node), [k.name for k in knobs.click_knobs(node) if k.enabled]
+    """The shot as Segment range exports it (keys not the artist's already marked tracked), and
+    the enabled click knobs of each object ({name: knob names}, in the shot's click order)."""
+    enabled = objects.export(node, lambda name: [k.name for k in knobs.click_knobs(node) if k.enabled])
+    return callbacks._prepare_shot(node), enabled[0] if enabled[1] is None else {
+        name: value["clicks"] for name, value in enabled[1].items()}
 
 
 def _track(prepared, task) -> Dict:
@@ -63,11 +70,29 @@ def _track(prepared, task) -> Dict:
 
 def _show(node, prepared, tracked_shot: Dict) -> None:
     plan, names = prepared
-    memory = track_memory.new_memory(tracked_shot, names)
-    write_keys(node, knob_keys(tracked_shot, names, plan.source.height), memory)
-    dropped = ["{} on {}".format(name, track_memory.frame_spec([int(f) for f in memory[name]["dropped"]]))
-               for name in names if memory[name]["dropped"]]
+    if isinstance(names, dict):  # several objects: each one's keys written with its clicks in the knobs
+        with edits.undo_step("HyperSeg: Track clicks"), edits.quiet(node):
+            dropped = objects.each_object(node, lambda name: _write_object(
+                node, {"clicks": tracked_shot["objects"][name]["clicks"]}, names[name], plan.source.height,
+                name + " "), keep=True)
+        count, dropped = sum(len(n) for n in names.values()), sum(dropped.values(), [])
+    else:
+        memory = track_memory.new_memory(tracked_shot, names)
+        write_keys(node, knob_keys(tracked_shot, names, plan.source.height), memory)
+        count, dropped = len(names), _dropped(memory, names, "")
     feedback.report(node, "tracked {} clicks over frames {}-{}{}; press Segment range to render them".format(
-        len(names), plan.source.first, plan.source.last,
+        count, plan.source.first, plan.source.last,
         " (dropped where they left the object or frame: {})".format("; ".join(dropped)) if dropped else ""))
+
+
+def _write_object(node, tracked_shot: Dict, names: Sequence[str], height: int, prefix: str) -> list:
+    """Key the current object's knobs from its tracked clicks; what was dropped, named."""
+    memory = track_memory.new_memory(tracked_shot, names)
+    _set_keys(node, knob_keys(tracked_shot, names, height), memory)
+    return _dropped(memory, names, prefix)
+
+
+def _dropped(memory: Dict, names: Sequence[str], prefix: str) -> list:
+    return ["{}{} on {}".format(prefix, name, track_memory.frame_spec([int(f) for f in memory[name]["dropped"]]))
+            for name in names if memory[name]["dropped"]]
 

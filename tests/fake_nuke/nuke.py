@@ -35,8 +35,10 @@ Stricter where real Nuke is stricter (each behaviour with its source):
 - nuke.execute is refused inside a knobChanged callback and outside the main thread (Foundry,
   Python Developers Guide, "Threading": execute must run in the main thread; knobChanged must
   not render). executeInMainThread has no event loop when GUI is False (`nuke -t` / `-x`).
-- Gizmo nodes render: Input, Read (EXR channels by layer: R,G,B,A -> rgba.*), Copy (from0 ->
-  to0 from input 1, a missing channel is black), Switch (`which`, clamped), Dot, Output and
+- Gizmo nodes render: Input, Read (EXR channels by layer: R,G,B,A -> rgba.*, and in any other
+  layer `name.A` -> `name.alpha`, R/G/B likewise: Foundry NDK ExrChannelNameToNuke.cpp), Copy
+  (`channels all` first copies every channel of input 1, Foundry Copy node "layer copy"; then
+  from0 -> to0 from input 1, a missing channel is black), Switch (`which`, clamped), Dot, Output and
   disabled nodes (their input 0), so a Write after the HyperSeg node renders its alpha.
 - Script text is Nuke's (deadline-cloud-for-nuke's test scenes, job_bundle_output_tests/frame/
   scene/frame.nk and others): a chain has no stack command between its nodes, `set Nxxx [stack
@@ -51,6 +53,11 @@ Stricter where real Nuke is stricter (each behaviour with its source):
 - A gizmo's Python button runs with the gizmo as the current group: allNodes(), toNode() and
   nodeCopy see its insides (Psyop/Cryptomatte's decryptomatte_button reaches the comp with
   `with nuke.root():`).
+- Enumeration_Knob.setValues(items) replaces the menu (Foundry, Enumeration_Knob); a knob with
+  the DO_NOT_WRITE flag (0x200, DDImage Knob.h "Don't write this knob to the script") is not
+  written to scripts or nodeCopy text. nuke.Undo.disable()/enable() stop and restart the
+  recording of undo steps (Foundry, nuke.Undo). nuke.getInput(prompt, default) answers the
+  next of `inputs` (None: the artist cancelled).
 - An XY knob's Viewer handle shows only while its node's panel is open and its tab is the
   current one, unless the knob has the HANDLES_ANYWAY flag, 0x400000 (DDImage Knob.h:
   "Force viewer widgets to be visible regardless of current node tab"). createNode opens the
@@ -275,6 +282,16 @@ class Enumeration_Knob(Knob):
         self._items = list(items)
         self._value = self._items[0] if self._items else ""
 
+    def values(self) -> list[str]:
+        return list(self._items)
+
+    def setValues(self, items) -> None:
+        """Replace the menu's items; the value stays when it is still an item, else the first."""
+        _main_thread_only(f"{self._name}.setValues()")
+        self._items = [str(item) for item in items]
+        if self._value not in self._items:
+            self._value = self._items[0] if self._items else ""
+
     def convert(self, value):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return self._items[int(value)]
@@ -371,10 +388,15 @@ class XY_Knob(Knob):
         return "{" + " ".join(parts) + "}"
 
     def _load(self, text: str) -> None:
+        """Script text of both channels, as in a .nk file or as toScript() gives it (in braces:
+        Nuke's fromScript(toScript()) round-trips a knob)."""
         words = split_commands(text)[0]
+        if len(words) == 1 and words[0].kind == "braced":
+            words = split_commands(words[0].text)[0]
         for i, word in enumerate(words):
-            if word.kind != "braced":
+            if word.kind != "braced":  # a constant: the channel is no longer animated
                 self._value[i] = float(word.text)
+                self._curves[i] = None
                 continue
             tokens = word.text.split()[1:]
             flags = {v: k for k, v in self.CURVE_FLAGS.items()}
@@ -523,7 +545,7 @@ CLASS_KNOBS: dict[str, dict[str, tuple]] = {
     "Write": {"file": (File_Knob, ""), "file_type": (String_Knob, ""), "datatype": (String_Knob, "16 bit half"),
               "metadata": (String_Knob, "default metadata"), "channels": (String_Knob, "rgb"),
               "raw": (Boolean_Knob, False), "colorspace": (String_Knob, "default (linear)")},
-    "Copy": {"from0": (String_Knob, "rgba.alpha"), "to0": (String_Knob, "rgba.alpha")},
+    "Copy": {"from0": (String_Knob, "rgba.alpha"), "to0": (String_Knob, "rgba.alpha"), "channels": (String_Knob, "none")},
     "Switch": {"which": (Double_Knob, 0.0)},
     "Input": {"number": (Int_Knob, 0)},
     "Output": {},
@@ -544,6 +566,8 @@ NUKEX_CLASSES = ("Kronos",)
 EXR_RGBA = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha"}
 #: Knob flag: hidden in the panel (and an XY knob's Viewer handle).
 INVISIBLE = 0x400
+#: Knob flag (DDImage Knob.h, nuke.DO_NOT_WRITE): the knob is not written to the script.
+DO_NOT_WRITE = 0x200
 #: Knob flag (DDImage Knob.h): the knob's Viewer handles show while the panel is open whatever
 #: its current tab. Not a name in the `nuke` module: plugins set it by its value.
 _HANDLES_ANYWAY = 0x400000
@@ -697,6 +721,8 @@ class Node:
             image = dict(b.channels_at(frame_number))
             picked = a.channels_at(frame_number) if a is not None else {}
             shape = next(iter(image.values())).shape
+            if self["channels"].value() == "all":
+                image.update({name: _fit(plane, shape) for name, plane in picked.items()})
             image[self["to0"].value()] = _fit(picked.get(self["from0"].value()), shape)
             return image
         if self._class == "Switch":
@@ -964,7 +990,10 @@ def _file_format(path: str) -> Format:
 def _nuke_channel(exr_name: str) -> str:
     if exr_name in EXR_RGBA:
         return EXR_RGBA[exr_name]
-    return exr_name if "." in exr_name else "other." + exr_name
+    if "." not in exr_name:
+        return "other." + exr_name
+    layer, channel = exr_name.rsplit(".", 1)
+    return layer + "." + EXR_RGBA[channel].split(".")[1] if channel in EXR_RGBA else exr_name
 
 
 def _read_channels(path: str, node_name: str) -> dict[str, np.ndarray]:
@@ -1058,6 +1087,7 @@ def reset() -> None:
     with _pending_lock:
         _pending.clear()
     messages.clear()
+    inputs.clear()
     progress_tasks.clear()
     executed.clear()
 
@@ -1215,7 +1245,9 @@ def _knob_changed_from_python(knob: Knob) -> None:
     node = knob.node
     if node is None or not _state or _state.get("loading"):
         return
-    if _state["undo_group"] is not None:
+    if _state.get("undo_disabled"):
+        pass
+    elif _state["undo_group"] is not None:
         _state["undo_group"]["changes"] += 1
     else:
         _state["undo"].append(f"{node._knobs['name']._value}.{knob.name()}")
@@ -1247,6 +1279,16 @@ class Undo:
             raise RuntimeError("nuke.Undo.end() without begin()")
         if group["changes"]:
             _state["undo"].append(group["name"])
+
+    @staticmethod
+    def disable() -> None:
+        _main_thread_only("nuke.Undo.disable()")
+        _state["undo_disabled"] = True
+
+    @staticmethod
+    def enable() -> None:
+        _main_thread_only("nuke.Undo.enable()")
+        _state["undo_disabled"] = False
 
     @staticmethod
     def undoSize() -> int:
@@ -1397,7 +1439,7 @@ def _node_lines(node: Node) -> list[str]:
     if len(node._inputs) != 1:
         lines.append(f" inputs {len(node._inputs)}")
     for name, knob in node._knobs.items():
-        if isinstance(knob, (PyScript_Knob, Tab_Knob, Text_Knob)) or name == "inputs":
+        if isinstance(knob, (PyScript_Knob, Tab_Knob, Text_Knob)) or name == "inputs" or knob._flags & DO_NOT_WRITE:
             continue
         if name != "name" and name in node._defaults and knob.is_default(node._defaults[name]):
             continue
@@ -1596,6 +1638,16 @@ def views() -> list[str]:
 def message(text: str) -> None:
     _main_thread_only("nuke.message()")
     messages.append(text)
+
+
+#: Test helper: what the artist types into the next nuke.getInput dialogs (None: cancel).
+inputs: list = []
+
+
+def getInput(prompt: str, default: str = ""):
+    """The artist's answer to a text dialog: the next of `inputs`, None when cancelled."""
+    _main_thread_only("nuke.getInput()")
+    return inputs.pop(0)
 
 
 def pluginAddPath(path: str, addToSysPath: bool = True) -> None:
