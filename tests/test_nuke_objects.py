@@ -15,7 +15,7 @@ from test_nuke_e2e import HEIGHT, NEGATIVE, POSITIVE, alpha, click_comp, finish,
 
 from hyperseg_vfx.objects import check_layer_name
 from hyperseg_vfx.render import render_shot
-from hyperseg_vfx.shot import shot_from_dict
+from hyperseg_vfx.shot import load_shot, shot_from_dict
 
 #: The second object's clicks (top-left pixels): positive on the background, negative on the object.
 PROP = {"pos1": (80.0, 50.0), "neg1": (44.0, 28.0)}
@@ -117,7 +117,7 @@ def one_object_alpha(folder, make_segmenter, clicks: list, frame: int, name: str
     return alpha(folder / name / f"ref.{frame}.exr")
 
 
-def test_two_objects_segment_into_a_layer_each(nuke, bridge, make_shot, make_segmenter):
+def test_two_objects_segment_into_a_layer_each(nuke, bridge, make_shot, make_segmenter, monkeypatch):
     from hyperseg_nuke import callbacks, tracking
 
     folder = bridge.root / "objects_node"
@@ -146,6 +146,14 @@ def test_two_objects_segment_into_a_layer_each(nuke, bridge, make_shot, make_seg
     assert list(json.loads(shot_file.read_text())["objects"]) == ["actor", "prop"]
     for frame in (1001, 1006):
         assert {"actor.alpha", "prop.alpha"} <= set(node.channels_at(frame))
+
+    # Submit to farm: the farm's shot file holds both objects; the node shows their layers
+    monkeypatch.setenv("HYPERSEG_FARM", "openjd")
+    finish(nuke, callbacks.submit_to_farm(node))
+    assert node["status"].value().startswith("Submit to farm (openjd)"), node["status"].value()
+    (farm_file,) = folder.glob("*HyperSeg1_farm_*.json")
+    assert [obj.name for obj in load_shot(farm_file).objects] == ["actor", "prop"]
+    assert node["object_layers"].value()
 
     # Track clicks: each object's clicks keyed on every frame, the actor still current
     finish(nuke, tracking.track_clicks(node))

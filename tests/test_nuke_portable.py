@@ -27,8 +27,8 @@ from fake_nuke import PLUGIN_DIR
 from fake_nuke.comp import load_plugin
 
 MODULES = ("autostart", "background", "bridge_client", "callbacks", "clicks", "colour", "connection", "edits",
-           "errors", "feedback", "install", "jobs", "knobs", "live", "matte", "objects", "paths", "preview", "script", "settings",
-           "shotfile", "source", "source_render", "tasks", "track_memory", "tracking")
+           "errors", "feedback", "install", "jobs", "knobs", "live", "matte", "objects", "paths", "preview", "script",
+           "settings", "shotfile", "source", "source_render", "tasks", "track_memory", "tracking")
 
 
 @pytest.fixture
@@ -512,3 +512,37 @@ def test_bridge_client_sends_the_ocio_config(nuke):
         server.shutdown()
         server.server_close()
     assert answer["got"]["colorspace"] == "ACEScg" and answer["got"]["ocio_config"] == "C:/show/config.ocio"
+
+
+def test_objects_keep_their_clicks_through_save_reopen_and_the_menu(nuke, tmp_path):
+    """Two objects: the menu swaps their clicks in the knobs (one undo step each), the script
+    keeps both, and the shot data has one entry per object."""
+    from hyperseg_nuke import callbacks, objects, shotfile
+
+    load_plugin(nuke)
+    nuke.root()["name"].setValue(str(tmp_path / "comp.nk"))
+    node = nuke.createNode("HyperSeg")
+    nuke.artist_sets(node, "pos1_on", True)
+    node["pos1"].setValue([10.0, 20.0])
+    nuke.inputs.extend(["actor", "prop"])
+    callbacks.rename_object(node)
+    callbacks.add_object(node)
+    assert not node["pos1_on"].value() and node["object"].values() == ["actor", "prop"]
+    nuke.artist_sets(node, "neg2_on", True)
+    node["neg2"].setValue([30.0, 40.0])
+    undo = nuke.Undo.undoSize()
+    nuke.artist_sets(node, "object", "actor")
+    assert nuke.Undo.undoSize() == undo + 2  # the menu's change, and the swap as one step
+    assert node["pos1"].getValueAt(1) == [10.0, 20.0] and not node["neg2_on"].value()
+    nuke.scriptSave()
+    nuke.reset()
+    load_plugin(nuke)
+    nuke.scriptOpen(str(tmp_path / "comp.nk"))
+    (node,) = nuke.allNodes("HyperSeg")
+    assert node["object"].values() == ["actor", "prop"] and node["object"].value() == "actor"
+    read = objects.export(node, lambda name: [node["pos1_on"].value(), node["neg2"].getValueAt(1)])
+    assert read == (None, {"actor": {"clicks": [True, [0.0, 0.0]]}, "prop": {"clicks": [False, [30.0, 40.0]]}})
+    data = shotfile.shot_data("p.####.exr", 1, 2, "m.####.exr", [], {}, objects=read[1])
+    assert "clicks" not in data and list(data["objects"]) == ["actor", "prop"]
+    assert objects.check_layer_name("1st") and objects.check_layer_name("a_candidates") and \
+        objects.check_layer_name("actor") is None
