@@ -57,7 +57,8 @@ Stricter where real Nuke is stricter (each behaviour with its source):
   the DO_NOT_WRITE flag (0x200, DDImage Knob.h "Don't write this knob to the script") is not
   written to scripts or nodeCopy text. nuke.Undo.disable()/enable() stop and restart the
   recording of undo steps (Foundry, nuke.Undo). nuke.getInput(prompt, default) answers the
-  next of `inputs` (None: the artist cancelled).
+  next of `inputs` (None: the artist cancelled). knob.fromScript(knob.toScript()) round-trips a
+  knob, curves included (Nuke's copy idiom, e.g. gist dbr/5400853 "Duplicate a Nuke node").
 - An XY knob's Viewer handle shows only while its node's panel is open and its tab is the
   current one, unless the knob has the HANDLES_ANYWAY flag, 0x400000 (DDImage Knob.h:
   "Force viewer widgets to be visible regardless of current node tab"). createNode opens the
