@@ -82,9 +82,7 @@ VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 5
 
 
 def vgg19_features() -> nn.Sequential:
-    """torchvision's vgg19().features layer for layer (same indices, so its weight files load),
-    with uninitialised weights: the caller loads or draws them (VGG19Taps._load), so torch's
-    default init (a third of a render's model load) is skipped.
+    """torchvision's vgg19().features layer for layer (same indices, so its weight files load).
 
     Built here rather than imported: importing torchvision adds about 160 MB of resident
     libraries to every process, and vgg19() would also allocate its 120M-parameter classifier.
@@ -95,7 +93,7 @@ def vgg19_features() -> nn.Sequential:
         if item == "M":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
-            layers += [nn.utils.skip_init(nn.Conv2d, channels, item, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(channels, item, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
             channels = item
     return nn.Sequential(*layers)
 
