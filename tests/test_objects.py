@@ -42,6 +42,19 @@ def dump(data) -> str:
     return yaml.dump(data, Dumper=_NoAliases, sort_keys=False)
 
 
+def assert_farm_equals_one_local_run(shot_file, folder, segmenter) -> None:
+    """Every file a farm wrote for the shot (layered and per object) equals, channel for channel
+    and bit for bit, what one local render of the same shot into `folder` with `segmenter` writes."""
+    shot = load_shot(shot_file)
+    local = dataclasses.replace(shot, output=str(folder / "m.####.exr"),
+                                output_per_object=str(folder / "{object}.####.exr"))
+    assert render_shot(local, segmenter).ok
+    for frame in shot.frames:
+        for farm, one in zip(shot.output_paths(frame), local.output_paths(frame)):
+            a, b = channels(farm), channels(one)
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), f"{farm} differs"
+
+
 def two_object_shot(make_shot, folder, *, frames="1001-1004", options=None, objects_options=None,
                     overlapping=False, **extra) -> tuple:
     """(two-object shot file, one-object shot data per object): objects `star` and `backdrop`
@@ -197,14 +210,7 @@ def test_openjd_run_in_chunks_equals_one_local_render(tmp_path, make_shot, make_
     result = submit_shot(shot_file, "openjd", chunk_size=2, run_local=True)
     assert result.submitted
     assert re.findall(r"Frame\(CHUNK\[INT\]\) = (\S+)", capfd.readouterr().out) == ["1001-1002", "1003-1003"]
-    shot = load_shot(shot_file)
-    local = dataclasses.replace(shot, output=str(tmp_path / "local" / "m.####.exr"),
-                                output_per_object=str(tmp_path / "local" / "{object}.####.exr"))
-    assert render_shot(local, make_segmenter()).ok
-    for frame in shot.frames:
-        for farm, one in zip(shot.output_paths(frame), local.output_paths(frame)):
-            a, b = channels(farm), channels(one)
-            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), f"{farm} differs"
+    assert_farm_equals_one_local_run(shot_file, tmp_path / "local", make_segmenter())
 
 
 def test_render_cli_writes_the_layers(tmp_path, make_shot, tiny_checkpoint):
@@ -329,14 +335,7 @@ def test_opencue_tasks_render_the_layers_of_one_local_run(tmp_path, make_shot, m
         code = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
         run = rqd_run(task.command, extra_env={"OMP_NUM_THREADS": str(torch.get_num_threads()), **code})
         assert run.returncode == 0, run.stdout + run.stderr
-    shot = load_shot(shot_file)
-    local = dataclasses.replace(shot, output=str(tmp_path / "local" / "m.####.exr"),
-                                output_per_object=str(tmp_path / "local" / "{object}.####.exr"))
-    assert render_shot(local, make_segmenter()).ok
-    for frame in shot.frames:
-        for farm, one in zip(shot.output_paths(frame), local.output_paths(frame)):
-            a, b = channels(farm), channels(one)
-            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), f"{farm} differs"
+    assert_farm_equals_one_local_run(shot_file, tmp_path / "local", make_segmenter())
 
 
 def test_deadline_cloud_bundles_collect_the_objects_files(tmp_path, make_shot, tiny_checkpoint):
