@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from hyperseg_vfx.checkpoint import load_checkpoint
 from hyperseg_vfx.cli import main
-from hyperseg_vfx.config import ConfigError, RefineConfig
+from hyperseg_vfx.config import ConfigError, EdgesConfig, RefineConfig
 from hyperseg_vfx.data.synth import generate_clips
 from hyperseg_vfx.errors import HypersegError
 from hyperseg_vfx.modeling.hyperseg import HyperSeg
@@ -225,6 +225,23 @@ def test_multi_scale_data_draws_each_samples_size_from_sizes(clips, tmp_path):
         config.validate()
 
 
+def test_data_side_short_sets_each_frames_short_side(tmp_path):
+    """data.side: short gives 4:3 and 16:9 frames the same short side (a working size's cut)."""
+    root = tmp_path / "clips"
+    generate_clips(root, clips=1, frames=2, width=64, height=48, seed=1)
+    generate_clips(root, clips=1, frames=2, width=96, height=54, seed=2)
+    config = tiny_config(root, tmp_path / "run")
+    config.data.side, config.data.size, config.data.sizes = "short", 32, (32, 40)
+    trainer = Trainer(config)
+    shapes = {tuple(i.frame.shape[2:]) for step in range(4) for i in trainer._items(trainer.samples,
+                                                                                   np.random.default_rng(step), True)}
+    assert shapes == {(32, 43), (32, 57), (40, 53), (40, 71)}
+    assert max(trainer.model.tile_grid(h, w).count for h, w in shapes) == 6  # 40 x 71 in 32-px tiles: 3 x 2
+    config.data.side = "width"
+    with pytest.raises(ConfigError, match="data.side"):
+        config.validate()
+
+
 def test_init_starts_a_new_run_from_a_checkpoint(clips, tmp_path):
     first = train(tiny_config(clips, tmp_path / "first", steps=2))
     config = tiny_config(clips, tmp_path / "second", steps=1)
@@ -240,6 +257,9 @@ def test_init_starts_a_new_run_from_a_checkpoint(clips, tmp_path):
     refining = Trainer(config)  # a refinement has no weights: the init's network goes on under it
     assert refining.model.config.refine.radius == 2
     assert load_checkpoint(refining.run())[0].config.refine.radius == 2
+    config.model.edges, config.out = EdgesConfig(method="graphcut"), str(tmp_path / "edges")
+    edges = Trainer(config)  # nor has the edge stage: the run's goes into its model
+    assert load_checkpoint(edges.run())[0].config.edges.method == "graphcut"
     config.model.network.width, config.out = 4, str(tmp_path / "third")
     with pytest.raises(HypersegError, match="another model config"):
         Trainer(config)

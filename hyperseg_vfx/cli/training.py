@@ -45,7 +45,8 @@ def synth(out: Path, clips: int, frame_count: int, size: str, seed: int, greensc
 @click.option("--data", "data_spec", required=True, help="Frames to fit on: clips:ROOT or davis:ROOT[...].")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The FACTORS file to write.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Training config YAML: its model (backbone, ranks) and data.size are used (default: the paper's model).")
+              help="Training config YAML: its model (backbone, ranks), data.size and data.side are used "
+                   "(default: the paper's model).")
 @click.option("--frames", "frame_count", type=click.IntRange(1), default=256, show_default=True,
               help="Distinct frames to fit on, evenly spaced over the dataset.")
 @click.option("--size", type=click.IntRange(16), default=None,
@@ -60,9 +61,10 @@ def fit_tucker_command(data_spec: str, out: Path, config_file: Path | None, fram
     from ..training.config import TrainConfig
     from ..training.tucker_fit import distinct_frames, fit_on_dataset, save_factors
 
+    side = "long"
     if config_file:
         train_config = TrainConfig.from_yaml(config_file)
-        model_config, size = train_config.model, size or train_config.data.size
+        model_config, size, side = train_config.model, size or train_config.data.size, train_config.data.side
     else:
         model_config = ModelConfig()
     if backbone:
@@ -72,7 +74,7 @@ def fit_tucker_command(data_spec: str, out: Path, config_file: Path | None, fram
     click.echo(f"Fitting Tucker ranks {list(model_config.compressed_channels)} on {count} frames of {data_spec} ...",
                err=True)
     model = HyperSeg(model_config)
-    fit_on_dataset(model, samples, frame_count, size)
+    fit_on_dataset(model, samples, frame_count, size, side)
     save_factors(out, model, count, data_spec)
     click.echo(f"Wrote {out}; use it as data.tucker_factors in a training config")
 

@@ -1,7 +1,8 @@
 """Training samples as tensors: a dataset sample resized, its cached features, its DOS clicks.
 
-A sample is resized so that its long side is the training size (plates bilinear with
-antialiasing, masks nearest), so at the usual 160-224 px a frame is one backbone tile. What
+A sample is resized so that its long side (or with data.side short, its short side) is the
+training size (plates bilinear with antialiasing, masks nearest), so at the usual 160-224 px long
+side a frame is one backbone tile, and at a short side of 144 a 16:9 or scope frame is two. What
 varies from step to step is which samples are drawn and their clicks; the frames' features come
 from the frozen-feature cache.
 """
@@ -58,9 +59,10 @@ def click_inputs(frame: torch.Tensor, prev: torch.Tensor, clicks: Sequence[Click
     return context_channels(frame, prev, clicks, config), masks[0], masks[1]
 
 
-def training_size(height: int, width: int, size: int) -> tuple[int, int]:
-    """(H, W) with the long side `size`, aspect kept (rounded, at least 1 pixel)."""
-    scale = size / max(height, width)
+def training_size(height: int, width: int, size: int, side: str = "long") -> tuple[int, int]:
+    """(H, W) with the long (or, side='short', the short) side `size`, aspect kept (rounded, at
+    least 1 pixel)."""
+    scale = size / (min(height, width) if side == "short" else max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
@@ -73,11 +75,11 @@ def resize_frame(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def prepare_item(
     sample: Sample, model: HyperSeg, cache: FeatureCache, size: int, clicks: DosConfig,
-    rng: np.random.Generator, device: torch.device,
+    rng: np.random.Generator, device: torch.device, side: str = "long",
 ) -> TrainingItem:
-    """Load, resize, fetch features and draw DOS clicks for one sample."""
+    """Load, resize (its `side` side to `size`), fetch features and draw DOS clicks for one sample."""
     loaded = sample.load()
-    target = training_size(loaded.rgb.shape[0], loaded.rgb.shape[1], size)
+    target = training_size(loaded.rgb.shape[0], loaded.rgb.shape[1], size, side)
     frame = resize_frame(frame_tensor(loaded.rgb, device), target)
     prev = resize_frame(frame_tensor(loaded.prev_rgb, device), target)
     mask = resize_mask(loaded.mask, target)

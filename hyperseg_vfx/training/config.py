@@ -40,6 +40,10 @@ from .robot_clicks import RobotClicksConfig
 class DataConfig:
     """train/val: dataset specs (hyperseg_vfx.data.open_dataset); val may be empty.
     size: frames are resized so that their long side is `size` pixels.
+    side: which side `size` and `sizes` measure: 'long' (the default) or 'short'. A model with a
+    working size (model.working_short_side) sees every plate at that short side whatever its
+    aspect, so training it at `side: short` gives 4:3 frames one tile and 16:9 or scope frames
+    two or more, with the seams inference will cut.
     sizes: multi-scale training: each drawn sample's long side is one of these (uniformly, per
     sample and step); empty: `size` only. Sizes above backbone.tile_size give multi-tile frames,
     as a plate larger than the tile is tessellated at inference. Validation stays at `size`.
@@ -51,6 +55,7 @@ class DataConfig:
     val: str = ""
     val_samples: int = 32
     size: int = 192
+    side: str = "long"
     sizes: tuple[int, ...] = ()
     cache: str = "memory"
     tucker_factors: str = ""
@@ -126,6 +131,8 @@ class TrainConfig:
             raise ConfigError("data.train: a dataset spec is required (clips:ROOT or davis:ROOT)")
         if self.data.size < 16 or any(size < 16 for size in self.data.sizes):
             raise ConfigError("data.size and every data.sizes entry must be at least 16")
+        if self.data.side not in ("long", "short"):
+            raise ConfigError(f"data.side: expected long or short, got {self.data.side!r}")
         s = self.schedule
         if s.steps < 1 or s.batch_size < 1 or min(s.checkpoint_every, s.log_every, s.val_every) < 1:
             raise ConfigError("schedule: steps, batch_size, checkpoint_every, log_every, val_every must be >= 1")

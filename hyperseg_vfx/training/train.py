@@ -184,6 +184,7 @@ class Trainer:
             if _weighted_parts(model.config) != _weighted_parts(config.model):
                 raise HypersegError(f"init: {config.init} has another model config than this run's `model`")
             model.config.refine = config.model.refine  # no weights: this run's refinement applies
+            model.config.edges = config.model.edges  # no weights either: this run's edge stage
             model.config.working_short_side = config.model.working_short_side  # what the model expects
             self.init_training = metadata.get("training")
             return model, 0, None
@@ -192,15 +193,16 @@ class Trainer:
         if config.data.tucker_factors:
             load_factors(config.data.tucker_factors, model)
         else:
-            fit_on_dataset(model, self.samples, config.data.tucker_frames, config.data.size)
+            fit_on_dataset(model, self.samples, config.data.tucker_frames, config.data.size, config.data.side)
         return model, 0, None
 
     def _items(self, samples: list[Sample], rng: np.random.Generator, multi_scale: bool = False) -> list[TrainingItem]:
-        """Training items of `samples`; multi_scale draws each one's long side from data.sizes."""
+        """Training items of `samples`; multi_scale draws each one's size (of its data.side side)
+        from data.sizes."""
         c = self.config
         sizes = c.data.sizes if multi_scale and c.data.sizes else None
         return [prepare_item(s, self.model, self.cache, int(rng.choice(sizes)) if sizes else c.data.size, c.clicks,
-                             rng, self.device) for s in samples]
+                             rng, self.device, c.data.side) for s in samples]
 
     def draw(self, step: int) -> list[TrainingItem]:
         """The batch of optimiser step `step` for this process (a pure function of seed, step, rank)."""
@@ -339,6 +341,6 @@ def train(config: TrainConfig, resume: bool = False, progress: Progress | None =
 
 
 def _weighted_parts(config) -> dict:
-    """A model config without its refinement and working size, which have no weights: what
-    `init` must match."""
-    return {k: v for k, v in config.to_dict().items() if k not in ("refine", "working_short_side")}
+    """A model config without its refinement, edge stage and working size, which have no weights:
+    what `init` must match."""
+    return {k: v for k, v in config.to_dict().items() if k not in ("refine", "edges", "working_short_side")}

@@ -38,24 +38,25 @@ def distinct_frames(samples: Sequence[Sample], count: int) -> list[str]:
     return [paths[i] for i in np.linspace(0, len(paths) - 1, count).round().astype(int)]
 
 
-def _frames(paths: Sequence[str], size: int | None) -> Iterator[np.ndarray]:
+def _frames(paths: Sequence[str], size: int | None, side: str) -> Iterator[np.ndarray]:
     from ..io.images import read_frame
 
     for path in paths:
         rgb = read_frame(path).rgb
         if size:
-            target = training_size(rgb.shape[0], rgb.shape[1], size)
+            target = training_size(rgb.shape[0], rgb.shape[1], size, side)
             rgb = resize_frame(frame_tensor(rgb, torch.device("cpu")), target)[0].permute(1, 2, 0).numpy()
         yield rgb
 
 
-def fit_on_dataset(model: HyperSeg, samples: Sequence[Sample], count: int, size: int | None) -> list[torch.Tensor]:
+def fit_on_dataset(model: HyperSeg, samples: Sequence[Sample], count: int, size: int | None,
+                   side: str = "long") -> list[torch.Tensor]:
     """Fit and install the model's Tucker factors on up to `count` frames of `samples`.
 
-    size: resize frames so their long side is `size` first (the training resolution); None
-    keeps the full resolution.
+    size: resize frames so their long (side='short': short) side is `size` first (the training
+    resolution); None keeps the full resolution.
     """
-    return fit_tucker(model, _frames(distinct_frames(samples, count), size))
+    return fit_tucker(model, _frames(distinct_frames(samples, count), size, side))
 
 
 def save_factors(path: str | Path, model: HyperSeg, frames: int, data: str) -> Path:
