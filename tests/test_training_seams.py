@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hyperseg_vfx.checkpoint import load_checkpoint
 from hyperseg_vfx.data.synth import generate_clips
 from hyperseg_vfx.modeling.tessellation import TileGrid
 from hyperseg_vfx.render import DEFAULT_CHECKPOINT
@@ -38,7 +39,8 @@ def test_demo_seams_config_trains_on_frames_cut_as_inference_cuts_plates(aspect_
     config.init, config.out = str(DEFAULT_CHECKPOINT), str(tmp_path / "run")
     config.data.train, config.data.cache = f"clips:{aspect_clips}", "memory"
     trainer = Trainer(config)
-    segmenter = Segmenter(trainer.model, device="cpu")
+    bundled, _ = load_checkpoint(DEFAULT_CHECKPOINT)  # what the run is shipped as: its working size
+    segmenter = Segmenter(bundled, device="cpu")
     tiles = {}
     for step in range(2):  # the run's own draws: sizes as data.{size,sizes,side} say, DOS clicks
         items = trainer._items(trainer.samples, np.random.default_rng(step), multi_scale=True)
