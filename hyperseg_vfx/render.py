@@ -169,8 +169,14 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
         scale=shot.options.scale,
         all_candidates=shot.options.candidates,
         precision=shot.options.precision,
-        edges=None if shot.options.edges == "model" else shot.options.edges,
+        edges=segmenter_edges(shot.options),
     )
+
+
+def segmenter_edges(options) -> str | None:
+    """The `edges` Segmenter.segment(_objects) takes for a shot's options (ShotOptions): None for
+    `model` (the model config's own edge stage), else the method named."""
+    return None if options.edges == "model" else options.edges
 
 
 class CachedPlateReader:

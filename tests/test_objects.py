@@ -97,6 +97,7 @@ def render_single(folder, name, data, segmenter):
     (None, None),
     ({"candidates": True}, {"backdrop": {"matte": "binary", "candidates": False}}),
     ({"temporal_smoothing": True}, None),
+    ({"edges": "graphcut"}, {"backdrop": {"matte": "binary"}}),  # the edge stage reaches every object
 ])
 def test_two_objects_render_one_exr_whose_layers_equal_the_one_object_renders(
         tmp_path, make_shot, make_segmenter, options, objects_options):
