@@ -166,17 +166,17 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
         None if previous is None else previous.rgb,
         shot.clicks_at(frame),
         frame_key=plate.key,
+        prev_frame_key=None if previous is None else previous.key,
         scale=shot.options.scale,
         all_candidates=shot.options.candidates,
         precision=shot.options.precision,
-        edges=segmenter_edges(shot.options),
+        edges=shot_edges(shot),
     )
 
 
-def segmenter_edges(options) -> str | None:
-    """The `edges` Segmenter.segment(_objects) takes for a shot's options (ShotOptions): None for
-    `model` (the model config's own edge stage), else the method named."""
-    return None if options.edges == "model" else options.edges
+def shot_edges(shot: Shot) -> str | None:
+    """The Segmenter's `edges` argument for a shot's options.edges ("model": the model's own)."""
+    return None if shot.options.edges == "model" else shot.options.edges
 
 
 class CachedPlateReader:

@@ -30,7 +30,7 @@ import numpy as np
 
 from .objects import object_shot
 from .render import (Plate, matte_metadata, matte_planes, output_replaceable, previous_input, read_plate,
-                     segmenter_edges, smoothing_neighbours, write_shot_matte)
+                     shot_edges, smoothing_neighbours, write_shot_matte)
 from .shot import Shot
 
 
@@ -104,8 +104,8 @@ def _raw_object_mattes(shot: Shot, segmenter, frame: int, read: Callable[..., Pl
         all_candidates = any(obj.options.candidates for obj in shot.objects)
         mattes = segmenter.segment_objects(
             plate.rgb, None if previous is None else previous.rgb, [obj.clicks_at(frame) for obj in shot.objects],
-            frame_key=plate.key, scale=shot.options.scale, all_candidates=all_candidates,
-            precision=shot.options.precision, edges=segmenter_edges(shot.options))
+            frame_key=plate.key, prev_frame_key=None if previous is None else previous.key, scale=shot.options.scale,
+            all_candidates=all_candidates, precision=shot.options.precision, edges=shot_edges(shot))
         raw_mattes[frame] = {
             obj.name: matte if obj.options.candidates else dataclasses.replace(matte, candidates=matte.candidates[:1])
             for obj, matte in zip(shot.objects, mattes)

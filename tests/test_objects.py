@@ -97,7 +97,7 @@ def render_single(folder, name, data, segmenter):
     (None, None),
     ({"candidates": True}, {"backdrop": {"matte": "binary", "candidates": False}}),
     ({"temporal_smoothing": True}, None),
-    ({"edges": "graphcut"}, {"backdrop": {"matte": "binary"}}),  # the edge stage reaches every object
+    ({"edges": "graphcut"}, None),  # the shot's edge stage reaches every object
 ])
 def test_two_objects_render_one_exr_whose_layers_equal_the_one_object_renders(
         tmp_path, make_shot, make_segmenter, options, objects_options):
@@ -325,7 +325,9 @@ def test_bench_objects_computes_the_features_once_per_frame_for_all_objects(tiny
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)["rows"]
     assert [r["objects"] for r in rows] == [1, 3]
-    assert all(r["feature_computations"] == 1 and r["feature_cache_hits"] == 1 for r in rows)
+    # one pass for the full frame; the click update and the one-object edit hit the cache
+    assert all(r["feature_computations"] == 1 and r["feature_cache_hits"] == 2 for r in rows)
+    assert [r["edit_one_reused"] for r in rows] == [0, 2]  # the edit computes one object, the matte cache serves 2
     assert rows[0]["full_frame_ratio"] == 1.0 and rows[1]["render_s_per_frame"] > 0
     bad = CliRunner().invoke(main, args + ["2,x"])
     assert bad.exit_code == 2 and "--objects" in bad.output
