@@ -133,6 +133,7 @@ def test_each_object_keeps_its_own_options_through_the_menu_save_and_paste(nuke,
     assert swapped["options"]["matte"] == "binary" and swapped["objects"]["actor"]["options"] == {
         "matte": "soft", "temporal_smoothing": True} and "options" not in swapped["objects"]["prop"]
     assert each_objects_options(swapped, folder) == each_objects_options(shot, folder)
+    assert callbacks._prepare_frame(node).objects["actor"]["options"] == {"matte": "soft"}  # not smoothed either
 
     node["selected"].setValue(True)
     nuke.nodeCopy("%clipboard%")
