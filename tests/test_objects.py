@@ -183,6 +183,24 @@ def test_binary_exclusive_mattes_claim_each_pixel_once(tmp_path, make_shot, make
     assert set(np.unique(layers["star.A"])) <= {0.0, 1.0}
 
 
+def test_a_binary_object_and_a_soft_one_never_sum_above_one_when_exclusive(tmp_path, make_shot, make_segmenter):
+    """One object binary, the other soft (each object's own `matte`): a pixel the binary object
+    claims (its shared alpha > 0.5, so 1 once thresholded) is its alone; elsewhere the shares
+    stay. The objects' own files are their layers."""
+    shot_file, _ = two_object_shot(make_shot, tmp_path, frames="1001", overlapping=True, options={"exclusive": True},
+                                   objects_options={"backdrop": {"matte": "binary"}},
+                                   output_per_object="mattes/{object}/sh.####.exr")
+    shot = load_shot(shot_file)
+    assert render_shot(shot, make_segmenter()).ok
+    layers = channels(shot.output_path(1001))
+    star, backdrop = layers["star.A"].astype(np.float64), layers["backdrop.A"].astype(np.float64)
+    assert set(np.unique(backdrop)) == {0.0, 1.0} and 0 < star[backdrop == 0].max() < 1
+    assert (star + backdrop).max() <= 1.0
+    assert (star[backdrop == 1] == 0).all()
+    for name in ("star", "backdrop"):
+        assert np.array_equal(channels(tmp_path / "mattes" / name / "sh.1001.exr")["A"], layers[f"{name}.A"])
+
+
 def test_chunks_and_skip_existing_give_the_mattes_of_one_run(tmp_path, make_shot, make_segmenter):
     shot_file, _ = two_object_shot(make_shot, tmp_path, frames="1001-1005", options={"temporal_smoothing": True},
                                    output_per_object="mattes/{object}.####.exr")
