@@ -76,12 +76,11 @@ def resolve_checkpoint(shot: Shot | None, override: str | os.PathLike | None = N
     )
 
 
-def render_segmenter(checkpoint: str | os.PathLike, device: str = "auto", cache_bytes: int = RENDER_CACHE_BYTES):
-    """A Segmenter for rendering: the checkpoint's model with the renderer's (empty) feature
-    cache, or `cache_bytes` (tracking several objects, whose passes segment every frame again)."""
+def render_segmenter(checkpoint: str | os.PathLike, device: str = "auto"):
+    """A Segmenter for rendering: the checkpoint's model with the renderer's (empty) cache."""
     from .segmenter import Segmenter
 
-    return Segmenter.from_checkpoint(checkpoint, device=device, cache_bytes=cache_bytes)
+    return Segmenter.from_checkpoint(checkpoint, device=device, cache_bytes=RENDER_CACHE_BYTES)
 
 
 # -- one frame ------------------------------------------------------------------------------------

@@ -106,6 +106,13 @@ class Segmenter:
         return cls(model, device=device, cache_bytes=cache_bytes, metadata=metadata, precision=precision,
                    matte_cache_bytes=matte_cache_bytes)
 
+    def with_feature_cache(self, cache_bytes: int) -> "Segmenter":
+        """The same model (not a copy), device, metadata and precision with a new, empty feature
+        cache of cache_bytes: for a pass that segments each frame several times (tracking
+        several objects) with a segmenter that keeps no features (the renderer's)."""
+        return Segmenter(self.model, device=str(self.device), cache_bytes=cache_bytes, metadata=self.metadata,
+                         precision=self.precision)
+
     @property
     def feature_dtype(self) -> torch.dtype:
         """dtype of cached features at the default precision: the network's compute dtype."""

@@ -141,8 +141,7 @@ def track(shot_file: Path, out_file: Path, frame_spec: str | None, output_patter
     import os
 
     from ..door import ANYWHERE
-    from ..render import RENDER_CACHE_BYTES, render_segmenter, resolve_checkpoint
-    from ..segmenter import DEFAULT_CACHE_BYTES
+    from ..render import render_segmenter, resolve_checkpoint
     from ..sequences import parse_frame_spec
     from ..shot import ShotError, load_shot, save_shot
     from ..tracking import track_shot
@@ -159,9 +158,7 @@ def track(shot_file: Path, out_file: Path, frame_spec: str | None, output_patter
         raise
     except ValueError as exc:
         raise HypersegError(f"--frames: {exc}") from None
-    # several objects are tracked one after the other: each frame's features serve all of them
-    cache_bytes = DEFAULT_CACHE_BYTES if shot.objects else RENDER_CACHE_BYTES
-    segmenter = render_segmenter(resolve_checkpoint(shot, checkpoint_path), device, cache_bytes)
+    segmenter = render_segmenter(resolve_checkpoint(shot, checkpoint_path), device)
     count = len(frames or shot.frames)
     clicks = [(f"clicks[{i}]", c) for i, c in enumerate(shot.clicks)] or [
         (f"objects.{o.name}.clicks[{i}]", c) for o in shot.objects for i, c in enumerate(o.clicks)]

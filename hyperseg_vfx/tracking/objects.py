@@ -3,9 +3,9 @@
 Each object is tracked as its own one-object shot (objects.object_shot: its clicks, its matte
 checks, its keyframes) by track.track_shot, and the tracked clicks go back into the object. So
 an object's tracked clicks are exactly what tracking the object alone gives. The flows between
-two plates are computed once for all objects (motion.SharedFlows, up to SHARED_FLOW_BYTES); a
-frame's features are shared through the segmenter's feature cache where it has one (the
-`track` command gives it one for a shot with objects).
+two plates are computed once for all objects (motion.SharedFlows, up to SHARED_FLOW_BYTES), and
+a frame's features too (the objects are tracked with a feature cache of
+TRACK_FEATURE_CACHE_BYTES of their own, whatever cache the caller's segmenter has).
 """
 
 from __future__ import annotations
@@ -16,12 +16,18 @@ from typing import Callable
 
 from ..motion import FlowEstimator, SharedFlows, dis_flow
 from ..objects import object_shot
+from ..segmenter import DEFAULT_CACHE_BYTES
 from ..shot import Shot, ShotError, shot_from_dict
 
 
 #: Flows kept for the objects after the first: 128 flows of a 2K plate (16 MB each), the flows
 #: of a 65-frame shot; later frames' flows are computed again for each object.
 SHARED_FLOW_BYTES = 2 * 1024**3
+
+
+#: Features kept while tracking several objects: a working-size model's features of a 2K frame
+#: take about 5 MB, so every frame of a shot of a few hundred frames.
+TRACK_FEATURE_CACHE_BYTES = DEFAULT_CACHE_BYTES
 
 
 def track_objects(
@@ -43,6 +49,7 @@ def track_objects(
 
     frames = sorted(set(shot.frames if frames is None else frames))
     flow = SharedFlows(flow, SHARED_FLOW_BYTES)
+    segmenter = segmenter.with_feature_cache(TRACK_FEATURE_CACHE_BYTES)
     singles = [object_shot(shot, obj) for obj in shot.objects]
     result = TrackResult(None, frames, check_objects_trackable(shot, frames))
     tracked = []
