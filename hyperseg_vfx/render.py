@@ -166,11 +166,17 @@ def _segment_plates(shot: Shot, segmenter, frame: int, plate: Plate, previous: P
         None if previous is None else previous.rgb,
         shot.clicks_at(frame),
         frame_key=plate.key,
+        prev_frame_key=None if previous is None else previous.key,
         scale=shot.options.scale,
         all_candidates=shot.options.candidates,
         precision=shot.options.precision,
-        edges=None if shot.options.edges == "model" else shot.options.edges,
+        edges=shot_edges(shot),
     )
+
+
+def shot_edges(shot: Shot) -> str | None:
+    """The Segmenter's `edges` argument for a shot's options.edges ("model": the model's own)."""
+    return None if shot.options.edges == "model" else shot.options.edges
 
 
 class CachedPlateReader:

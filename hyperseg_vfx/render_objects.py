@@ -8,7 +8,8 @@ one-object shot (temporal smoothing with its own neighbours' mattes, `binary`), 
 the one-object render of objects.object_shot up to the batched network's rounding.
 
 `options.exclusive`: the objects' alphas (candidate 1) are shared out so that they never overlap
-(exclusive_alphas), before `binary` thresholds them; candidates are left as the network gave them.
+(exclusive_alphas), before `binary` thresholds them; a pixel a binary object then claims is its
+alone (exclusive_mattes); candidates are left as the network gave them.
 
 The layered EXR (io.exr.write_layered_matte_exr): `A` = the union (per-pixel max) of the objects'
 alphas, so a Read shows every object in rgba.alpha; `<name>.A` per object, which Nuke reads as
@@ -29,7 +30,7 @@ import numpy as np
 
 from .objects import object_shot
 from .render import (Plate, matte_metadata, matte_planes, output_replaceable, previous_input, read_plate,
-                     smoothing_neighbours, write_shot_matte)
+                     shot_edges, smoothing_neighbours, write_shot_matte)
 from .shot import Shot
 
 
@@ -87,7 +88,7 @@ def segment_objects_frame(shot: Shot, segmenter, frame: int, *, read: Callable[.
                                      dict(matte.timings))
         timings["smoothing"] = time.perf_counter() - start
     if shot.options.exclusive:
-        mattes = exclusive_mattes(mattes)
+        mattes = exclusive_mattes(mattes, frozenset(obj.name for obj in shot.objects if obj.options.matte == "binary"))
     return ObjectMattes(mattes, timings)
 
 
@@ -103,8 +104,8 @@ def _raw_object_mattes(shot: Shot, segmenter, frame: int, read: Callable[..., Pl
         all_candidates = any(obj.options.candidates for obj in shot.objects)
         mattes = segmenter.segment_objects(
             plate.rgb, None if previous is None else previous.rgb, [obj.clicks_at(frame) for obj in shot.objects],
-            frame_key=plate.key, scale=shot.options.scale, all_candidates=all_candidates,
-            precision=shot.options.precision)
+            frame_key=plate.key, prev_frame_key=None if previous is None else previous.key, scale=shot.options.scale,
+            all_candidates=all_candidates, precision=shot.options.precision, edges=shot_edges(shot))
         raw_mattes[frame] = {
             obj.name: matte if obj.options.candidates else dataclasses.replace(matte, candidates=matte.candidates[:1])
             for obj, matte in zip(shot.objects, mattes)
@@ -145,10 +146,18 @@ def _half_down(values: np.ndarray) -> np.ndarray:
     return half
 
 
-def exclusive_mattes(mattes: dict) -> dict:
-    """mattes (name -> Matte) with their candidate 1 made exclusive (exclusive_alphas)."""
+def exclusive_mattes(mattes: dict, binary: frozenset = frozenset()) -> dict:
+    """mattes (name -> Matte) with their candidate 1 made exclusive (exclusive_alphas). binary:
+    the names of objects whose matte is `binary`: where one's shared alpha is above 0.5 (1 once
+    thresholded) the pixel is its alone, every other object's alpha 0 there, so a binary object
+    beside soft ones still never sums above 1 with them."""
     names = list(mattes)
     alphas = exclusive_alphas(np.stack([mattes[n].alpha for n in names]))
+    for i, name in enumerate(names):
+        if name in binary:
+            claimed = alphas[i] > 0.5
+            others = [j for j in range(len(names)) if j != i]
+            alphas[others] = np.where(claimed, 0.0, alphas[others])
     out = {}
     for name, alpha in zip(names, alphas):
         candidates = mattes[name].candidates.copy()

@@ -3,6 +3,9 @@
 The renderer, the bridge, the farm jobs and the evaluator all call `Segmenter.segment`. It keeps
 each frame's projected features (the expensive backbone part) in a byte-bounded LRU keyed by
 the caller's frame identity, so a new set of clicks on the same frame runs only the network.
+With a matte cache (matte_cache_bytes, the bridge's interactive Segmenter), an object whose
+inputs have not changed since a recent call is not computed again: when the artist edits one
+object of a several-object shot, only that object's network and edge stage run.
 
     segmenter = Segmenter.from_checkpoint("hyperseg.pt", device="auto")
     matte = segmenter.segment(rgb, prev_rgb, [Click(812, 440.5, True)], frame_key=("sh010", 1001))
@@ -34,6 +37,10 @@ from .modeling.resize import resize_image
 
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 
+#: The matte cache of an interactive Segmenter (the bridge's): the objects of a frame whose
+#: clicks did not change are not segmented again (about 60 objects' candidate 1 at 2K, 8 MB each).
+INTERACTIVE_MATTE_CACHE_BYTES = 512 * 1024**2
+
 #: Bytes of network activations that one batch of objects may take (segment_objects): a
 #: working-size model runs every object of a frame in one batch, a native 2K model a few at a time.
 OBJECT_BATCH_BYTES = 2 * 1024**3
@@ -47,11 +54,13 @@ class Matte:
         when segment() was asked for candidate 1 only.
     features_cached: whether the frame's features came from the cache (network only).
     timings: seconds per stage (features, network, refine, total, ...).
+    reused: the candidates came from the matte cache (nothing was computed for this object).
     """
 
     candidates: np.ndarray
     features_cached: bool
     timings: dict[str, float] = field(default_factory=dict)
+    reused: bool = False
 
     @property
     def alpha(self) -> np.ndarray:
@@ -77,6 +86,7 @@ class Segmenter:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         metadata: dict[str, Any] | None = None,
         precision: str = DEFAULT_PRECISION,
+        matte_cache_bytes: int = 0,
     ):
         self.device = resolve_device(device)
         check_precision(self.device, precision)
@@ -84,15 +94,24 @@ class Segmenter:
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.metadata = dict(metadata or {})
         self.cache = ByteLRU(cache_bytes)
+        self.mattes = ByteLRU(matte_cache_bytes)  # one object's candidates by everything they depend on
 
     @classmethod
     def from_checkpoint(
         cls, path: str | Path, device: str = "auto", cache_bytes: int = DEFAULT_CACHE_BYTES,
-        backbone_weights: str | None = None, precision: str = DEFAULT_PRECISION,
+        backbone_weights: str | None = None, precision: str = DEFAULT_PRECISION, matte_cache_bytes: int = 0,
     ) -> "Segmenter":
         model, metadata = load_checkpoint(path, backbone_weights)
         metadata = {"checkpoint": str(path)} | metadata
-        return cls(model, device=device, cache_bytes=cache_bytes, metadata=metadata, precision=precision)
+        return cls(model, device=device, cache_bytes=cache_bytes, metadata=metadata, precision=precision,
+                   matte_cache_bytes=matte_cache_bytes)
+
+    def with_feature_cache(self, cache_bytes: int) -> "Segmenter":
+        """The same model (not a copy), device, metadata and precision with a new, empty feature
+        cache of cache_bytes: for a pass that segments each frame several times (tracking
+        several objects) with a segmenter that keeps no features (the renderer's)."""
+        return Segmenter(self.model, device=str(self.device), cache_bytes=cache_bytes, metadata=self.metadata,
+                         precision=self.precision)
 
     @property
     def feature_dtype(self) -> torch.dtype:
@@ -115,6 +134,7 @@ class Segmenter:
         all_candidates: bool = True,
         precision: str | None = None,
         edges: str | None = None,
+        prev_frame_key: Hashable | None = None,
     ) -> Matte:
         """Segment one frame.
 
@@ -130,10 +150,13 @@ class Segmenter:
         options.precision; default the Segmenter's), see hyperseg_vfx.devices: PrecisionError
         where this device cannot compute it. edges: how the edge is decided at the plate's
         resolution (modeling/edges.py): "none", "graphcut", or None for the model config's
-        `edges.method` ("none" for native models and older checkpoints).
+        `edges.method` ("none" for native models and older checkpoints). prev_frame_key: the
+        caller's identity of prev_frame's pixels; with frame_key, it lets the matte cache serve
+        a repeated call (without it, a call with a prev_frame is always computed).
         """
         return self.segment_objects(frame, prev_frame, [clicks], frame_key=frame_key, scale=scale,
-                                    all_candidates=all_candidates, precision=precision, edges=edges)[0]
+                                    all_candidates=all_candidates, precision=precision, edges=edges,
+                                    prev_frame_key=prev_frame_key)[0]
 
     @torch.inference_mode()
     def segment_objects(
@@ -147,6 +170,7 @@ class Segmenter:
         all_candidates: bool = True,
         precision: str | None = None,
         edges: str | None = None,
+        prev_frame_key: Hashable | None = None,
     ) -> list[Matte]:
         """segment() for several objects of one frame: one Matte per click list, in order.
 
@@ -154,7 +178,9 @@ class Segmenter:
         network then runs on the objects' context channels in batches (of as many objects as
         OBJECT_BATCH_BYTES of activations hold). Each Matte equals segment() of its clicks
         alone up to the batched convolutions' rounding. The Mattes share one timings dict (the
-        frame's stages, all objects together).
+        frame's stages, all objects together). An object that the matte cache holds (the same
+        frame, previous frame, clicks, working size, precision, candidates and edges as a recent
+        call: see _matte_key) is returned from it, read-only, and only the others are computed.
         """
         height, width = self._check_inputs(frame, prev_frame, scale)
         edge_config = self._edge_config(edges)
@@ -162,9 +188,37 @@ class Segmenter:
         check_precision(self.device, precision)
         start = time.perf_counter()
         times = StageTimes()
+        target = self.working_size(height, width, scale)
+        frame_id = frame_key if frame_key is not None else _pixels_key(frame)
+        keys = [self._matte_key(frame_id, prev_frame, prev_frame_key, target, precision, all_candidates,
+                                edge_config, clicks) for clicks in clicks_per_object]
+        results = [None if key is None else self.mattes.get(key) for key in keys]
+        todo = [i for i, result in enumerate(results) if result is None]
+        cached = True
+        if todo:
+            computed, cached = self._compute_objects(
+                frame, prev_frame, [clicks_per_object[i] for i in todo], target, (frame_id, target, precision),
+                precision, all_candidates, edge_config, times)
+            for i, result in zip(todo, computed):
+                if keys[i] is not None:
+                    result = np.array(result)  # its own memory (not a view of the batch), read-only
+                    result.setflags(write=False)
+                    self.mattes.put(keys[i], result)
+                results[i] = result
+        times["total"] = time.perf_counter() - start
+        computed = set(todo)
+        return [Matte(result, cached, dict(times), reused=i not in computed) for i, result in enumerate(results)]
+
+    def _compute_objects(
+        self, frame: np.ndarray, prev_frame: np.ndarray | None, clicks_per_object: Sequence[Sequence[Click]],
+        target: tuple[int, int], feature_key: Hashable, precision: str, all_candidates: bool,
+        edge_config: EdgesConfig, times: StageTimes,
+    ) -> tuple[list[np.ndarray], bool]:
+        """The (K, H, W) candidates of each object, computed, and whether the frame's features
+        came from the feature cache (see segment_objects)."""
+        height, width = frame.shape[:2]
         full = to_device_image(np.ascontiguousarray(frame, dtype=np.float32), self.device)
         x, x_prev = full, full if prev_frame is None else to_device_image(np.ascontiguousarray(prev_frame, dtype=np.float32), self.device)
-        target = self.working_size(height, width, scale)
         resized = target != (height, width)
         guided = resized and self.model.config.working_short_side is not None
         if resized:
@@ -172,14 +226,13 @@ class Segmenter:
                 x, x_prev = (resize_image(t, target) for t in (x, x_prev))
         per_object = [[Click(c.x * target[1] / width, c.y * target[0] / height, c.positive) for c in clicks]
                       for clicks in clicks_per_object]
-        key = (frame_key if frame_key is not None else _pixels_key(frame), target, precision)
         with precision_context(self.device, precision):
-            projected = self.cache.get(key)
+            projected = self.cache.get(feature_key)
             cached = projected is not None
             if not cached:
                 with times.stage("features", self.device):
                     projected = self.model.project_frame(x, times).to(compute_dtype(precision))
-                self.cache.put(key, projected)
+                self.cache.put(feature_key, projected)
             batch = self._object_batch(*target)
             results = []
             for first in range(0, len(per_object), batch):
@@ -196,8 +249,19 @@ class Segmenter:
                 plate = np.asarray(frame, dtype=np.float32)
                 results = [decide_edges(result, plate, list(clicks), edge_config, height / target[0])
                            for result, clicks in zip(results, clicks_per_object)]
-        times["total"] = time.perf_counter() - start
-        return [Matte(result, cached, dict(times)) for result in results]
+        return results, cached
+
+    def _matte_key(
+        self, frame_id: Hashable, prev_frame: np.ndarray | None, prev_frame_key: Hashable | None,
+        target: tuple[int, int], precision: str, all_candidates: bool, edge_config: EdgesConfig,
+        clicks: Sequence[Click],
+    ) -> Hashable | None:
+        """What one object's candidates depend on besides the model, or None (not cached) when
+        the matte cache is off or the previous frame's pixels have no identity from the caller."""
+        if self.mattes.max_bytes == 0 or (prev_frame is not None and prev_frame_key is None):
+            return None
+        previous = None if prev_frame is None else prev_frame_key
+        return (frame_id, previous, target, precision, all_candidates, dataclasses.astuple(edge_config), tuple(clicks))
 
     def _edge_config(self, edges: str | None) -> EdgesConfig:
         """The model's EdgesConfig with the method replaced by `edges` (None: the model's)."""

@@ -61,10 +61,13 @@ def test_segment_writes_the_rendered_matte_and_caches_features(bridge, reference
     assert 0 < first["coverage"] == pytest.approx(float((alpha > 0.5).mean()), abs=0.01)
     assert first["timings"]["features_cached"] is False and first["timings"]["features_s"] > 0
 
-    second = segment(client, shot, 1003, output)
-    assert second["timings"]["features_cached"] is True and second["timings"]["features_s"] is None
-    assert second["timings"]["network_s"] > 0
+    second = segment(client, shot, 1003, output)  # the same clicks: the matte cache answers, nothing runs
+    assert second["timings"]["reused_objects"] == 1 and second["timings"]["network_s"] == 0.0
     same_exr(second["output"], shot.output_path(1003))
+    clicks = shot.to_dict()["clicks"] + [{"label": "negative", "keys": {1003: [3.5, 60.5]}}]
+    third = client.segment(input=shot.input, frame=1003, clicks=clicks, output=str(output))
+    assert third["timings"]["features_cached"] is True and third["timings"]["features_s"] is None
+    assert third["timings"]["network_s"] > 0 and third["timings"]["reused_objects"] == 0
     assert client.health()["cache"]["hits"] >= 1
 
 

@@ -80,3 +80,23 @@ def test_output_per_object_is_held_to_the_path_guard(bridge, objects_shot, tmp_p
         bridge.client.segment(shot.input, 1003, [], str(bridge.root / "objects" / "g.####.exr"),
                               objects=shot.to_dict()["objects"])
     assert error.value.status == 422 and "not both" in str(error.value)
+
+
+def test_editing_one_object_segments_only_that_object(bridge, objects_shot):
+    """The artist moves one object's click on a frame: the bridge's matte cache serves the other
+    object (its layer bit for bit the same), and a repeated request runs nothing at all."""
+    client, shot = bridge.client, objects_shot
+    objects = shot.to_dict()["objects"]
+    out = bridge.root / "objects" / "edit" / "m.####.exr"
+    first = client.segment(shot.input, 1002, None, str(out), objects=objects)
+    hits = client.health()["matte_cache"]["hits"]
+    edited = {**objects, "backdrop": {**objects["backdrop"], "clicks": objects["backdrop"]["clicks"] + [
+        {"label": "positive", "keys": {1002: [10.0, 50.0]}}]}}
+    second = client.segment(shot.input, 1002, None, str(out.parent / "m2.####.exr"), objects=edited)
+    assert second["timings"]["reused_objects"] == 1 and client.health()["matte_cache"]["hits"] == hits + 1
+    a, b = channels(first["output"]), channels(second["output"])
+    assert np.array_equal(a["star.A"], b["star.A"]) and not np.array_equal(a["backdrop.A"], b["backdrop.A"])
+    again = client.segment(shot.input, 1002, None, str(out.parent / "m3.####.exr"), objects=edited)
+    assert again["timings"]["reused_objects"] == 2 and again["timings"]["network_s"] == 0.0
+    c = channels(again["output"])
+    assert all(np.array_equal(b[k], c[k]) for k in b)

@@ -546,3 +546,33 @@ def test_objects_keep_their_clicks_through_save_reopen_and_the_menu(nuke, tmp_pa
     assert "clicks" not in data and list(data["objects"]) == ["actor", "prop"]
     assert objects.check_layer_name("1st") and objects.check_layer_name("a_candidates") and \
         objects.check_layer_name("actor") is None
+
+
+def test_each_object_keeps_its_options_and_an_older_script_shares_them(nuke, tmp_path):
+    """The menu swaps the objects' own option knobs (matte, temporal smoothing) with their clicks
+    and export sends those that differ from the current object's; an object stored by a plugin
+    that kept no options (the `objects` JSON without them) takes the current object's."""
+    from hyperseg_nuke import callbacks, knobs, objects
+
+    load_plugin(nuke)
+    node = nuke.createNode("HyperSeg")
+    nuke.inputs.extend(["actor", "prop"])
+    callbacks.rename_object(node)
+    nuke.artist_sets(node, "temporal_smoothing", True)
+    callbacks.add_object(node)
+    assert node["temporal_smoothing"].value() and node["matte"].value() == "soft"  # the current one's
+    nuke.artist_sets(node, "matte", "binary")
+    nuke.artist_sets(node, "object", "actor")
+    assert node["matte"].value() == "soft"
+
+    def request(own):
+        return knobs.read_settings(node)._replace(**own).options()
+
+    assert objects.export(node, lambda name: [], request) == (None, {
+        "actor": {"clicks": []}, "prop": {"clicks": [], "options": {"matte": "binary"}}})
+    older = json.loads(node["objects"].value())
+    older["stored"] = {"prop": {}}  # as the plugin before per-object options stored it
+    node["objects"].setValue(json.dumps(older))
+    assert objects.export(node, lambda name: [], request)[1]["prop"] == {"clicks": []}
+    nuke.artist_sets(node, "object", "prop")
+    assert node["matte"].value() == "soft" and node["temporal_smoothing"].value()

@@ -97,6 +97,7 @@ def render_single(folder, name, data, segmenter):
     (None, None),
     ({"candidates": True}, {"backdrop": {"matte": "binary", "candidates": False}}),
     ({"temporal_smoothing": True}, None),
+    ({"edges": "graphcut"}, None),  # the shot's edge stage reaches every object
 ])
 def test_two_objects_render_one_exr_whose_layers_equal_the_one_object_renders(
         tmp_path, make_shot, make_segmenter, options, objects_options):
@@ -180,6 +181,24 @@ def test_binary_exclusive_mattes_claim_each_pixel_once(tmp_path, make_shot, make
     layers = channels(shot.output_path(1001))
     assert ((layers["star.A"] + layers["backdrop.A"]) <= 1).all()
     assert set(np.unique(layers["star.A"])) <= {0.0, 1.0}
+
+
+def test_a_binary_object_and_a_soft_one_never_sum_above_one_when_exclusive(tmp_path, make_shot, make_segmenter):
+    """One object binary, the other soft (each object's own `matte`): a pixel the binary object
+    claims (its shared alpha > 0.5, so 1 once thresholded) is its alone; elsewhere the shares
+    stay. The objects' own files are their layers."""
+    shot_file, _ = two_object_shot(make_shot, tmp_path, frames="1001", overlapping=True, options={"exclusive": True},
+                                   objects_options={"backdrop": {"matte": "binary"}},
+                                   output_per_object="mattes/{object}/sh.####.exr")
+    shot = load_shot(shot_file)
+    assert render_shot(shot, make_segmenter()).ok
+    layers = channels(shot.output_path(1001))
+    star, backdrop = layers["star.A"].astype(np.float64), layers["backdrop.A"].astype(np.float64)
+    assert set(np.unique(backdrop)) == {0.0, 1.0} and 0 < star[backdrop == 0].max() < 1
+    assert (star + backdrop).max() <= 1.0
+    assert (star[backdrop == 1] == 0).all()
+    for name in ("star", "backdrop"):
+        assert np.array_equal(channels(tmp_path / "mattes" / name / "sh.1001.exr")["A"], layers[f"{name}.A"])
 
 
 def test_chunks_and_skip_existing_give_the_mattes_of_one_run(tmp_path, make_shot, make_segmenter):
@@ -306,7 +325,9 @@ def test_bench_objects_computes_the_features_once_per_frame_for_all_objects(tiny
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)["rows"]
     assert [r["objects"] for r in rows] == [1, 3]
-    assert all(r["feature_computations"] == 1 and r["feature_cache_hits"] == 1 for r in rows)
+    # one pass for the full frame; the click update and the one-object edit hit the cache
+    assert all(r["feature_computations"] == 1 and r["feature_cache_hits"] == 2 for r in rows)
+    assert [r["edit_one_reused"] for r in rows] == [0, 2]  # the edit computes one object, the matte cache serves 2
     assert rows[0]["full_frame_ratio"] == 1.0 and rows[1]["render_s_per_frame"] > 0
     bad = CliRunner().invoke(main, args + ["2,x"])
     assert bad.exit_code == 2 and "--objects" in bad.output

@@ -115,3 +115,48 @@ def test_tensor_lru_is_bounded_in_bytes():
     assert cache.get(2) is None and cache.get(1) is not None
     cache.put("huge", torch.zeros(1000))  # larger than the whole budget: not kept
     assert cache.get("huge") is None and cache.stats().bytes <= 1200
+
+
+def test_matte_cache_recomputes_only_the_object_whose_clicks_changed(tiny_model):
+    """The bridge's case: an artist edits one object of two on a frame; the other object comes
+    from the matte cache (the very array, read-only), the edited one equals a cold computation."""
+    model, metadata = tiny_model
+    cached = Segmenter(model, device="cpu", metadata=metadata, matte_cache_bytes=64 * 1024**2)
+    plate = synthetic_frame(160, 96, seed=3)
+    star = [Click(*plate.center, True)]
+    corner = [Click(8.5, 8.5, True), Click(*plate.center, False)]
+    first = cached.segment_objects(plate.rgb, None, [star, corner], frame_key="f1")
+    assert [m.reused for m in first] == [False, False]
+    edited = [Click(8.5, 8.5, True), Click(20.5, 9.5, True), Click(*plate.center, False)]
+    second = cached.segment_objects(plate.rgb, None, [star, edited], frame_key="f1")
+    assert [m.reused for m in second] == [True, False]
+    assert second[0].candidates is first[0].candidates and not second[0].candidates.flags.writeable
+    with pytest.raises(ValueError):
+        second[0].candidates[0, 0, 0] = 0.5  # a cached matte cannot be changed by a caller
+    cold = Segmenter(model, device="cpu").segment_objects(plate.rgb, None, [star, edited], frame_key="f1")
+    assert not any(m.reused for m in cold)
+    np.testing.assert_allclose(second[1].candidates, cold[1].candidates, atol=1e-6)
+    assert not np.allclose(second[1].candidates, first[1].candidates, atol=1e-3)  # the edit matters
+
+
+def test_matte_cache_keys_on_everything_the_matte_depends_on(tiny_model):
+    model, metadata = tiny_model
+    cached = Segmenter(model, device="cpu", metadata=metadata, matte_cache_bytes=64 * 1024**2)
+    plate, previous = synthetic_frame(160, 96, seed=3), synthetic_frame(160, 96, seed=4)
+    clicks = [Click(*plate.center, True)]
+    base = dict(frame_key="f1", prev_frame_key="f0", all_candidates=True, edges=None, scale=1.0)
+    assert not cached.segment(plate.rgb, previous.rgb, clicks, **base).reused
+    assert cached.segment(plate.rgb, previous.rgb, clicks, **base).reused
+    for change in ({"frame_key": "f2"}, {"prev_frame_key": "f9"}, {"all_candidates": False},
+                   {"edges": "graphcut"}, {"scale": 0.5}):
+        again = cached.segment(plate.rgb, previous.rgb, clicks, **(base | change))
+        assert not again.reused, change
+    moved = [Click(plate.center[0] + 1, plate.center[1], True)]
+    assert not cached.segment(plate.rgb, previous.rgb, moved, **base).reused
+    # a previous frame whose pixels the caller gives no identity for is never served from the cache
+    unnamed = base | {"prev_frame_key": None}
+    assert not cached.segment(plate.rgb, previous.rgb, clicks, **unnamed).reused
+    assert not cached.segment(plate.rgb, previous.rgb, clicks, **unnamed).reused
+    # the default Segmenter (renders, farm, evaluate) keeps no mattes
+    plain = Segmenter(model, device="cpu", metadata=metadata)
+    assert not any(plain.segment(plate.rgb, previous.rgb, clicks, **base).reused for _ in range(2))

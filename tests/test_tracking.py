@@ -288,3 +288,30 @@ def test_track_follows_each_objects_clicks(disc_shot, segmenter, tmp_path):
     del alone["objects"]
     (tmp_path / "alone.yaml").write_text(yaml.safe_dump(alone))
     assert track_shot(load_shot(tmp_path / "alone.yaml"), segmenter).shot.clicks == tracked["disc"]
+
+
+def test_objects_share_the_flows_and_the_features_of_each_frame(disc_shot, tmp_path, monkeypatch):
+    """Tracking two objects computes each pair of plates' flows once (as tracking one object
+    does) and each frame's features once, even with the renderer's segmenter (no feature cache
+    of its own); the tracked clicks are the same as tracking each object alone."""
+    path = disc_shot({1001: disc_centre(1001)}, frames="1001-1004")
+    data = yaml.safe_load(path.read_text())
+    backdrop = [{"label": "positive", "keys": {1001: [170.0, 125.0]}}]
+    data["objects"] = {"disc": {"clicks": data.pop("clicks")}, "backdrop": {"clicks": backdrop}}
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    shot = load_shot(tmp_path / "two.yaml")
+    flows, features = [], []
+
+    def counting_flow(source, destination):
+        flows.append(1)
+        return dis_flow(source, destination)
+
+    renderer = render_segmenter(DEFAULT_CHECKPOINT, "cpu")
+    project_frame = renderer.model.project_frame
+    monkeypatch.setattr(renderer.model, "project_frame", lambda *a, **k: features.append(1) or project_frame(*a, **k))
+    shared = track_shot(shot, renderer, flow=counting_flow)
+    assert len(flows) == 2 * 3  # both directions between the 4 frames' neighbours, once for both objects
+    assert len(features) == 4  # one feature pass per frame, served to the second object
+    monkeypatch.undo()
+    apart = [track_shot(dataclasses.replace(shot, objects=(obj,)), renderer) for obj in shot.objects]
+    assert [o.clicks for o in shared.shot.objects] == [a.shot.objects[0].clicks for a in apart]

@@ -188,15 +188,20 @@ class Health(BaseModel):
     device: str
     model: str
     checkpoint: str
-    cache: CacheUse
+    cache: CacheUse = Field(description="The frames' features (--cache-bytes).")
+    plate_cache: CacheUse = Field(description="Decoded plates of the frames being clicked on.")
+    matte_cache: CacheUse = Field(description="Objects' mattes: an object whose clicks did not change is not "
+                                              "segmented again.")
     queue: QueueUse
     jobs: JobCounts
 
 
 class SegmentTimings(BaseModel):
     """Seconds. features_s is None when the frame's features came from the cache; network_s is
-    the model's network alone, refine_s its edge refinement (0 when the model has none),
-    request_s everything the server did for the request."""
+    the model's network alone, refine_s its edge refinement (0 when the model has none, or when
+    nothing ran), request_s everything the server did for the request. reused_objects: objects
+    (1 without `objects:`) whose matte came from the matte cache (same frame and clicks as a
+    recent request): only the others were segmented."""
 
     features_cached: bool
     features_s: float | None
@@ -206,6 +211,7 @@ class SegmentTimings(BaseModel):
     queue_s: float
     write_s: float
     request_s: float
+    reused_objects: int
 
 
 class SegmentResult(BaseModel):

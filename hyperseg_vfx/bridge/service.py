@@ -19,7 +19,7 @@ from ..door import Door
 from ..render import (
     RENDER_CACHE_BYTES, CachedPlateReader, previous_input, resolve_checkpoint, segment_shot_frame, write_shot_matte,
 )
-from ..segmenter import Segmenter
+from ..segmenter import INTERACTIVE_MATTE_CACHE_BYTES, Segmenter
 from .errors import ApiError
 from .idle import Activity
 from .jobs import Job, JobManager
@@ -36,14 +36,15 @@ PLATE_CACHE_BYTES = 512 * 1024**2  # about 20 decoded 2K plates (25 MB each)
 class Bridge:
     """The server's state: one model on one device behind one worker, the door, the jobs.
 
-    Interactive requests use `segmenter` (its feature cache sized by --cache-bytes) through
+    Interactive requests use `segmenter` (its feature cache sized by --cache-bytes, and a matte
+    cache: an object whose clicks did not change is not segmented again) through
     `interactive`; jobs use a second Segmenter around the same model with the renderer's empty
     cache, so that rendering a shot does not evict the frames the artist is clicking on."""
 
     def __init__(self, settings: BridgeSettings):
         self.checkpoint = resolve_checkpoint(None, settings.checkpoint).absolute()
         self.segmenter = Segmenter.from_checkpoint(self.checkpoint, device=settings.device,
-                                                   cache_bytes=settings.cache_bytes)
+                                                   cache_bytes=settings.cache_bytes, matte_cache_bytes=INTERACTIVE_MATTE_CACHE_BYTES)
         self.worker = GpuWorker()
         self.interactive = QueuedSegmenter(self.segmenter, self.worker, INTERACTIVE)
         renderer = Segmenter(self.segmenter.model, device=str(self.segmenter.device),
@@ -64,6 +65,7 @@ class Bridge:
             "model": self.segmenter.model_name, "checkpoint": str(self.checkpoint),
             "cache": dataclasses.asdict(self.segmenter.cache.stats()),
             "plate_cache": dataclasses.asdict(self.plates.cache.stats()),
+            "matte_cache": dataclasses.asdict(self.segmenter.mattes.stats()),
             "queue": {"length": sum(waiting.values()), "interactive": waiting[INTERACTIVE], "jobs": waiting[JOB]},
             "jobs": self.jobs.counts(),
         }
@@ -79,6 +81,7 @@ class Bridge:
                                   previous=request.previous)
         end = time.perf_counter()
         timings = matte.timings
+        mattes = matte.mattes.values() if shot.objects else [matte]
         return {
             "output": output, "frame": frame, "input": shot.input_path(frame),
             "previous": request.previous or previous_input(shot, frame), "coverage": matte.coverage(),
@@ -86,7 +89,10 @@ class Bridge:
             "object_coverage": matte.object_coverage() if shot.objects else None,
             "timings": {
                 "features_cached": matte.features_cached, "features_s": timings.get("features"),
-                "network_s": timings["network"], "refine_s": timings["refine"], "model_s": timings["total"], "queue_s": timings["queue"],
+                # 0 when the matte cache served every object (nothing ran)
+                "network_s": timings.get("network", 0.0), "refine_s": timings.get("refine", 0.0),
+                "model_s": timings["total"], "queue_s": timings["queue"],
+                "reused_objects": sum(m.reused for m in mattes),
                 "write_s": end - segmented, "request_s": end - start,
             },
         }

@@ -96,6 +96,10 @@ class QueuedSegmenter:
     def segment(self, *args, **kwargs):
         return self._queued(self.segmenter.segment, args, kwargs)
 
+    def with_feature_cache(self, cache_bytes: int) -> "QueuedSegmenter":
+        """Segmenter.with_feature_cache, queued on the same worker at the same priority."""
+        return QueuedSegmenter(self.segmenter.with_feature_cache(cache_bytes), self.worker, self.priority)
+
     def segment_objects(self, *args, **kwargs):
         """Segmenter.segment_objects on the worker: every object of the frame in one turn."""
         return self._queued(self.segmenter.segment_objects, args, kwargs)

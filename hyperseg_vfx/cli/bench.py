@@ -20,7 +20,7 @@ from .options import DEVICE_OPTION
 @click.option("--compare-native", is_flag=True,
               help="For a model with a working size, also time it at the plate's own resolution.")
 @click.option("--objects", "object_counts", metavar="N[,N...]",
-              help="Time these numbers of objects of one shot instead (full frame, click update, render), e.g. 1,2,4,8.")
+              help="Time these numbers of objects of one shot instead (full frame, click update, editing one object, render), e.g. 1,2,4,8.")
 @click.option("--edges", type=click.Choice(["model", "none", "graphcut"]), default="model", show_default=True,
               help="Edge stage to time: the model config's, none, or the band graph cut.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -45,7 +45,7 @@ def bench(width: int, height: int, device: str, checkpoint_path: Path | None, re
     if counts is not None:
         from ..bench_objects import run_objects_benchmark
 
-        result = run_objects_benchmark(segmenter, width, height, counts, repeats)
+        result = run_objects_benchmark(segmenter, width, height, counts, repeats, edges=None if edges == "model" else edges)
         click.echo(json.dumps(result) if as_json else _objects_text(result))
         return
     result = run_benchmark(segmenter, width, height, repeats, compare_native, None if edges == "model" else edges)
@@ -73,16 +73,18 @@ def _object_counts(text: str) -> list[int]:
 
 def _objects_text(result: dict) -> str:
     lines = [f"{result['width']}x{result['height']} on {result['device']}, model {result['model']} "
-             f"(working size {result['working_size'][1]}x{result['working_size'][0]}), best of {result['repeats']}; "
-             f"render: {result['render_frames']} frames",
-             "| objects | full frame s (x1) | click update s (x1) | features s | network s | refine s "
-             "| feature passes | render s/frame (x1) |",
+             f"(working size {result['working_size'][1]}x{result['working_size'][0]}, edges {result['edges']}), "
+             f"best of {result['repeats']}; render: {result['render_frames']} frames",
+             "| objects | full frame s (x1) | click update s (x1) | edit one object s (x1) | features s "
+             "| update: network / refine / edges s | feature passes | render s/frame (x1) |",
              "|---|---|---|---|---|---|---|---|"]
     for row in result["rows"]:
+        stages = row["update_stage_s"]
         lines.append(f"| {row['objects']} | {row['full_frame_s']:.3f} ({row['full_frame_ratio']:.2f}) "
-                     f"| {row['click_update_s']:.3f} ({row['click_update_ratio']:.2f}) | {row['features_s']:.3f} "
-                     f"| {row['network_s']:.3f} | {row['refine_s']:.3f} | {row['feature_computations']} "
-                     f"| {row['render_s_per_frame']:.3f} ({row['render_ratio']:.2f}) |")
+                     f"| {row['click_update_s']:.3f} ({row['click_update_ratio']:.2f}) "
+                     f"| {row['edit_one_s']:.3f} ({row['edit_one_ratio']:.2f}) | {row['features_s']:.3f} "
+                     f"| {stages['network']:.3f} / {stages['refine']:.3f} / {stages['edges']:.3f} "
+                     f"| {row['feature_computations']} | {row['render_s_per_frame']:.3f} ({row['render_ratio']:.2f}) |")
     return "\n".join(lines)
 
 

@@ -2,8 +2,10 @@
 
 Each object is tracked as its own one-object shot (objects.object_shot: its clicks, its matte
 checks, its keyframes) by track.track_shot, and the tracked clicks go back into the object. So
-an object's tracked clicks are exactly what tracking the object alone gives; the flows and the
-features of a frame are computed once per object (not shared between objects yet).
+an object's tracked clicks are exactly what tracking the object alone gives. The flows between
+two plates are computed once for all objects (motion.SharedFlows, up to SHARED_FLOW_BYTES), and
+a frame's features too (the objects are tracked with a feature cache of
+TRACK_FEATURE_CACHE_BYTES of their own, whatever cache the caller's segmenter has).
 """
 
 from __future__ import annotations
@@ -12,9 +14,20 @@ import dataclasses
 import threading
 from typing import Callable
 
-from ..motion import FlowEstimator, dis_flow
+from ..motion import FlowEstimator, SharedFlows, dis_flow
 from ..objects import object_shot
+from ..segmenter import DEFAULT_CACHE_BYTES
 from ..shot import Shot, ShotError, shot_from_dict
+
+
+#: Flows kept for the objects after the first: 128 flows of a 2K plate (16 MB each), the flows
+#: of a 65-frame shot; later frames' flows are computed again for each object.
+SHARED_FLOW_BYTES = 2 * 1024**3
+
+
+#: Features kept while tracking several objects: a working-size model's features of a 2K frame
+#: take about 5 MB, so every frame of a shot of a few hundred frames.
+TRACK_FEATURE_CACHE_BYTES = DEFAULT_CACHE_BYTES
 
 
 def track_objects(
@@ -35,6 +48,8 @@ def track_objects(
     from .track import TrackError, TrackResult, track_shot
 
     frames = sorted(set(shot.frames if frames is None else frames))
+    flow = SharedFlows(flow, SHARED_FLOW_BYTES)
+    segmenter = segmenter.with_feature_cache(TRACK_FEATURE_CACHE_BYTES)
     singles = [object_shot(shot, obj) for obj in shot.objects]
     result = TrackResult(None, frames, check_objects_trackable(shot, frames))
     tracked = []

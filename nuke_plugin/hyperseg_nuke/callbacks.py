@@ -41,6 +41,7 @@ class FramePlan(NamedTuple):
     clicks: Optional[list]
     output: str
     objects: Optional[Dict]
+    output_per_object: Optional[str]
 
 
 class ShotPlan(NamedTuple):
@@ -189,15 +190,17 @@ def _prepare_frame(node) -> FramePlan:
     if frame not in info.frames():
         raise PluginError("Frame {} is outside the Source's frames {}-{}.".format(frame, info.first, info.last))
     tracks, several = objects.export(node, lambda name: _with_track_marks(
-        node, clicks.clicks_at(knobs.click_knobs(node), frame, info.width, info.height)))
+        node, clicks.clicks_at(knobs.click_knobs(node), frame, info.width, info.height)),
+        lambda own: values._replace(**own).frame_options())
     _check_candidate(values, several)
+    per_object = _per_object_output(values, several)
     node_id, output = _node_files(node, values)
     if info.plates is not None:  # the Read's own files; the previous frame by render's rule
-        return FramePlan(values, info, frame, info.plates, None, tracks, output, several)
+        return FramePlan(values, info, frame, info.plates, None, tracks, output, several, per_object)
     rendered = paths.source_pattern(output, node_id)
     current = sources.render_frame(node, rendered, frame)
     previous = sources.render_frame(node, rendered, frame - 1) if frame - 1 in info.frames() else None
-    return FramePlan(values, info, frame, current, previous, tracks, output, several)
+    return FramePlan(values, info, frame, current, previous, tracks, output, several, per_object)
 
 
 def _check_candidate(values: knobs.NodeSettings, several: Optional[Dict]) -> None:
@@ -206,6 +209,18 @@ def _check_candidate(values: knobs.NodeSettings, several: Optional[Dict]) -> Non
     if several and values.candidate != 1:
         raise PluginError("The candidate menu works with one object: set it to best (each object's matte "
                           "is its layer <name>.alpha, the alpha their union).")
+
+
+def _per_object_output(values: knobs.NodeSettings, several: Optional[Dict]) -> Optional[str]:
+    """The pattern of the objects' own files (the output per object knob), None when it is
+    empty. Every request that writes the node's matte writes them too, so they always hold the
+    matte's layers. PluginError on a node of one object, whose file is the matte output."""
+    if not values.output_per_object:
+        return None
+    if not several:
+        raise PluginError("output per object needs several objects (one object's matte is the matte output): "
+                          "add an object, or clear output per object.")
+    return paths.object_pattern(values.output_per_object)
 
 
 def _node_files(node, values: knobs.NodeSettings):
@@ -228,7 +243,7 @@ def _segment_frame(plan: FramePlan, task) -> Dict:
     return client.segment(input=plan.input, frame=plan.frame, clicks=plan.clicks, output=plan.output,
                           previous=plan.previous, options=plan.values.frame_options(),
                           colorspace=plan.source.colorspace, ocio_config=plan.source.ocio_config,
-                          objects=plan.objects)
+                          objects=plan.objects, output_per_object=plan.output_per_object)
 
 
 def _show_frame(node, plan: FramePlan, result: Dict) -> None:
@@ -247,8 +262,10 @@ def _prepare_shot(node) -> ShotPlan:
     values = knobs.read_settings(node)
     info = sources.source_info(node, values.colorspace)
     tracks, several = objects.export(node, lambda name: _with_track_marks(
-        node, clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height)))
+        node, clicks.export_tracks(knobs.click_knobs(node), info.frames(), info.width, info.height)),
+        lambda own: values._replace(**own).options())
     _check_candidate(values, several)
+    per_object = _per_object_output(values, several)
     script_file = script.script_path()
     node_id, output = _node_files(node, values)
     plates, render = info.plates, None
@@ -256,7 +273,8 @@ def _prepare_shot(node) -> ShotPlan:
         plates = paths.source_pattern(output, node_id)
         render = background.prepare(node, plates, info.first, info.last)
     data = shotfile.shot_data(plates, info.first, info.last, output, tracks, values.options(),
-                              colorspace=info.colorspace, ocio_config=info.ocio_config, objects=several)
+                              colorspace=info.colorspace, ocio_config=info.ocio_config, objects=several,
+                              output_per_object=per_object)
     return ShotPlan(values, info, data, output, script_file, node_id, render)
 
 

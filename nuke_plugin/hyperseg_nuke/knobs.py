@@ -1,8 +1,10 @@
 """The HyperSeg node's knobs: their names and types (the gizmo must match: tests check it), and
 the small functions that read and write them. Main thread only, like every knob access.
 
-HyperSeg tab: bridge_url, autostart, checkpoint, matte_output, colorspace, matte, candidate,
-proxy_scale, temporal_smoothing, live, farm, chunk_size, status, and the buttons. Clicks tab: pos1..pos8 and
+HyperSeg tab: bridge_url, autostart, checkpoint, matte_output, output_per_object, colorspace,
+matte, candidate, proxy_scale, temporal_smoothing, exclusive, edges, live, farm, chunk_size,
+status, and the buttons. matte and temporal_smoothing are the current object's
+(OBJECT_OPTION_KNOBS: hyperseg_nuke.objects keeps each object's own). Clicks tab: pos1..pos8 and
 neg1..neg8 (XY knobs, draggable in the Viewer, animatable), each with an enable checkbox
 posN_on / negN_on; only enabled clicks show their handle, on every tab (HANDLES_ANYWAY).
 
@@ -36,6 +38,9 @@ NODE_KNOBS = {
     "candidate": "Enumeration_Knob",
     "proxy_scale": "Double_Knob",
     "temporal_smoothing": "Boolean_Knob",
+    "exclusive": "Boolean_Knob",
+    "edges": "Enumeration_Knob",
+    "output_per_object": "File_Knob",
     "farm": "Enumeration_Knob",
     "chunk_size": "Int_Knob",
     "status": "Text_Knob",
@@ -50,6 +55,15 @@ NODE_KNOBS = {
     "objects": "String_Knob",
     "object_layers": "Boolean_Knob",
 }
+#: The knobs of an object's own options, shown for the current object (a subset of the shot
+#: file's per-object options, hyperseg_vfx/objects.py OBJECT_OPTION_KEYS: the node always writes
+#: every candidate, for the candidate menu, so `candidates` is never an object's own).
+OBJECT_OPTION_KNOBS = ("matte", "temporal_smoothing")
+#: The shot file's per-object options (hyperseg_vfx/objects.py OBJECT_OPTION_KEYS; a test compares).
+OBJECT_OPTION_KEYS = ("matte", "candidates", "temporal_smoothing")
+#: The edges menu's default: the model config's own edge stage (the shot file's default, so the
+#: node sends `edges` only when another is chosen).
+DEFAULT_EDGES = "model"
 #: The candidate menu's items, in the network's candidate order (words, so that a saved script
 #: reads them back unambiguously: Nuke reads a number in a script as an item index).
 CANDIDATES = ("best", "second", "third", "fourth", "fifth", "sixth")
@@ -72,12 +86,21 @@ class NodeSettings(NamedTuple):
     colorspace: str
     live: bool
     temporal_smoothing: bool
+    exclusive: bool
+    edges: str
+    output_per_object: str
 
     def options(self) -> Dict:
         """The shot-file options of a range (Segment range, farm, preview, Track clicks): every
-        candidate is written, so the candidate menu switches at once."""
-        return {"scale": self.scale, "matte": self.matte, "candidates": True,
-                "temporal_smoothing": self.temporal_smoothing}
+        candidate is written, so the candidate menu switches at once. exclusive and edges only
+        when not the shot file's defaults (a node that leaves them sends what it always sent)."""
+        options = {"scale": self.scale, "matte": self.matte, "candidates": True,
+                   "temporal_smoothing": self.temporal_smoothing}  # type: Dict
+        if self.exclusive:
+            options["exclusive"] = True
+        if self.edges != DEFAULT_EDGES:
+            options["edges"] = self.edges
+        return options
 
     def frame_options(self) -> Dict:
         """Segment frame's (and live clicks') options: the frame's own matte, never smoothed (for
@@ -100,7 +123,17 @@ def read_settings(node) -> NodeSettings:
         colorspace=node["colorspace"].value().strip(),
         live=bool(node["live"].value()),
         temporal_smoothing=bool(node["temporal_smoothing"].value()),
+        exclusive=bool(node["exclusive"].value()),
+        edges=node["edges"].value(),
+        output_per_object=evaluated(node["output_per_object"]),
     )
+
+
+def object_options(node) -> Dict:
+    """The current object's own option knobs (OBJECT_OPTION_KNOBS) -> their values, which are
+    also NodeSettings fields (a checkbox's as a bool)."""
+    return {name: bool(node[name].value()) if NODE_KNOBS[name] == "Boolean_Knob" else node[name].value()
+            for name in OBJECT_OPTION_KNOBS}
 
 
 def evaluated(knob) -> str:

@@ -1,17 +1,23 @@
 """The node's objects: several objects in one HyperSeg node, each with its own clicks.
 
-The click knobs (pos1..neg8, their `_on` checkboxes, and the Track memory `artist_keys`) hold
-the *current* object, so the Viewer's handles show and edit it. The other objects' clicks are
-kept as knob script text (XY_Knob.toScript: constants or curves, every key kept) in the hidden
-top-level String knob `objects`, JSON:
+The click knobs (pos1..neg8, their `_on` checkboxes, and the Track memory `artist_keys`) and the
+object's own option knobs (knobs.OBJECT_OPTION_KNOBS: matte, temporal_smoothing) hold the
+*current* object, so the Viewer's handles and the panel show and edit it. The other objects'
+clicks are kept as knob script text (XY_Knob.toScript: constants or curves, every key kept), and
+their options as values, in the hidden top-level String knob `objects`, JSON:
 
     {"current": "actor", "names": ["actor", "prop"], "stored": {"prop": {"pos1": "{{curve ...} ...}",
-     "pos1_on": true, ..., "artist_keys": ""}}}
+     "pos1_on": true, ..., "artist_keys": "", "matte": "binary", "temporal_smoothing": false}}}
 
 so the objects survive save, reopen and copy/paste as the clicks do (a gizmo keeps only its
 top-level knob values). The `object` menu lists the names; picking one stores the current
 object's knobs and loads the picked one's. The menu itself is not written to the script
 (DO_NOT_WRITE): its items are the gizmo's until onCreate refills them from `objects`.
+
+A new object starts with the current object's options. An object stored without options (a
+script saved before objects had their own) takes the current object's, as every object then did.
+Requests carry an object's options under `objects.<name>.options` where they differ from the
+request's own, which are the current object's (export).
 
 A node whose `objects` knob is empty holds one object and exports `clicks:` exactly as before.
 Names are Nuke layer names, checked as hyperseg_vfx/objects.py check_layer_name checks them
@@ -83,8 +89,8 @@ def _click_names() -> List[str]:
 
 
 def _snapshot(node) -> Dict:
-    """The current object's click knobs as script text and values."""
-    saved = {}  # type: Dict
+    """The current object's click knobs as script text and values, and its option knobs' values."""
+    saved = knobs.object_options(node)
     for name in _click_names():
         saved[name] = node[name].toScript()
         saved[name + "_on"] = bool(node[name + "_on"].value())
@@ -92,12 +98,20 @@ def _snapshot(node) -> Dict:
     return saved
 
 
+def _options(saved: Dict) -> Dict:
+    """The option knobs' values of a _snapshot."""
+    return {name: saved[name] for name in knobs.OBJECT_OPTION_KNOBS if name in saved}
+
+
 def _restore(node, saved: Dict) -> None:
-    """Put an object's clicks (a _snapshot; {} for none) into the click knobs."""
+    """Put an object's clicks (a _snapshot; {} for none) into the click knobs, and its options
+    into the option knobs (an option it has none of keeps the knob's value)."""
     for name in _click_names():
         node[name].fromScript(saved.get(name, "{0 0}"))
         node[name + "_on"].setValue(bool(saved.get(name + "_on", False)))
     node[track_memory.MEMORY_KNOB].setValue(saved.get(track_memory.MEMORY_KNOB, ""))
+    for name, value in _options(saved).items():
+        node[name].setValue(value)
 
 
 def _write(node, state: Dict) -> None:
@@ -180,8 +194,8 @@ def each_object(node, function: Callable[[str], object], keep: bool = False) -> 
     here = _snapshot(node)
     results = {}
     try:
-        for name in state["names"]:
-            _restore(node, here if name == current else state["stored"][name])
+        for name in state["names"]:  # an object stored without options has the current one's
+            _restore(node, here if name == current else dict(_options(here), **state["stored"][name]))
             try:
                 results[name] = function(name)
             except PluginError as exc:
@@ -197,12 +211,26 @@ def each_object(node, function: Callable[[str], object], keep: bool = False) -> 
     return results
 
 
-def export(node, function: Callable[[str], list]):
+def export(node, function: Callable[[str], list],
+           request_options: Optional[Callable[[Dict], Dict]] = None):
     """(clicks, objects) for the bridge or a shot file, function(name) giving an object's click
     tracks: (tracks, None) for a node of one object (`clicks:` as before), else (None,
-    {name: {"clicks": tracks}}). Read with no undo step and no callback."""
+    {name: {"clicks": tracks, "options": {...}}}). request_options(own) -> the options a request
+    sends for an object whose option knobs hold `own` (knobs.object_options): an object's
+    "options" are those of knobs.OBJECT_OPTION_KEYS that differ from the current object's,
+    which are the request's own (absent when none differ, or without request_options). Read
+    with no undo step and no callback."""
     with edits.unrecorded(node):
-        results = each_object(node, function)
+        results = each_object(node, lambda name: (function(name), knobs.object_options(node)))
     if len(results) == 1:
-        return next(iter(results.values())), None
-    return None, {name: {"clicks": tracks} for name, tracks in results.items()}
+        return next(iter(results.values()))[0], None
+    request = request_options or (lambda own: {})
+    shot = request(results[read_state(node)["current"]][1])
+    entries = {}
+    for name, (tracks, own) in results.items():
+        entries[name] = {"clicks": tracks}
+        mine = request(own)
+        differing = {key: mine[key] for key in knobs.OBJECT_OPTION_KEYS if key in mine and mine[key] != shot.get(key)}
+        if differing:
+            entries[name]["options"] = differing
+    return None, entries

@@ -30,6 +30,8 @@ from hyperseg_nuke.errors import PluginError
 FRAME_TOKEN = re.compile(r"#+|@+|%(?:0\d+)?d")
 #: The pattern of the Source frames rendered for the bridge, in the work folder.
 SOURCE_NAME = "source.####.exr"
+#: The token of the output per object pattern replaced by each object's name (as in a shot file).
+OBJECT_TOKEN = "{object}"
 #: A Windows drive path, once in forward slashes.
 DRIVE = re.compile(r"^[A-Za-z]:/")
 
@@ -77,11 +79,24 @@ def matte_pattern(knob_value: str, script_path: str, node_id: str) -> str:
     else:
         folder, stem = script_parts(script_path)
         pattern = posixpath.join(folder, "mattes", "{}_{}_matte.####.exr".format(stem, node_id))
+    return _checked_pattern("matte output", pattern)
+
+
+def object_pattern(knob_value: str) -> str:
+    """The output per object pattern (TCL already expanded): absolute, with {object} (each
+    object's name) and one frame token in its file name; PluginError naming what is missing."""
+    pattern = _checked_pattern("output per object", forward(knob_value))
+    if OBJECT_TOKEN not in pattern:
+        raise PluginError("output per object {} needs {} (where each object's name goes)".format(pattern, OBJECT_TOKEN))
+    return pattern
+
+
+def _checked_pattern(what: str, pattern: str) -> str:
+    """`pattern` when absolute with one frame number token in its file name, else PluginError."""
     if not is_absolute(pattern):
-        raise PluginError("matte output {!r} must be an absolute path (the bridge runs in another folder)".format(
-            pattern))
+        raise PluginError("{} {!r} must be an absolute path (the bridge runs in another folder)".format(what, pattern))
     if len(FRAME_TOKEN.findall(posixpath.basename(pattern))) != 1:
-        raise PluginError("matte output {} needs one frame number token such as ####".format(pattern))
+        raise PluginError("{} {} needs one frame number token such as ####".format(what, pattern))
     return pattern
 
 

@@ -10,16 +10,20 @@ from typing import Dict, List, Optional
 
 def shot_data(input_pattern: str, first: int, last: int, output: str, tracks: List[Dict], options: Dict,
               checkpoint: Optional[str] = None, colorspace: Optional[str] = None,
-              ocio_config: Optional[str] = None, objects: Optional[Dict] = None) -> Dict:
+              ocio_config: Optional[str] = None, objects: Optional[Dict] = None,
+              output_per_object: Optional[str] = None) -> Dict:
     """Shot-file data rendering frames first..last of `input_pattern` (in `colorspace`, a name of
     the OCIO config `ocio_config`; None: the renderer's default, its own config) to `output`.
-    objects: name -> {"clicks": tracks} in place of `tracks` (one layer per object)."""
+    objects: name -> {"clicks": tracks, "options": {...}} in place of `tracks` (one layer per
+    object); output_per_object: the pattern of their own files too ({object}: the name)."""
     data = {
         "input": input_pattern,
         "frames": str(first) if first == last else "{}-{}".format(first, last),
         "output": output,
     }
     data["objects" if objects else "clicks"] = objects or tracks
+    if output_per_object:
+        data["output_per_object"] = output_per_object
     data["options"] = options
     if checkpoint:
         data["checkpoint"] = checkpoint
