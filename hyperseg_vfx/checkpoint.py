@@ -125,6 +125,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         "backbone_weights": payload["backbone_weights"],
         "taps": list(config["backbone"]["taps"]),
         "tessellate": config["backbone"]["tessellate"],
+        "tile_extent": list(ModelConfig.from_dict(config).backbone.tile_extent),
         "tucker_ranks": [int(f.shape[1]) for f in payload["tucker"]],
         "network": {
             "width": config["network"]["width"],
@@ -135,6 +136,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         },
         "context": config["context"],
         "refine": dataclasses.asdict(ModelConfig.from_dict(config).refine),
+        "edges": dataclasses.asdict(ModelConfig.from_dict(config).edges),
         "working_short_side": config.get("working_short_side"),
         "metadata": _summarised(payload["metadata"]),
     }

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperseg_vfx.checkpoint import load_checkpoint
+from hyperseg_vfx.checkpoint import load_checkpoint, save_checkpoint
 from hyperseg_vfx.data.synth import generate_clips
 from hyperseg_vfx.modeling.tessellation import TileGrid
 from hyperseg_vfx.render import DEFAULT_CHECKPOINT
@@ -35,8 +35,12 @@ def aspect_clips(tmp_path_factory):
 
 def test_demo_seams_config_trains_on_frames_cut_as_inference_cuts_plates(aspect_clips, tmp_path):
     config = TrainConfig.from_yaml(CONFIGS / "demo_seams.yaml")
-    # the config's init is runs/demo_seams_init.pt, the bundled six-stage model's file (see its header)
-    config.init, config.out = str(DEFAULT_CHECKPOINT), str(tmp_path / "run")
+    # the config's init is runs/demo_seams_init.pt, the bundled six-stage model's file before it was
+    # given a tile extent (see its header): the same weights on the paper's grid
+    init, metadata = load_checkpoint(DEFAULT_CHECKPOINT)
+    init.config.backbone.tile_extent = (0, 0)
+    save_checkpoint(init, tmp_path / "init.pt", metadata)
+    config.init, config.out = str(tmp_path / "init.pt"), str(tmp_path / "run")
     config.data.train, config.data.cache = f"clips:{aspect_clips}", "memory"
     trainer = Trainer(config)
     bundled, _ = load_checkpoint(DEFAULT_CHECKPOINT)  # what the run is shipped as: its working size

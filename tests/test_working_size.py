@@ -170,6 +170,30 @@ def test_checkpoint_round_trip_and_info_of_the_working_size(tiny_checkpoint, tmp
     assert load_checkpoint(back)[0].config.working_short_side is None
 
 
+def test_checkpoint_set_tile_extent_cuts_16_9_into_the_tiles_of_training(tiny_checkpoint, tmp_path):
+    """set-tile-extent 192x144: a 256x144 frame (16:9 at the bundled model's working size) is one
+    tile, as the 192x144 training frames were, instead of the paper grid's two; the weights and
+    the other frames' grids are unchanged; --paper-grid goes back; bad input exits 2."""
+    runner = CliRunner()
+    out, back = tmp_path / "extent.pt", tmp_path / "paper.pt"
+    result = runner.invoke(main, ["checkpoint", "set-tile-extent", str(tiny_checkpoint), str(out), "--extent", "192x144"])
+    assert result.exit_code == 0, result.output
+    source, extent = load_checkpoint(tiny_checkpoint)[0], load_checkpoint(out)[0]
+    assert extent.config.backbone.tile_extent == (192, 144)
+    assert (source.tile_grid(144, 256).count, extent.tile_grid(144, 256).count) == (2, 1)
+    assert extent.tile_grid(144, 192).count == source.tile_grid(144, 192).count == 1
+    assert "tiles covering 192x144 frame px" in runner.invoke(main, ["checkpoint", "info", str(out)]).output
+    assert "the paper's grid" in runner.invoke(main, ["checkpoint", "info", str(tiny_checkpoint)]).output
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), extent.state_dict().values()))
+    assert runner.invoke(main, ["checkpoint", "set-tile-extent", str(out), str(back), "--paper-grid"]).exit_code == 0
+    assert load_checkpoint(back)[0].config.backbone.tile_extent == (0, 0)
+    again = runner.invoke(main, ["checkpoint", "set-tile-extent", str(tiny_checkpoint), str(out), "--extent", "192x144"])
+    assert again.exit_code != 0 and "already exists" in again.output
+    for bad in (["--extent", "192"], ["--extent", "0x144"], [], ["--extent", "192x144", "--paper-grid"]):
+        result = runner.invoke(main, ["checkpoint", "set-tile-extent", str(tiny_checkpoint), str(tmp_path / "x.pt"), *bad])
+        assert result.exit_code == 2 and not (tmp_path / "x.pt").exists(), bad
+
+
 def test_config_field_checks():
     assert ModelConfig.from_dict({}).working_short_side is None
     assert ModelConfig.from_dict({"working_short_side": None}).working_short_side is None

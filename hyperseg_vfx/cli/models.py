@@ -79,7 +79,7 @@ def checkpoint_info(path: Path, as_json: bool) -> None:
         f"description:     {meta.get('description', '-')}",
         f"format:          version {info['format_version']} (written by hyperseg-vfx {info['package_version']})",
         f"backbone:        VGG-19 taps {', '.join(info['taps'])}; weights {info['backbone_weights']}; "
-        f"tessellation {'on' if info['tessellate'] else 'off'}",
+        f"tessellation {_tessellation_line(info)}",
         f"tucker ranks:    {info['tucker_ranks']} (D_phi = {sum(info['tucker_ranks'])})",
         f"network:         width {net['width']}, dilations {net['dilations']}, {net['candidates']} candidates, "
         f"context skips {'on' if net['context_skips'] else 'off'}, {net['parameters']:,} parameters",
@@ -87,6 +87,7 @@ def checkpoint_info(path: Path, as_json: bool) -> None:
         f"at short side {info['context']['reference_short_side']}",
         f"refinement:      {_refinement_line(info['refine'])}",
         f"working size:    {_working_size_line(info['working_short_side'])}",
+        f"edges:           {_edges_line(info['edges'])}",
     ]
     extra = {k: v for k, v in meta.items() if k not in ("name", "description", "training")}
     for key, value in extra.items():
@@ -131,6 +132,20 @@ def _refinement_line(refine: dict) -> str:
             f"eps {refine['eps']:g}")
 
 
+def _tessellation_line(info: dict) -> str:
+    if not info["tessellate"]:
+        return "off"
+    width, height = info["tile_extent"]
+    return f"on, tiles covering {width}x{height} frame px as in training" if width else "on, the paper's grid"
+
+
+def _edges_line(edges: dict) -> str:
+    if edges["method"] == "none":
+        return "as the network and refinement give them"
+    return (f"{edges['method']} at the plate's resolution, band {edges['band']:g} working px, "
+            f"smoothness {edges['smoothness']:g}")
+
+
 def _working_size_line(short_side: int | None) -> str:
     if short_side is None:
         return "native (backbone and network at the plate's own resolution)"
@@ -157,6 +172,44 @@ def checkpoint_set_working_size(source: Path, out: Path, short_side: int | None,
     model.config.validate()
     save_checkpoint(model, out, metadata)
     click.echo(f"Wrote {out}: {source} with working size {_working_size_line(short_side)}")
+
+
+@checkpoint.command("set-tile-extent")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--extent", metavar="WxH", default=None,
+              help="Frame pixels one tile covered in training (e.g. 192x144): frames of any aspect are cut "
+                   "into whole tiles stretched as in training.")
+@click.option("--paper-grid", is_flag=True, help="The paper's grid: ceil(w / 224) x ceil(h / 224) tiles.")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def checkpoint_set_tile_extent(source: Path, out: Path, extent: str | None, paper_grid: bool, force: bool) -> None:
+    """Copy a checkpoint with another tile grid (backbone.tile_extent; the weights are unchanged)."""
+    from ..checkpoint import load_checkpoint, save_checkpoint
+    from ..config import ConfigError
+
+    if paper_grid == (extent is not None):
+        raise click.UsageError("give exactly one of --extent WxH and --paper-grid")
+    if out.exists() and not force:
+        raise HypersegError(f"{out} already exists (use --force to overwrite it)")
+    size = (0, 0) if paper_grid else _extent(extent)
+    model, metadata = load_checkpoint(source)
+    model.config.backbone.tile_extent = size
+    try:
+        model.config.validate()
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--extent") from None
+    save_checkpoint(model, out, metadata)
+    grid = "the paper's grid" if paper_grid else f"tiles covering {size[0]}x{size[1]} frame px as in training"
+    click.echo(f"Wrote {out}: {source} with {grid}")
+
+
+def _extent(text: str) -> tuple[int, int]:
+    """`192x144` -> (192, 144); a usage error (exit 2) naming --extent otherwise."""
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or not (16 <= int(width) <= 8192 and 16 <= int(height) <= 8192):
+        raise click.BadParameter(f"{text!r} is not WIDTHxHEIGHT in pixels (16..8192 each), e.g. 192x144",
+                                 param_hint="--extent")
+    return int(width), int(height)
 
 
 @checkpoint.command("set-refine")
