@@ -1,5 +1,6 @@
 """Contact sheet of issue 23: three scikit-image photographs cut to 16:9, fixed clicks, the bundled
-model's matte with `edges: none` (before) and `edges: graphcut` (after, shipped).
+model's matte before issue 23 (the paper's tile grid, `edges: none`) and as shipped (tile extent
+192x144, `edges: graphcut`): the same weights.
 
     PYTHONPATH=. python docs/contact_sheet_issue23.py docs/issue23_contact_sheet.png
 """
@@ -10,6 +11,7 @@ import numpy as np
 import skimage.data
 from PIL import Image, ImageDraw
 
+from hyperseg_vfx.checkpoint import load_checkpoint
 from hyperseg_vfx.clicks import Click
 from hyperseg_vfx.segmenter import Segmenter
 
@@ -32,13 +34,16 @@ def overlay(rgb: np.ndarray, alpha: np.ndarray, clicks) -> Image.Image:
 
 
 def main(out: str) -> None:
-    segmenter = Segmenter.from_checkpoint("hyperseg_vfx/models/default.pt", device="cpu")
+    shipped = Segmenter.from_checkpoint("hyperseg_vfx/models/default.pt", device="cpu")
+    model, metadata = load_checkpoint("hyperseg_vfx/models/default.pt")
+    model.config.backbone.tile_extent = (0, 0)  # the paper's grid, as before issue 23
+    before = Segmenter(model, device="cpu", metadata=metadata)
     rows = []
     for name, (top, bottom), positives, negatives in SHOTS:
         rgb = getattr(skimage.data, name)()[top:bottom, :, :3].astype(np.float32) / 255
         clicks = [Click(x, y, True) for x, y in positives] + [Click(x, y, False) for x, y in negatives]
         tiles = [overlay(rgb, segmenter.segment(rgb, None, clicks, edges=e, all_candidates=False).alpha, clicks)
-                 for e in ("none", "graphcut")]
+                 for segmenter, e in ((before, "none"), (shipped, "graphcut"))]
         rows.append(tiles)
     width = max(t.width for r in rows for t in r)
     sheet = Image.new("RGB", (2 * width + 8, sum(r[0].height + 8 for r in rows)), "white")
