@@ -206,8 +206,8 @@ class Segmenter:
                     self.mattes.put(keys[i], result)
                 results[i] = result
         times["total"] = time.perf_counter() - start
-        computed = set(todo)
-        return [Matte(result, cached, dict(times), reused=i not in computed) for i, result in enumerate(results)]
+        fresh = set(todo)
+        return [Matte(result, cached, dict(times), reused=i not in fresh) for i, result in enumerate(results)]
 
     def _compute_objects(
         self, frame: np.ndarray, prev_frame: np.ndarray | None, clicks_per_object: Sequence[Sequence[Click]],
