@@ -73,8 +73,7 @@ def _holding_one_frame(segmenter: Segmenter, width: int, height: int) -> Segment
     needed = segmenter.model.config.network.width * work_height * work_width * element
     if needed <= segmenter.cache.max_bytes:
         return segmenter
-    return Segmenter(segmenter.model, device=str(segmenter.device), cache_bytes=needed, metadata=segmenter.metadata,
-                     precision=segmenter.precision)
+    return segmenter.with_caches(needed)
 
 
 def _benchmark(segmenter: Segmenter, width: int, height: int, repeats: int, edges: str | None = None) -> dict[str, Any]:

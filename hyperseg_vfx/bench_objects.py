@@ -49,9 +49,7 @@ def moved(clicks: list[Click], step: int) -> list[Click]:
 def run_objects_benchmark(segmenter: Segmenter, width: int, height: int, counts: Sequence[int],
                           repeats: int = 1, render_frames: int = 3, edges: str | None = None) -> dict[str, Any]:
     """Time N objects for every N of `counts` at width x height; the JSON-ready result."""
-    interactive = Segmenter(segmenter.model, device=str(segmenter.device), cache_bytes=segmenter.cache.max_bytes,
-                            metadata=segmenter.metadata, precision=segmenter.precision,
-                            matte_cache_bytes=INTERACTIVE_MATTE_CACHE_BYTES)
+    interactive = segmenter.with_caches(segmenter.cache.max_bytes, INTERACTIVE_MATTE_CACHE_BYTES)
     plate = synthetic_frame(width, height, seed=1)
     interactive.segment(plate.rgb, None, object_clicks(1, width, height)[0], frame_key="warm-up",
                         all_candidates=False, edges=edges)

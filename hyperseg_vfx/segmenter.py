@@ -106,12 +106,12 @@ class Segmenter:
         return cls(model, device=device, cache_bytes=cache_bytes, metadata=metadata, precision=precision,
                    matte_cache_bytes=matte_cache_bytes)
 
-    def with_feature_cache(self, cache_bytes: int) -> "Segmenter":
-        """The same model (not a copy), device, metadata and precision with a new, empty feature
-        cache of cache_bytes: for a pass that segments each frame several times (tracking
-        several objects) with a segmenter that keeps no features (the renderer's)."""
+    def with_caches(self, cache_bytes: int, matte_cache_bytes: int = 0) -> "Segmenter":
+        """The same model (not a copy), device, metadata and precision with new, empty caches:
+        the bridge's job segmenter (none), tracking several objects (features), a benchmark
+        holding one frame's features, or one timing the bridge's interactive case (mattes too)."""
         return Segmenter(self.model, device=str(self.device), cache_bytes=cache_bytes, metadata=self.metadata,
-                         precision=self.precision)
+                         precision=self.precision, matte_cache_bytes=matte_cache_bytes)
 
     @property
     def feature_dtype(self) -> torch.dtype:

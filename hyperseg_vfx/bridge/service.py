@@ -47,9 +47,7 @@ class Bridge:
                                                    cache_bytes=settings.cache_bytes, matte_cache_bytes=INTERACTIVE_MATTE_CACHE_BYTES)
         self.worker = GpuWorker()
         self.interactive = QueuedSegmenter(self.segmenter, self.worker, INTERACTIVE)
-        renderer = Segmenter(self.segmenter.model, device=str(self.segmenter.device),
-                             cache_bytes=RENDER_CACHE_BYTES, metadata=self.segmenter.metadata)
-        self.jobs = JobManager(QueuedSegmenter(renderer, self.worker, JOB))
+        self.jobs = JobManager(QueuedSegmenter(self.segmenter.with_caches(RENDER_CACHE_BYTES), self.worker, JOB))
         listed = None if settings.allow_roots_file is None else RootsFile(settings.allow_roots_file)
         # its own model may be read outside the roots: shot files name it
         self.door = Door(settings.allow_roots, files=[self.checkpoint], listed_roots=listed)

@@ -96,9 +96,9 @@ class QueuedSegmenter:
     def segment(self, *args, **kwargs):
         return self._queued(self.segmenter.segment, args, kwargs)
 
-    def with_feature_cache(self, cache_bytes: int) -> "QueuedSegmenter":
-        """Segmenter.with_feature_cache, queued on the same worker at the same priority."""
-        return QueuedSegmenter(self.segmenter.with_feature_cache(cache_bytes), self.worker, self.priority)
+    def with_caches(self, cache_bytes: int, matte_cache_bytes: int = 0) -> "QueuedSegmenter":
+        """Segmenter.with_caches, queued on the same worker at the same priority."""
+        return QueuedSegmenter(self.segmenter.with_caches(cache_bytes, matte_cache_bytes), self.worker, self.priority)
 
     def segment_objects(self, *args, **kwargs):
         """Segmenter.segment_objects on the worker: every object of the frame in one turn."""

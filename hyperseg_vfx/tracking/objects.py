@@ -49,7 +49,7 @@ def track_objects(
 
     frames = sorted(set(shot.frames if frames is None else frames))
     flow = SharedFlows(flow, SHARED_FLOW_BYTES)
-    segmenter = segmenter.with_feature_cache(TRACK_FEATURE_CACHE_BYTES)
+    segmenter = segmenter.with_caches(TRACK_FEATURE_CACHE_BYTES)
     singles = [object_shot(shot, obj) for obj in shot.objects]
     result = TrackResult(None, frames, check_objects_trackable(shot, frames))
     tracked = []
