@@ -140,7 +140,7 @@ class TileGrid:
         Without overlap: the mosaic resized to the frame (nearest). With overlap: each tile's
         features resized (nearest) onto its crop of a frame-sized canvas, and the canvases combined
         with per-pixel weights: one-hot on the crop whose centre is nearest (2D distance;
-        'nearest'), or products of linear ramps across the overlaps normalised to sum 1 ('blend').
+        'nearest'), or the product of each axis's piecewise-linear tent ('blend', _tent).
         The reference that `placement` (which never builds a canvas) is tested against.
         """
         if not self.overlaps:
@@ -155,16 +155,16 @@ class TileGrid:
             if self.overlap == "blend":
                 weights[index] = np.outer(_tent(self._axes[0], row, ys), _tent(self._axes[1], col, xs))
             else:
-                distance = (ys[:, None] - (rows.start + rows.stop) / 2) ** 2 + (xs[None, :] - (cols.start + cols.stop) / 2) ** 2
-                weights[index] = -distance
+                centre_y, centre_x = (rows.start + rows.stop) / 2, (cols.start + cols.stop) / 2
+                weights[index] = -((ys[:, None] - centre_y) ** 2 + (xs[None, :] - centre_x) ** 2)
         if self.overlap == "nearest":
             weights = np.eye(len(crops))[weights.argmax(axis=0)].transpose(2, 0, 1)
         weights = torch.from_numpy(weights)
-        out = torch.zeros(1, tile_features.shape[1], self.height, self.width, dtype=tile_features.dtype)
+        out = tile_features.new_zeros(1, tile_features.shape[1], self.height, self.width)
         for index, (rows, cols) in enumerate(crops):
             size = (rows.stop - rows.start, cols.stop - cols.start)
             canvas = F.interpolate(tile_features[index : index + 1], size=size, mode="nearest-exact")
-            out[:, :, rows, cols] += canvas * weights[index, rows, cols].to(canvas.dtype)
+            out[:, :, rows, cols] += canvas * weights[index, rows, cols].to(canvas)
         return out
 
     def placement(self, tile_index: int, feature_size: int) -> TilePlacement:
