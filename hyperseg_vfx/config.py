@@ -15,10 +15,10 @@ from typing import Any
 import yaml
 
 from .door import ANYWHERE
+from .edge_methods import EDGE_METHODS
 from .errors import HypersegError
+from .tile_layouts import TILE_OVERLAPS
 
-TILE_OVERLAPS = ("none", "nearest", "blend")  # BackboneConfig.tile_overlap
-EDGE_METHODS = ("none", "graphcut")  # EdgesConfig.method; "model" in shot options means the model's own
 VGG19_TAP_CHANNELS = {"conv1_2": 64, "conv2_2": 128, "conv3_2": 256, "conv4_2": 512, "conv5_2": 512}
 CONTEXT_CHANNELS = 10  # X_t (3), X_{t-1} (3), B_p, B_n, D_p, D_n
 
@@ -114,17 +114,23 @@ class EdgesConfig:
     """Edges decided at the plate's resolution (modeling/edges.py; not in the paper).
 
     method: "none" (the matte as the network and refinement give it: the paper's model and every
-    older checkpoint) or "graphcut" (a graph cut on the plate's own pixels in a band around the
-    matte's edge, the network's probability as unary terms and the clicks as hard constraints).
+    older checkpoint), "graphcut" (a graph cut on the plate's own pixels in a band around the
+    matte's edge, the network's probability as unary terms and the clicks as hard constraints) or
+    "grabcut" (the same cut with unary terms from colour models of the foreground and background
+    learned around the band by GrabCut, and a soft edge).
     band: the band's half-width in working pixels (plate px = band * plate short side / working
-    short side, at least 2); smoothness: the pairwise weight lambda; click_radius: radius of a
-    click's hard-constraint disk, in working pixels.
+    short side, at least 2); smoothness: graphcut's pairwise weight lambda; grabcut_smoothness:
+    grabcut's (against unaries in nats of colour likelihood: GrabCut's 50); soft_width: grabcut's
+    soft edge, the plate px either side of the cut's edge that get the colour models' posterior
+    (0: a hard 0/1 edge); click_radius: radius of a click's hard-constraint disk, in working pixels.
     """
 
     method: str = "none"
     band: float = 1.5
     smoothness: float = 2.0
     click_radius: float = 1.0
+    grabcut_smoothness: float = 50.0
+    soft_width: float = 3.0
 
 
 @dataclass
@@ -185,8 +191,10 @@ class ModelConfig:
                                   "filter fitted at working size (see `checkpoint set-refine`)")
         if self.edges.method not in EDGE_METHODS:
             raise ConfigError(f"edges.method: {self.edges.method!r} is not one of {', '.join(EDGE_METHODS)}")
-        if self.edges.band <= 0 or self.edges.smoothness < 0 or self.edges.click_radius <= 0:
-            raise ConfigError("edges.band and edges.click_radius must be positive, edges.smoothness >= 0")
+        if self.edges.band <= 0 or self.edges.click_radius <= 0:
+            raise ConfigError("edges.band and edges.click_radius must be positive")
+        if min(self.edges.smoothness, self.edges.grabcut_smoothness, self.edges.soft_width) < 0:
+            raise ConfigError("edges.smoothness, edges.grabcut_smoothness and edges.soft_width must be >= 0")
         if self.refine.radius < 0 or self.refine.eps <= 0 or self.refine.reference_short_side < 1:
             raise ConfigError("refine.radius must be >= 0, refine.eps and refine.reference_short_side positive")
         return self

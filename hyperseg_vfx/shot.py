@@ -47,6 +47,7 @@ import yaml
 from hyperseg_vfx.clicks import Click
 from hyperseg_vfx.devices import DEFAULT_PRECISION, PRECISIONS
 from hyperseg_vfx.door import ANYWHERE, Door
+from hyperseg_vfx.edge_methods import EDGES
 from hyperseg_vfx.errors import HypersegError
 from hyperseg_vfx.io.images import BUILTIN_CONFIG_PREFIX, ImageReadError, read_header, resolve_colorspace
 from hyperseg_vfx.sequences import (
@@ -74,8 +75,6 @@ MIN_SCALED_SIDE = 16
 LABELS = ("positive", "negative")
 INTERPOLATIONS = ("linear", "constant")
 MATTES = ("soft", "binary")
-#: options.edges: the model config's edge stage ("model"), none, or a graph cut at plate resolution.
-EDGES = ("model", "none", "graphcut")
 #: Keys of a shot's `farm` section.
 FARM_KEYS = ("show", "shot", "user")
 
@@ -171,8 +170,9 @@ class ShotOptions:
     the network computes in on every device (hyperseg_vfx.devices), so that every chunk of the shot
     gives the mattes of one run. exclusive: the mattes of a shot's `objects:` never overlap
     (render_objects.exclusive_alphas). edges: how the edge is decided at the plate's resolution
-    (`model`: the model config's choice; `none`; `graphcut`: a graph cut on the plate's pixels in
-    a band around the matte's edge, see modeling/edges.py)."""
+    (`model`: the model config's choice; `none`; `graphcut` or `grabcut`: a graph cut on the
+    plate's pixels in a band around the matte's edge, by the network's probability or by colour
+    models, see modeling/edges.py)."""
 
     scale: float = 1.0
     matte: str = "soft"

@@ -1,6 +1,7 @@
 """The band stage (modeling/edges.py): edges decided on the full-resolution plate in a narrow band
 around a working-size matte's edge, clicks as hard constraints, nothing outside the band touched,
-native models unchanged unless asked."""
+native models unchanged unless asked; both methods (graphcut: the network's probability; grabcut:
+colour models learned around the band, with a soft edge)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from scipy import ndimage
 
 from hyperseg_vfx.clicks import Click
 from hyperseg_vfx.config import ConfigError, EdgesConfig, ModelConfig
-from hyperseg_vfx.modeling.edges import BandCut, band_mask, click_disks, cut_band, decide_edges, settings_for
+from hyperseg_vfx.modeling import colour_models
+from hyperseg_vfx.modeling.edges import (
+    BandCut, band_mask, click_disks, cut_band, decide_edges, grabcut_band, settings_for,
+)
 from hyperseg_vfx.segmenter import SegmentError, Segmenter
 from hyperseg_vfx.synthetic import synthetic_frame
 
@@ -61,13 +65,17 @@ def plate_4k() -> np.ndarray:
     return textured_edge_plate(HEIGHT, WIDTH, EDGE_X, SLOPE)
 
 
+CUTS = {"graphcut": cut_band, "grabcut": grabcut_band}
+
+
+@pytest.mark.parametrize("method", list(CUTS))
 @pytest.mark.parametrize("shift", [0.5, -0.5])
-def test_band_cut_puts_a_4k_plates_sub_pixel_edge_within_a_pixel(plate_4k, shift):
+def test_band_cut_puts_a_4k_plates_sub_pixel_edge_within_a_pixel(plate_4k, shift, method):
     """The working-size matte's edge is 7.5 plate px off; after the band stage every row's
     transition lies within 1 px of the true sub-pixel edge (the upsampled matte alone: > 5 px)."""
     alpha = working_matte(shift)
-    settings = settings_for(EdgesConfig(method="graphcut"), WIDTH / WORKING[1])
-    result = cut_band(alpha, plate_4k, [Click(500, 1000, True)], settings)
+    settings = settings_for(EdgesConfig(method=method), WIDTH / WORKING[1])
+    result = CUTS[method](alpha, plate_4k, [Click(500, 1000, True)], settings)
     rows = np.arange(0, HEIGHT, 7)
     truth = EDGE_X + SLOPE * (rows + 0.5)
     assert np.abs(crossings(alpha, rows) - truth).min() > 5  # the old answer is off
@@ -75,17 +83,18 @@ def test_band_cut_puts_a_4k_plates_sub_pixel_edge_within_a_pixel(plate_4k, shift
     assert error.max() <= 1.0, error.max()
 
 
-def test_band_cut_changes_no_pixel_outside_the_band():
+@pytest.mark.parametrize("method", list(CUTS))
+def test_band_cut_changes_no_pixel_outside_the_band(method):
     """On a real synthetic frame with a rough matte: pixels farther from the matte's 0.5 contour
     than the band's half-width plus one coarse cell (and outside the click disks) keep their exact
-    values; the band's own pixels are decided (0 or 1)."""
+    values; the band's own pixels are decided (0 or 1, with grabcut's soft edge off)."""
     frame = synthetic_frame(320, 240, seed=5)
     rng = np.random.default_rng(1)
     alpha = ndimage.gaussian_filter((frame.alpha > 0.5).astype(np.float32), 3) + rng.normal(0, 0.05, frame.alpha.shape)
     alpha = np.clip(alpha, 0, 1).astype(np.float32)
     clicks = [Click(*frame.center, True), Click(10.5, 12.5, False)]
     settings = BandCut(half_width=6, factor=3, smoothness=2.0, click_radius=3)
-    result = cut_band(alpha, frame.rgb, clicks, settings)
+    result = CUTS[method](alpha, frame.rgb, clicks, settings)
     contour = (alpha > 0.5) ^ ndimage.binary_erosion(alpha > 0.5, np.ones((3, 3), bool), border_value=1)
     distance = ndimage.distance_transform_edt(~contour)
     positive, negative = click_disks(alpha.shape, clicks, settings.click_radius)
@@ -98,9 +107,11 @@ def test_band_cut_changes_no_pixel_outside_the_band():
     assert (result != alpha).any()
 
 
-def test_clicks_are_hard_constraints():
+@pytest.mark.parametrize("method", list(CUTS))
+def test_clicks_are_hard_constraints(method):
     """A positive click where the matte says background (in the band and far from it) ends
-    inside the result; a negative click where it says foreground ends outside."""
+    inside the result; a negative click where it says foreground ends outside (grabcut with its
+    soft edge on: a click's disk stays 0 or 1)."""
     frame = synthetic_frame(200, 150, seed=2)
     alpha = (frame.alpha > 0.5).astype(np.float32)
     ys, xs = np.nonzero(alpha > 0.5)
@@ -110,9 +121,84 @@ def test_clicks_are_hard_constraints():
     edge_rows, edge_cols = np.nonzero((alpha > 0.5) ^ ndimage.binary_erosion(alpha > 0.5))
     near = Click(float(edge_cols[0]) + 2.5, float(edge_rows[0]) + 0.5, True)  # at the edge, outside
     for strength in (2.0, 50.0):
-        result = cut_band(alpha, frame.rgb, [inside, outside, near], BandCut(4, 2, strength, 1.5))
+        result = CUTS[method](alpha, frame.rgb, [inside, outside, near], BandCut(4, 2, strength, 1.5, soft_width=3))
         for click in (inside, outside, near):
             assert (result[int(click.y), int(click.x)] > 0.5) == click.positive
+
+
+def striped_object_plate(height: int, width: int, edge_x: float, rim: float) -> np.ndarray:
+    """(H, W, 3): an object left of the sub-pixel silhouette x = edge_x over a green background.
+    Inside it, from the silhouette in: a pale stripe `rim` px wide (close to the background's
+    colour), then orange and pale stripes 12 px each. The strongest contrast near the silhouette
+    is the pale/orange edge `rim` px inside it, not the silhouette."""
+    background, pale, orange = np.array([0.42, 0.55, 0.40]), np.array([0.55, 0.66, 0.52]), np.array([0.90, 0.50, 0.20])
+    columns = np.arange(width, dtype=np.float64)[None, :]
+    coverage = np.clip(edge_x - columns, 0, 1)[..., None]
+    depth = edge_x - (columns + 0.5)
+    stripe = np.where(((depth >= rim) & (((depth - rim) // 12) % 2 == 0))[..., None], orange, pale)
+    plate = np.broadcast_to(coverage * stripe + (1 - coverage) * background, (height, width, 3))
+    plate = plate + np.random.default_rng(0).normal(0, 0.01, plate.shape)
+    return np.clip(plate, 0, 1).astype(np.float32)
+
+
+def test_grabcut_finds_the_silhouette_where_a_stronger_edge_lies_inside_the_object():
+    """A 960x540 plate at 7.5x a working matte whose edge lies 4.3 px inside the object, next to
+    an internal stripe edge 5 px inside: graphcut's contrast cut stops at the internal edge (more
+    than 5 px off); grabcut's colour models (the object has pale and orange stripes, the pale
+    close to the background) put every row within 1 px of the silhouette."""
+    height, width, factor, edge_x = 540, 960, 7.5, 481.3
+    plate = striped_object_plate(height, width, edge_x, rim=5.0)
+    working = np.clip((edge_x / factor - 0.6 - (np.arange(int(width / factor)) + 0.5)) / 2 + 0.5, 0, 1)
+    step = torch.from_numpy(np.tile(working, (int(height / factor), 1)).astype(np.float32))[None, None]
+    alpha = F.interpolate(step, size=(height, width), mode="bilinear", align_corners=False)[0, 0].numpy()
+    rows = np.arange(0, height, 5)
+    clicks = [Click(100, 270, True)]
+    graphcut = cut_band(alpha, plate, clicks, settings_for(EdgesConfig(method="graphcut"), factor))
+    grabcut = grabcut_band(alpha, plate, clicks, settings_for(EdgesConfig(method="grabcut"), factor))
+    assert np.abs(crossings(alpha, rows) - edge_x).min() > 4  # the network's edge is off
+    assert np.abs(crossings(graphcut, rows) - edge_x).min() > 5
+    assert np.abs(crossings(grabcut, rows) - edge_x).max() <= 1.0
+
+
+def test_grabcut_soft_edge_lies_next_to_the_cut_and_follows_a_blurred_edge():
+    """A motion-blurred edge (coverage ramping over 6 px between two colours): the soft result
+    is the hard one (soft_width 0) except within soft_width px of the hard cut's edge, where it
+    holds values between 0 and 1 that are closer to the true coverage than the hard cut's."""
+    height, width, factor, edge_x, blur = 135, 480, 7.5, 240.4, 6.0
+    x = np.arange(width)[None, :] + 0.5
+    coverage = np.tile(np.clip((edge_x - x) / blur + 0.5, 0, 1), (height, 1))
+    plate = coverage[..., None] * INSIDE + (1 - coverage[..., None]) * OUTSIDE
+    plate = np.clip(plate + np.random.default_rng(0).normal(0, 0.01, plate.shape), 0, 1).astype(np.float32)
+    alpha = np.tile((x < edge_x + 6).astype(np.float32), (height, 1))
+    settings = settings_for(EdgesConfig(method="grabcut"), factor)
+    soft = grabcut_band(alpha, plate, [], settings)
+    hard = grabcut_band(alpha, plate, [], dataclasses.replace(settings, soft_width=0))
+    assert set(np.unique(hard)) <= {0.0, 1.0}
+    inside = hard > 0.5
+    edge = inside ^ ndimage.binary_erosion(inside, border_value=1) | ~inside ^ ndimage.binary_erosion(~inside, border_value=1)
+    near = ndimage.binary_dilation(edge, iterations=int(settings.soft_width))
+    np.testing.assert_array_equal(soft[~near], hard[~near])
+    assert ((soft > 0.05) & (soft < 0.95)).sum() >= height  # a soft transition on every row
+    ramp = (coverage > 0) & (coverage < 1)
+    assert np.abs(soft - coverage)[ramp].mean() < np.abs(hard - coverage)[ramp].mean()
+
+
+def test_grabcut_is_deterministic_and_falls_back_to_graphcut_without_colour_samples():
+    """The same inputs give the same matte (OpenCV's k-means is reseeded); a matte whose band
+    has fewer than colour_models.MIN_SAMPLES background pixels around it (a 3x3 hole) gets
+    graphcut's answer."""
+    frame = synthetic_frame(200, 150, seed=3)
+    alpha = ndimage.gaussian_filter((frame.alpha > 0.5).astype(np.float32), 2)
+    settings = BandCut(half_width=4, factor=2, smoothness=50.0, click_radius=1.5, soft_width=3)
+    clicks = [Click(*frame.center, True)]
+    first = grabcut_band(alpha, frame.rgb, clicks, settings)
+    np.testing.assert_array_equal(first, grabcut_band(alpha, frame.rgb, clicks, settings))
+    assert not np.array_equal(first, cut_band(alpha, frame.rgb, clicks, settings))
+    holed = np.ones((40, 40), np.float32)
+    holed[18:21, 18:21] = 0
+    small = BandCut(half_width=2, factor=1, smoothness=50.0, click_radius=1.0, soft_width=3)
+    np.testing.assert_array_equal(grabcut_band(holed, frame.rgb[:40, :40], [], small),
+                                  cut_band(holed, frame.rgb[:40, :40], [], small))
 
 
 def test_native_models_are_unchanged_by_default_and_change_when_asked(tiny_model):
@@ -151,4 +237,11 @@ def test_model_config_selects_the_stage_and_checks_it(tiny_model):
         ModelConfig.from_dict({"edges": {"method": "crf"}})
     with pytest.raises(ConfigError, match="edges.band"):
         ModelConfig.from_dict({"edges": {"band": 0}})
+    with pytest.raises(ConfigError, match="edges.soft_width"):
+        ModelConfig.from_dict({"edges": {"method": "grabcut", "soft_width": -1}})
+    colour = copy.deepcopy(tiny_model[0])
+    colour.config.edges = dataclasses.replace(colour.config.edges, method="grabcut")
+    np.testing.assert_array_equal(
+        Segmenter(colour, device="cpu", cache_bytes=0).segment(plate.rgb, None, clicks).candidates,
+        Segmenter(tiny_model[0], device="cpu", cache_bytes=0).segment(plate.rgb, None, clicks, edges="grabcut").candidates)
     assert decide_edges(by_config.candidates, plate.rgb, clicks, EdgesConfig(), 1.0) is by_config.candidates

@@ -395,19 +395,20 @@ def test_nan_and_inf_pixels_are_replaced_and_logged(tmp_path, make_shot, caplog)
     assert f"{path}: 2 pixels held NaN or Inf" in caplog.text
 
 
-def test_options_edges_decides_the_edges_per_shot(tmp_path, make_shot, make_segmenter):
-    """options.edges graphcut renders the band stage's matte (Segmenter.segment(edges=...)) and
-    records it in the matte's metadata; the default (`model`) keeps the tiny native model's own."""
+@pytest.mark.parametrize("method", ["graphcut", "grabcut"])
+def test_options_edges_decides_the_edges_per_shot(tmp_path, make_shot, make_segmenter, method):
+    """options.edges graphcut or grabcut renders the band stage's matte (Segmenter.segment(edges=...))
+    and records it in the matte's metadata; the default (`model`) keeps the tiny native model's own."""
     shot = load_shot(make_shot(tmp_path, "1001", SIZE))
     segmenter = make_segmenter()
     plate = render.read_plate(shot.input_path(1001))
     own = segmenter.segment(plate.rgb, None, shot.clicks_at(1001), all_candidates=False).alpha
-    cut = segmenter.segment(plate.rgb, None, shot.clicks_at(1001), all_candidates=False, edges="graphcut").alpha
+    cut = segmenter.segment(plate.rgb, None, shot.clicks_at(1001), all_candidates=False, edges=method).alpha
     assert not np.array_equal(own, cut)
     np.testing.assert_array_equal(render.segment_shot_frame(shot, segmenter, 1001).alpha, own)
-    graphcut = dataclasses.replace(with_output(shot, tmp_path / "cut"), options=ShotOptions(edges="graphcut"))
-    np.testing.assert_array_equal(render.segment_shot_frame(graphcut, segmenter, 1001).alpha, cut)
-    render.render_shot(graphcut, segmenter)
-    spec, pixels = read_exr(graphcut.output_path(1001))
-    assert spec.get_string_attribute("hyperseg/edges") == "graphcut"
+    decided = dataclasses.replace(with_output(shot, tmp_path / "cut"), options=ShotOptions(edges=method))
+    np.testing.assert_array_equal(render.segment_shot_frame(decided, segmenter, 1001).alpha, cut)
+    render.render_shot(decided, segmenter)
+    spec, pixels = read_exr(decided.output_path(1001))
+    assert spec.get_string_attribute("hyperseg/edges") == method
     np.testing.assert_array_equal(pixels[..., 0], cut.astype(np.float16).astype(np.float32))

@@ -77,11 +77,11 @@ def test_round_trip_through_dict_and_file(shot_dir):
             {"label": "positive", "keys": {1001: [1.0, 2.0]}, "interpolation": "constant", "frames": "1001-1003"},
             {"label": "negative", "keys": {1002: [5.5, 4.5], 1003: [6.0, 5.0]}},
         ],
-        options={"scale": 0.5, "matte": "binary", "candidates": True, "edges": "graphcut"},
+        options={"scale": 0.5, "matte": "binary", "candidates": True, "edges": "grabcut"},
     )
     # the 8x6 plates are too small for scale 0.5 (a 3 px short side): round trips without the files
     shot = load_shot(data, shot_dir, check_files=False)
-    assert shot.options.edges == "graphcut" and load_shot(shot_data(), shot_dir).options.edges == "model"
+    assert shot.options.edges == "grabcut" and load_shot(shot_data(), shot_dir).options.edges == "model"
     assert load_shot(shot.to_dict(), shot_dir / "elsewhere", check_files=False) == shot
 
     saved = shot_dir / "saved/sh010_v2.yaml"

@@ -4,6 +4,7 @@ the plate's resolution by guided upsampling; native models unchanged; the checkp
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -191,6 +192,30 @@ def test_checkpoint_set_tile_extent_cuts_16_9_into_the_tiles_of_training(tiny_ch
     assert again.exit_code != 0 and "already exists" in again.output
     for bad in (["--extent", "192"], ["--extent", "0x144"], [], ["--extent", "192x144", "--paper-grid"]):
         result = runner.invoke(main, ["checkpoint", "set-tile-extent", str(tiny_checkpoint), str(tmp_path / "x.pt"), *bad])
+        assert result.exit_code == 2 and not (tmp_path / "x.pt").exists(), bad
+
+
+def test_checkpoint_set_edges_switches_the_edge_stage(tiny_checkpoint, tmp_path):
+    """set-edges --method grabcut: the copy decides its edges by colour models (checkpoint info
+    says so), with the weights unchanged; --soft-width and --band change only what they name;
+    an existing OUT, an unknown method or a negative width exit non-zero and write nothing."""
+    runner = CliRunner()
+    out, hard = tmp_path / "grabcut.pt", tmp_path / "hard.pt"
+    result = runner.invoke(main, ["checkpoint", "set-edges", str(tiny_checkpoint), str(out), "--method", "grabcut"])
+    assert result.exit_code == 0, result.output
+    source, colour = load_checkpoint(tiny_checkpoint)[0], load_checkpoint(out)[0]
+    assert colour.config.edges == dataclasses.replace(source.config.edges, method="grabcut")
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), colour.state_dict().values()))
+    assert "grabcut at the plate's resolution" in runner.invoke(main, ["checkpoint", "info", str(out)]).output
+    args = ["checkpoint", "set-edges", str(out), str(hard), "--method", "grabcut", "--soft-width", "0", "--band", "2"]
+    assert runner.invoke(main, args).exit_code == 0
+    edges = load_checkpoint(hard)[0].config.edges
+    assert (edges.method, edges.soft_width, edges.band, edges.smoothness) == ("grabcut", 0.0, 2.0, source.config.edges.smoothness)
+    assert "hard edge" in runner.invoke(main, ["checkpoint", "info", str(hard)]).output
+    again = runner.invoke(main, ["checkpoint", "set-edges", str(tiny_checkpoint), str(out), "--method", "none"])
+    assert again.exit_code != 0 and "already exists" in again.output
+    for bad in (["--method", "crf"], ["--method", "grabcut", "--soft-width", "-1"], []):
+        result = runner.invoke(main, ["checkpoint", "set-edges", str(tiny_checkpoint), str(tmp_path / "x.pt"), *bad])
         assert result.exit_code == 2 and not (tmp_path / "x.pt").exists(), bad
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from ..edge_methods import EDGES
 from ..shot import ShotOptions
 
 JobState = Literal["queued", "running", "cancelling", "done", "failed", "cancelled"]
@@ -51,14 +52,14 @@ class Options(Request):
     binary; candidates: also write the alternative masks as channels hyperseg.c1..c4, hyperseg2.c5.. (4 per layer);
     temporal_smoothing: average each matte with its neighbours' mattes moved by the plates' motion;
     precision: what the network computes in (float16: CUDA only, 422 on a CPU bridge);
-    edges: the edge stage at the plate's resolution (model: the model's own choice; none; graphcut)."""
+    edges: the edge stage at the plate's resolution (model: the model's own choice; none; graphcut; grabcut)."""
 
     scale: StrictFloat = ShotOptions().scale
     matte: Literal["soft", "binary"] = ShotOptions().matte
     candidates: StrictBool = ShotOptions().candidates
     temporal_smoothing: StrictBool = ShotOptions().temporal_smoothing
     precision: Literal["float32", "float16"] = ShotOptions().precision
-    edges: Literal["model", "none", "graphcut"] = ShotOptions().edges
+    edges: Literal[EDGES] = ShotOptions().edges
     exclusive: StrictBool = Field(ShotOptions().exclusive,
                                   description="With `objects`: the objects' mattes never overlap (sum at most 1).")
 

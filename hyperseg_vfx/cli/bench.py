@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..edge_methods import EDGES
 from .options import DEVICE_OPTION
 
 
@@ -21,7 +22,7 @@ from .options import DEVICE_OPTION
               help="For a model with a working size, also time it at the plate's own resolution.")
 @click.option("--objects", "object_counts", metavar="N[,N...]",
               help="Time these numbers of objects of one shot instead (full frame, click update, editing one object, render), e.g. 1,2,4,8.")
-@click.option("--edges", type=click.Choice(["model", "none", "graphcut"]), default="model", show_default=True,
+@click.option("--edges", type=click.Choice(EDGES), default="model", show_default=True,
               help="Edge stage to time: the model config's, none, or the band graph cut.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench(width: int, height: int, device: str, checkpoint_path: Path | None, repeats: int, compare_native: bool,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import HypersegError
+from ..edge_methods import EDGES
 from .options import DEVICE_OPTION, parse_size
 
 
@@ -28,7 +29,7 @@ from .options import DEVICE_OPTION, parse_size
 @click.option("--size", "size_text", default=None,
               help="Resample every sample to WIDTHxHEIGHT first (plates bilinear, truth from the soft matte); "
                    "the data must have that aspect ratio (within 1%).")
-@click.option("--edges", type=click.Choice(["model", "none", "graphcut"]), default="model", show_default=True,
+@click.option("--edges", type=click.Choice(EDGES), default="model", show_default=True,
               help="HyperSeg's edge stage at the plate's resolution: the model config's choice, none, or a graph "
                    "cut in a band around the edge.")
 @DEVICE_OPTION

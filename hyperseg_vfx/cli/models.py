@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from ..config import TILE_OVERLAPS
+from ..edge_methods import EDGE_METHODS
 from ..errors import HypersegError
+from ..tile_layouts import TILE_OVERLAPS
 
 
 @click.command("fetch-weights")
@@ -151,8 +152,11 @@ _OVERLAP_WORDS = {"nearest": "each pixel from the crop whose centre is nearest",
 def _edges_line(edges: dict) -> str:
     if edges["method"] == "none":
         return "as the network and refinement give them"
-    return (f"{edges['method']} at the plate's resolution, band {edges['band']:g} working px, "
-            f"smoothness {edges['smoothness']:g}")
+    line = f"{edges['method']} at the plate's resolution, band {edges['band']:g} working px, "
+    if edges["method"] == "grabcut":
+        soft = f"soft edge {edges['soft_width']:g} px" if edges["soft_width"] else "hard edge"
+        return line + f"colour models by GrabCut, smoothness {edges['grabcut_smoothness']:g}, {soft}"
+    return line + f"smoothness {edges['smoothness']:g}"
 
 
 def _working_size_line(short_side: int | None) -> str:
@@ -216,6 +220,33 @@ def checkpoint_set_tile_extent(source: Path, out: Path, extent: str | None, pape
     save_checkpoint(model, out, metadata)
     grid = _tessellation_line({"tessellate": True, "tile_extent": size, "tile_overlap": overlap})
     click.echo(f"Wrote {out}: {source} with tessellation {grid}")
+
+
+@checkpoint.command("set-edges")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--method", type=click.Choice(EDGE_METHODS), required=True,
+              help="none: the matte as the network gives it; graphcut: a band graph cut by the network's "
+                   "probability; grabcut: by colour models of the object and its background.")
+@click.option("--band", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Band half-width in working px (default: the checkpoint's).")
+@click.option("--soft-width", type=click.FloatRange(min=0), default=None,
+              help="grabcut's soft edge in plate px either side of the cut, 0 for a hard edge (default: the checkpoint's).")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def checkpoint_set_edges(source: Path, out: Path, method: str, band: float | None, soft_width: float | None,
+                         force: bool) -> None:
+    """Copy a checkpoint with another edge stage at the plate's resolution (weights unchanged)."""
+    from ..checkpoint import load_checkpoint, save_checkpoint
+
+    if out.exists() and not force:
+        raise HypersegError(f"{out} already exists (use --force to overwrite it)")
+    model, metadata = load_checkpoint(source)
+    edges = model.config.edges
+    model.config.edges = dataclasses.replace(edges, method=method, band=edges.band if band is None else band,
+                                             soft_width=edges.soft_width if soft_width is None else soft_width)
+    model.config.validate()
+    save_checkpoint(model, out, metadata)
+    click.echo(f"Wrote {out}: {source} with edges {_edges_line(dataclasses.asdict(model.config.edges))}")
 
 
 def _extent(text: str) -> tuple[int, int]:

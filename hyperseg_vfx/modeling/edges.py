@@ -11,14 +11,21 @@ edge each pixel near it lies on:
    `factor` times coarser (the working grid: cheap at 4K) and brought up by repetition, plus a
    disk around every click. Only band pixels are ever changed; the cost is bounded by the
    band's size, not the frame's.
-2. graph cut (Boykov and Jolly, ICCV 2001) over the band pixels only: unary terms -log p and
-   -log(1 - p) from the matte (the network's probability), 4-connected pairwise terms
-   lambda * exp(-beta |I_p - I_q|^2) with beta = 1 / (2 mean |I_p - I_q|^2) over the band, the
-   pixels just outside the band fixed to the matte's own label (their pairwise terms become
-   terminal terms), and the clicks' disks as hard constraints (a positive click's pixels are
-   always inside the result, a negative click's outside). Solved with PyMaxflow.
-3. the band's pixels get 1 inside the cut and 0 outside (method "graphcut"); the rest of the
-   matte is returned unchanged, soft values included.
+2. a graph cut over the band pixels only, solved with PyMaxflow: 4-connected pairwise terms
+   lambda * exp(-beta |I_p - I_q|^2) with beta = 1 / (2 mean |I_p - I_q|^2) over the band
+   (Boykov and Jolly, ICCV 2001), the pixels just outside the band fixed to the matte's own label
+   (their pairwise terms become terminal terms), and the clicks' disks as hard constraints (a
+   positive click's pixels are always inside the result, a negative click's outside). The unary
+   terms depend on the method:
+   - "graphcut": -log p and -log(1 - p) of the matte (the network's probability);
+   - "grabcut": -log of the pixel's colour under Gaussian mixtures of the foreground and the
+     background learned around the band by OpenCV's GrabCut (modeling/colour_models.py). The
+     network decides where the band lies and which colours are whose; the plate decides the edge.
+3. the band's pixels get 1 inside the cut and 0 outside; with "grabcut" and `soft_width` > 0,
+   the pixels within `soft_width` px of the cut's edge get the colour models' posterior
+   p(fg) / (p(fg) + p(bg)), smoothed by a Gaussian of 1 px (a soft edge where the plate's
+   colours are mixed: motion blur, defocus, antialiasing). The rest of the matte is returned
+   unchanged, soft values included.
 
 All arrays are numpy, on the CPU: the stage runs after the matte has left the model's device.
 """
@@ -34,6 +41,7 @@ from scipy import ndimage
 
 from ..clicks import Click
 from ..config import EdgesConfig
+from . import colour_models
 
 _HARD = 1e9  # terminal capacity of a hard constraint
 _EPS = 1e-4  # probabilities are clipped to [_EPS, 1 - _EPS] before the logarithm
@@ -45,30 +53,35 @@ class BandCut:
 
     half_width: band half-width in plate pixels; factor: the coarse grid's cell in plate pixels
     (plate size / working size, at least 1); smoothness: lambda; click_radius: radius (plate px)
-    of a click's hard-constraint disk.
+    of a click's hard-constraint disk; soft_width: "grabcut"'s soft edge half-width in plate px
+    (0: a hard 0/1 edge).
     """
 
     half_width: float
     factor: int
     smoothness: float
     click_radius: float
+    soft_width: float = 0.0
 
 
 def settings_for(config: EdgesConfig, factor: float) -> BandCut:
     """The BandCut of `config` for a plate `factor` times the working size (1: native)."""
     factor = max(1.0, factor)
+    smoothness = config.grabcut_smoothness if config.method == "grabcut" else config.smoothness
     return BandCut(half_width=max(2.0, config.band * factor), factor=max(1, int(round(factor))),
-                   smoothness=config.smoothness, click_radius=config.click_radius * factor)
+                   smoothness=smoothness, click_radius=config.click_radius * factor, soft_width=config.soft_width)
 
 
 def decide_edges(candidates: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], config: EdgesConfig,
                  factor: float) -> np.ndarray:
     """candidates (K, H, W) float32, plate (H, W, 3) RGB, clicks in plate px -> (K, H, W): each
-    candidate through cut_band (config.method "graphcut"), or `candidates` itself ("none")."""
+    candidate through cut_band ("graphcut") or grabcut_band ("grabcut"), or `candidates` itself
+    ("none")."""
     if config.method == "none":
         return candidates
     settings = settings_for(config, factor)
-    return np.stack([cut_band(c, plate, clicks, settings) for c in candidates])
+    cut = grabcut_band if config.method == "grabcut" else cut_band
+    return np.stack([cut(c, plate, clicks, settings) for c in candidates])
 
 
 def band_mask(alpha: np.ndarray, factor: int, half_width: float) -> np.ndarray:
@@ -122,26 +135,70 @@ def click_disks(shape: tuple[int, int], clicks: Sequence[Click], radius: float) 
 
 def cut_band(alpha: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], settings: BandCut) -> np.ndarray:
     """alpha (H, W) float32 in [0, 1], plate (H, W, 3) float32 RGB, clicks in plate px ->
-    (H, W) float32: alpha with the band's pixels replaced by the graph cut's 0/1 decision.
+    (H, W) float32: alpha with the band's pixels replaced by the graph cut's 0/1 decision, the
+    network's probability as unary terms ("graphcut").
 
     Pixels outside the band (edge band plus click disks) are returned unchanged, bit for bit.
     """
-    positive, negative = click_disks(alpha.shape, clicks, settings.click_radius)
-    band = band_mask(alpha, settings.factor, settings.half_width) | positive | negative
-    count = int(np.count_nonzero(band))
+    band, positive, negative = _band_and_disks(alpha, clicks, settings)
     result = np.array(alpha, dtype=np.float32, copy=True)
-    if count == 0:
+    if not band.any():
         return result
-    index = np.full(alpha.shape, -1, dtype=np.int64)
-    index[band] = np.arange(count)
-    outside_label = alpha > 0.5
     probability = np.clip(alpha[band].astype(np.float64), _EPS, 1 - _EPS)
     # A working pixel's probability says which side a factor x factor block lies on, not where in
     # the block the edge runs: each plate pixel's unary counts 1 / factor.
-    source = -np.log(1 - probability) / settings.factor  # paid when the pixel goes to the background
-    sink = -np.log(probability) / settings.factor  # paid when it goes to the foreground
+    to_background = -np.log(1 - probability) / settings.factor
+    to_foreground = -np.log(probability) / settings.factor
+    result[band] = _cut(alpha, plate, band, positive, negative, to_background, to_foreground, settings.smoothness)
+    return result
+
+
+def grabcut_band(alpha: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], settings: BandCut) -> np.ndarray:
+    """As cut_band, with the unary terms from colour models of the foreground and background
+    learned around the band (colour_models.learn), and a soft edge of settings.soft_width px
+    ("grabcut"). Where the models cannot be learned (fewer than colour_models.MIN_SAMPLES
+    pixels of a label near the band), this is cut_band.
+
+    Pixels outside the band (edge band plus click disks) are returned unchanged, bit for bit;
+    click disks are 1 (positive) or 0 (negative).
+    """
+    band, positive, negative = _band_and_disks(alpha, clicks, settings)
+    result = np.array(alpha, dtype=np.float32, copy=True)
+    if not band.any():
+        return result
+    edge_band = band & ~(positive | negative)
+    models = None if not edge_band.any() else colour_models.learn(
+        plate, alpha, edge_band, margin=int(np.ceil(3 * settings.half_width)), stride=max(1, settings.factor // 2))
+    if models is None:
+        return cut_band(alpha, plate, clicks, settings)
+    to_foreground, to_background = models.costs(plate[band])
+    inside = _cut(alpha, plate, band, positive, negative, to_background, to_foreground, settings.smoothness)
+    result[band] = inside
+    if settings.soft_width > 0:
+        _soften(result, band, plate, models, settings.soft_width)
+        result[positive], result[negative] = 1.0, 0.0
+    return result
+
+
+def _band_and_disks(alpha: np.ndarray, clicks: Sequence[Click], settings: BandCut
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(band, positive disks, negative disks), each (H, W) bool; the band includes the disks."""
+    positive, negative = click_disks(alpha.shape, clicks, settings.click_radius)
+    return band_mask(alpha, settings.factor, settings.half_width) | positive | negative, positive, negative
+
+
+def _cut(alpha: np.ndarray, plate: np.ndarray, band: np.ndarray, positive: np.ndarray, negative: np.ndarray,
+         to_background: np.ndarray, to_foreground: np.ndarray, smoothness: float) -> np.ndarray:
+    """The band's graph cut: (N,) float32 1 (foreground) or 0 for the N band pixels (row-major).
+
+    to_background / to_foreground: (N,) the unary cost of each band pixel taking that label.
+    Pixels just outside the band keep the matte's label (alpha > 0.5); click disks are hard.
+    """
+    count = int(np.count_nonzero(band))
+    index = np.full(alpha.shape, -1, dtype=np.int64)
+    index[band] = np.arange(count)
     pairs = _neighbour_pairs(band, plate)
-    weights = settings.smoothness * np.exp(-_beta(pairs) * pairs.squared)
+    weights = smoothness * np.exp(-_beta(pairs) * pairs.squared)
     inside_pair = pairs.second_in_band
     graph = maxflow.Graph[float](count, int(np.count_nonzero(inside_pair)))
     graph.add_nodes(count)
@@ -150,17 +207,38 @@ def cut_band(alpha: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], sett
     graph.add_edges(first[inside_pair], second[inside_pair], weights[inside_pair], weights[inside_pair])
     # A band pixel next to a fixed outside pixel pays the pair's weight for disagreeing with it.
     boundary = ~inside_pair
-    fixed_fg = outside_label.ravel()[pairs.second[boundary]]
+    fixed_fg = (alpha > 0.5).ravel()[pairs.second[boundary]]
     nodes, w = first[boundary], weights[boundary]
-    source += np.bincount(nodes[fixed_fg], w[fixed_fg], minlength=count)
-    sink += np.bincount(nodes[~fixed_fg], w[~fixed_fg], minlength=count)
+    source = to_background + np.bincount(nodes[fixed_fg], w[fixed_fg], minlength=count)  # paid as background
+    sink = to_foreground + np.bincount(nodes[~fixed_fg], w[~fixed_fg], minlength=count)  # paid as foreground
     source[positive[band]] = _HARD
     sink[negative[band]] = _HARD
     graph.add_grid_tedges(np.arange(count), source, sink)
     graph.maxflow()
-    foreground = ~graph.get_grid_segments(np.arange(count))
-    result[band] = foreground.astype(np.float32)
-    return result
+    return (~graph.get_grid_segments(np.arange(count))).astype(np.float32)
+
+
+def _soften(result: np.ndarray, band: np.ndarray, plate: np.ndarray, models: colour_models.ColourModels,
+            soft_width: float) -> None:
+    """In place: band pixels within `soft_width` px (chessboard, rounded) of the cut's edge pixels
+    (either side of the 0/1 labels in `result`) get the colour models' posterior p(fg) / (p(fg) + p(bg)), averaged with a 1 px
+    Gaussian over the zone's own pixels. Works on the zone's bounding box only."""
+    inside = result > 0.5
+    edge = (inside ^ ndimage.binary_erosion(inside, border_value=1)) | (~inside ^ ndimage.binary_erosion(~inside, border_value=1))
+    reach = int(round(soft_width))
+    zone = (ndimage.binary_dilation(edge, iterations=reach) if reach > 0 else edge) & band
+    if not zone.any():
+        return
+    rows, cols = np.nonzero(zone)
+    pad = 4  # the Gaussian's reach (4 sigma)
+    box = (slice(max(0, rows.min() - pad), rows.max() + pad + 1), slice(max(0, cols.min() - pad), cols.max() + pad + 1))
+    local = zone[box]
+    to_foreground, to_background = models.costs(plate[box][local])
+    posterior = np.zeros(local.shape)
+    posterior[local] = 1.0 / (1.0 + np.exp(np.clip(to_foreground - to_background, -50.0, 50.0)))
+    weight = ndimage.gaussian_filter(local.astype(np.float64), 1.0, truncate=4.0)
+    smoothed = ndimage.gaussian_filter(posterior, 1.0, truncate=4.0) / np.maximum(weight, 1e-12)
+    result[box][local] = smoothed[local].astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import TILE_OVERLAPS
+from ..tile_layouts import TILE_OVERLAPS
 
 
 def nearest_indices(source_size: int, target_size: int) -> torch.Tensor:
