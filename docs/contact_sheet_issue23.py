@@ -1,6 +1,6 @@
 """Contact sheet of issue 23: three scikit-image photographs cut to 16:9, fixed clicks, the bundled
-model's matte before issue 23 (the paper's tile grid, `edges: none`) and as shipped (tile extent
-192x144, `edges: graphcut`): the same weights.
+model's matte before issue 23 (the paper's tile grid, `edges: none`), with the tile extent 192x144
+and `edges: graphcut` (session 9), and as shipped (tile extent, `edges: grabcut`): the same weights.
 
     PYTHONPATH=. python docs/contact_sheet_issue23.py docs/issue23_contact_sheet.png
 """
@@ -43,15 +43,16 @@ def main(out: str) -> None:
         rgb = getattr(skimage.data, name)()[top:bottom, :, :3].astype(np.float32) / 255
         clicks = [Click(x, y, True) for x, y in positives] + [Click(x, y, False) for x, y in negatives]
         tiles = [overlay(rgb, segmenter.segment(rgb, None, clicks, edges=e, all_candidates=False).alpha, clicks)
-                 for segmenter, e in ((before, "none"), (shipped, "graphcut"))]
+                 for segmenter, e in ((before, "none"), (shipped, "graphcut"), (shipped, "grabcut"))]
         rows.append(tiles)
     width = max(t.width for r in rows for t in r)
-    sheet = Image.new("RGB", (2 * width + 8, sum(r[0].height + 8 for r in rows)), "white")
+    columns = len(rows[0])
+    sheet = Image.new("RGB", (columns * (width + 8) - 8, sum(r[0].height + 8 for r in rows)), "white")
     y = 0
-    for before, after in rows:
-        sheet.paste(before, (0, y))
-        sheet.paste(after, (width + 8, y))
-        y += before.height + 8
+    for row in rows:
+        for column, tile in enumerate(row):
+            sheet.paste(tile, (column * (width + 8), y))
+        y += row[0].height + 8
     sheet.quantize(256).save(out, optimize=True)  # a palette PNG: a quarter of the bytes
 
 

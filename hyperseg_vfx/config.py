@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .door import ANYWHERE
-from .edge_methods import EDGE_METHODS
+from .edge_methods import EDGE_METHODS, MAX_EDGE_PASSES
 from .errors import HypersegError
 from .tile_layouts import TILE_OVERLAPS
 
@@ -122,7 +122,9 @@ class EdgesConfig:
     short side, at least 2); smoothness: graphcut's pairwise weight lambda; grabcut_smoothness:
     grabcut's (against unaries in nats of colour likelihood: GrabCut's 50); soft_width: grabcut's
     soft edge, the plate px either side of the cut's edge that get the colour models' posterior
-    (0: a hard 0/1 edge); click_radius: radius of a click's hard-constraint disk, in working pixels.
+    (0: a hard 0/1 edge); click_radius: radius of a click's hard-constraint disk, in working pixels;
+    passes: how many times the stage runs, each pass's band drawn around the previous pass's edge
+    (so a pass can reach an edge up to passes x band from the network's).
     """
 
     method: str = "none"
@@ -131,6 +133,7 @@ class EdgesConfig:
     click_radius: float = 1.0
     grabcut_smoothness: float = 50.0
     soft_width: float = 3.0
+    passes: int = 1
 
 
 @dataclass
@@ -195,6 +198,8 @@ class ModelConfig:
             raise ConfigError("edges.band and edges.click_radius must be positive")
         if min(self.edges.smoothness, self.edges.grabcut_smoothness, self.edges.soft_width) < 0:
             raise ConfigError("edges.smoothness, edges.grabcut_smoothness and edges.soft_width must be >= 0")
+        if not 1 <= self.edges.passes <= MAX_EDGE_PASSES:
+            raise ConfigError(f"edges.passes must be 1 to {MAX_EDGE_PASSES}")
         if self.refine.radius < 0 or self.refine.eps <= 0 or self.refine.reference_short_side < 1:
             raise ConfigError("refine.radius must be >= 0, refine.eps and refine.reference_short_side positive")
         return self

@@ -1,5 +1,5 @@
-"""Names of the edge stage's methods (modeling/edges.py), in a module that imports nothing, so
-that the CLI can offer them as choices without loading the model code at start-up."""
+"""Names and limits of the edge stage's settings (modeling/edges.py), in a module that imports
+nothing, so that the CLI can offer them as choices without loading the model code at start-up."""
 
 #: EdgesConfig.method: the matte as the network gives it, a graph cut by the network's
 #: probability, or a graph cut by colour models learned around the edge.
@@ -7,3 +7,5 @@ EDGE_METHODS = ("none", "graphcut", "grabcut")
 #: options.edges of a shot, `--edges` of evaluate and bench: the model config's own choice
 #: ("model") or one of EDGE_METHODS.
 EDGES = ("model", *EDGE_METHODS)
+#: Most runs of the stage one model config may ask for (edges.passes): each costs one band stage.
+MAX_EDGE_PASSES = 4

@@ -207,14 +207,16 @@ def test_checkpoint_set_edges_switches_the_edge_stage(tiny_checkpoint, tmp_path)
     assert colour.config.edges == dataclasses.replace(source.config.edges, method="grabcut")
     assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), colour.state_dict().values()))
     assert "grabcut at the plate's resolution" in runner.invoke(main, ["checkpoint", "info", str(out)]).output
-    args = ["checkpoint", "set-edges", str(out), str(hard), "--method", "grabcut", "--soft-width", "0", "--band", "2"]
+    args = ["checkpoint", "set-edges", str(out), str(hard), "--method", "grabcut", "--soft-width", "0", "--band", "2",
+            "--passes", "2"]
     assert runner.invoke(main, args).exit_code == 0
     edges = load_checkpoint(hard)[0].config.edges
-    assert (edges.method, edges.soft_width, edges.band, edges.smoothness) == ("grabcut", 0.0, 2.0, source.config.edges.smoothness)
-    assert "hard edge" in runner.invoke(main, ["checkpoint", "info", str(hard)]).output
+    assert (edges.method, edges.soft_width, edges.band, edges.passes, edges.smoothness) == (
+        "grabcut", 0.0, 2.0, 2, source.config.edges.smoothness)
+    assert "hard edge, 2 passes" in runner.invoke(main, ["checkpoint", "info", str(hard)]).output
     again = runner.invoke(main, ["checkpoint", "set-edges", str(tiny_checkpoint), str(out), "--method", "none"])
     assert again.exit_code != 0 and "already exists" in again.output
-    for bad in (["--method", "crf"], ["--method", "grabcut", "--soft-width", "-1"], []):
+    for bad in (["--method", "crf"], ["--method", "grabcut", "--soft-width", "-1"], ["--method", "grabcut", "--passes", "5"], []):
         result = runner.invoke(main, ["checkpoint", "set-edges", str(tiny_checkpoint), str(tmp_path / "x.pt"), *bad])
         assert result.exit_code == 2 and not (tmp_path / "x.pt").exists(), bad
 
