@@ -126,6 +126,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         "taps": list(config["backbone"]["taps"]),
         "tessellate": config["backbone"]["tessellate"],
         "tile_extent": list(ModelConfig.from_dict(config).backbone.tile_extent),
+        "tile_overlap": ModelConfig.from_dict(config).backbone.tile_overlap,
         "tucker_ranks": [int(f.shape[1]) for f in payload["tucker"]],
         "network": {
             "width": config["network"]["width"],

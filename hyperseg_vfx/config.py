@@ -17,6 +17,7 @@ import yaml
 from .door import ANYWHERE
 from .edge_methods import EDGE_METHODS, MAX_EDGE_PASSES
 from .errors import HypersegError
+from .tile_layouts import TILE_OVERLAPS
 
 VGG19_TAP_CHANNELS = {"conv1_2": 64, "conv2_2": 128, "conv3_2": 256, "conv4_2": 512, "conv5_2": 512}
 CONTEXT_CHANNELS = 10  # X_t (3), X_{t-1} (3), B_p, B_n, D_p, D_n
@@ -37,6 +38,10 @@ class BackboneConfig:
     tile_extent: (w, h) frame pixels a tile covered in training, so that frames of any aspect are
     cut into whole tiles stretched as in training (modeling/tessellation.TileGrid); (0, 0), the
     default, is the paper's grid of ceil(size / tile_size) tiles per axis.
+    tile_overlap: "none" (default: the grid above, tiles meet at seams), or "nearest" / "blend":
+    overlapping crops of exactly tile_extent frame px (tile_size px without an extent), each
+    stretched to the tile as in training; an output pixel takes the features of the crop whose
+    centre is nearest, or blends the overlapping crops linearly (modeling/tessellation).
     """
 
     weights: str = "imagenet"
@@ -45,6 +50,7 @@ class BackboneConfig:
     tessellate: bool = True
     max_tiles_per_batch: int = 8
     tile_extent: tuple[int, ...] = (0, 0)
+    tile_overlap: str = "none"
 
 
 @dataclass
@@ -165,6 +171,8 @@ class ModelConfig:
         if len(self.backbone.tile_extent) != 2 or min(self.backbone.tile_extent) < 0 or (
                 0 in self.backbone.tile_extent and any(self.backbone.tile_extent)):
             raise ConfigError("backbone.tile_extent must be [width, height] in pixels, or [0, 0] for the paper's grid")
+        if self.backbone.tile_overlap not in TILE_OVERLAPS:
+            raise ConfigError(f"backbone.tile_overlap: {self.backbone.tile_overlap!r} is not one of {list(TILE_OVERLAPS)}")
         if self.backbone.max_tiles_per_batch < 1:
             raise ConfigError("backbone.max_tiles_per_batch must be at least 1")
         if len(self.tucker.ranks) != len(self.backbone.taps):

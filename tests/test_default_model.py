@@ -36,6 +36,20 @@ def test_bundled_model_is_labelled_a_synthetic_demonstration():
     assert model.config.edges.method == "grabcut"  # chosen on the dev clips (docs/notes/issue23-grabcut.md)
 
 
+def test_bundled_model_cuts_scope_plates_into_overlapping_crops():
+    """Chosen on the dev clips (docs/notes/issue23-overlap.md): a 2.39:1 plate's working frame
+    (2048x858 -> 344x144) is two blended 192x144 crops, each stretched as the 192x144 training
+    frames were; 4:3, 16:9 and 1.85:1 working frames stay one tile."""
+    model, _ = load_checkpoint(DEFAULT_CHECKPOINT)
+    assert model.config.backbone.tile_extent == (192, 144) and model.config.backbone.tile_overlap == "blend"
+    segmenter = Segmenter(model, device="cpu")
+    scope = model.tile_grid(*segmenter.working_size(858, 2048))
+    assert (scope.width, scope.height) == (344, 144)
+    assert [(rows, cols) for rows, cols in scope.crops()] == [(slice(0, 144), slice(0, 192)), (slice(0, 144), slice(152, 344))]
+    for plate in ((1440, 1920), (1080, 1920), (1080, 1998)):
+        assert model.tile_grid(*segmenter.working_size(*plate)).count == 1
+
+
 def test_bundled_model_segments_unseen_synthetic_clips(tmp_path):
     generate_clips(tmp_path, clips=6, frames=1, width=192, height=144, seed=990)
     samples = open_dataset(f"clips:{tmp_path}")

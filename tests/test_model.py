@@ -314,3 +314,122 @@ def test_backbone_is_torchvision_vgg19_and_loads_its_imagenet_file_format(tmp_pa
         expected = [reference.features[: index + 1](normalised) for index in (3, 8, 13, 22, 31)]
     for got, want in zip(ours, expected):
         torch.testing.assert_close(got, want)
+
+
+OVERLAP_SIZES = [  # frame, extent, (columns, rows), crop size
+    ((344, 144), (192, 144), (2, 1), (192, 144)), ((256, 144), (192, 144), (1, 1), (256, 144)),
+    ((333, 187), (192, 144), (2, 1), (192, 187)), ((400, 300), (192, 144), (3, 3), (192, 144)),
+    ((100, 60), (192, 144), (1, 1), (100, 60)), ((500, 230), (0, 0), (3, 2), (224, 224))]
+
+
+@pytest.mark.parametrize("overlap", ["nearest", "blend"])
+@pytest.mark.parametrize("size, extent, grid, crop", OVERLAP_SIZES)
+def test_overlapping_tiles_are_crops_of_the_extent_stretched_as_in_training(size, extent, grid, crop, overlap):
+    """Overlapping tiles: an axis that the extent rule fits in one tile is one crop (the whole
+    axis); a longer one, ceil(size / extent) crops of exactly the extent (224 px without one),
+    from 0 to the far edge; each tile is bit for bit what a training frame of the crop's size made
+    in one tile; neighbours overlap; the placements cover every output pixel once ('nearest') or
+    with weights summing to 1 ('blend'), with tile-local indices inside the tile's features."""
+    width, height = size
+    tiled = TileGrid(width, height, extent=extent, overlap=overlap)
+    assert (tiled.columns, tiled.rows) == grid
+    frame = frame_tensor(width, height)
+    tiles = tiled.tiles(frame)
+    crops = tiled.crops()
+    assert tiles.shape == (tiled.count, 3, 224, 224) and len(crops) == tiled.count
+    for tile, (rows, cols) in zip(tiles, crops):
+        assert (cols.stop - cols.start, rows.stop - rows.start) == crop
+        training = TileGrid(*crop, extent=crop).tiles(frame[:, :, rows, cols].contiguous())
+        assert training.shape[0] == 1 and torch.equal(tile, training[0])
+    assert {c.stop for _r, c in crops} >= {width} and {r.stop for r, _c in crops} >= {height}
+    for feature_size in (224, 14):
+        hits = torch.zeros(height, width, dtype=torch.float64)
+        for index in range(tiled.count):
+            place = tiled.placement(index, feature_size)
+            weights = torch.ones(1, 1) if place.weights is None else place.weights.double()
+            assert (place.weights is None) == (overlap == "nearest")
+            hits[place.rows, place.cols] += weights
+            assert place.src_rows.numel() == place.rows.stop - place.rows.start
+            assert int(place.src_cols.max()) < feature_size and int(place.src_rows.min()) >= 0
+        if overlap == "nearest":
+            assert (hits == 1).all()
+        else:
+            torch.testing.assert_close(hits, torch.ones_like(hits), rtol=0, atol=1e-6)
+    if grid[0] > 1:
+        assert crops[1][1].start < crops[0][1].stop  # the columns overlap: no seam of abutting tiles
+
+
+@pytest.mark.parametrize("overlap", ["nearest", "blend"])
+@pytest.mark.parametrize("width,height,extent", [(344, 144, (192, 144)), (333, 187, (192, 144)), (300, 230, (0, 0))])
+def test_overlap_efficient_path_equals_literal_path(model, width, height, extent, overlap):
+    """With overlapping tiles the efficient path (per tile, straight into the frame) equals the
+    literal one (every tap's tiles resized onto frame-sized canvases and combined by
+    TileGrid.assemble), and the training path from cached compressed taps equals both; the
+    features differ from the whole-tile grid's and between the two modes."""
+    import copy
+
+    overlapping = copy.deepcopy(model)
+    overlapping.config.backbone.tile_extent = extent
+    overlapping.config.backbone.tile_overlap = overlap
+    whole = copy.deepcopy(overlapping)
+    whole.config.backbone.tile_overlap = "none"
+    frame = frame_tensor(width, height)
+    with torch.inference_mode():
+        projected = overlapping.project_frame(frame)
+        literal = overlapping.network.project_features(overlapping.literal_features(frame))
+        taps = [torch.cat(parts) for parts in zip(*(t for _s, t in overlapping.backbone_tiles(frame)))]
+        cached = overlapping.project_compressed(overlapping.compress_taps(taps), height, width)
+        assert not torch.allclose(projected, whole.project_frame(frame), atol=1e-3)
+    torch.testing.assert_close(projected, literal, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(cached, projected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("overlap", ["nearest", "blend"])
+def test_tile_overlap_keeps_frames_of_one_tile_bit_for_bit(model, overlap):
+    """Frames that the extent rule puts in one tile (4:3 192x144, 16:9 256x144, 1.85:1 266x144 with
+    extent 192x144) get the same features with overlap as without, bit for bit."""
+    import copy
+
+    whole = copy.deepcopy(model)
+    whole.config.backbone.tile_extent = (192, 144)
+    overlapping = copy.deepcopy(whole)
+    overlapping.config.backbone.tile_overlap = overlap
+    for width in (192, 256, 266):
+        assert overlapping.tile_grid(144, width).count == 1
+        with torch.inference_mode():
+            assert torch.equal(overlapping.project_frame(frame_tensor(width, 144)), whole.project_frame(frame_tensor(width, 144)))
+
+
+def test_tile_overlap_blends_only_inside_the_overlap(model):
+    """Blend vs nearest at 344x144 (two 192x144 crops at x = 0 and 152): the features are equal
+    outside the 40-px overlap (x < 152 or x >= 192) and differ inside it."""
+    import copy
+
+    features = {}
+    for overlap in ("nearest", "blend"):
+        variant = copy.deepcopy(model)
+        variant.config.backbone.tile_extent, variant.config.backbone.tile_overlap = (192, 144), overlap
+        with torch.inference_mode():
+            features[overlap] = variant.project_frame(frame_tensor(344, 144))
+    differs = (features["nearest"] - features["blend"]).abs().amax(dim=(0, 1, 2)) > 1e-5
+    assert not differs[:152].any() and not differs[192:].any() and differs[152:192].float().mean() > 0.9
+
+
+def test_tile_overlap_in_the_config_and_the_feature_cache_key(model):
+    """Bad tile_overlap values are refused naming the field; the training feature cache's key
+    differs for each overlap (the default 'none' adds nothing to it, so older caches hold)."""
+    import copy
+
+    from hyperseg_vfx.training.features import feature_identity
+
+    config = random_config()
+    for bad in ("overlap", "", "Blend", None):
+        config.backbone.tile_overlap = bad
+        with pytest.raises(ConfigError, match="backbone.tile_overlap"):
+            config.validate()
+    keys = {}
+    for overlap in ("none", "nearest", "blend"):
+        variant = copy.deepcopy(model)
+        variant.config.backbone.tile_extent, variant.config.backbone.tile_overlap = (192, 144), overlap
+        keys[overlap] = feature_identity(variant)
+    assert len(set(keys.values())) == 3

@@ -36,9 +36,9 @@ def aspect_clips(tmp_path_factory):
 def test_demo_seams_config_trains_on_frames_cut_as_inference_cuts_plates(aspect_clips, tmp_path):
     config = TrainConfig.from_yaml(CONFIGS / "demo_seams.yaml")
     # the config's init is runs/demo_seams_init.pt, the bundled six-stage model's file before it was
-    # given a tile extent (see its header): the same weights on the paper's grid
+    # given a tile extent and overlap (see its header): the same weights on the paper's grid
     init, metadata = load_checkpoint(DEFAULT_CHECKPOINT)
-    init.config.backbone.tile_extent = (0, 0)
+    init.config.backbone.tile_extent, init.config.backbone.tile_overlap = (0, 0), "none"
     save_checkpoint(init, tmp_path / "init.pt", metadata)
     config.init, config.out = str(tmp_path / "init.pt"), str(tmp_path / "run")
     config.data.train, config.data.cache = f"clips:{aspect_clips}", "memory"

@@ -255,3 +255,27 @@ def test_bench_reports_the_working_size_and_compares_with_native(tiny_model):
     # at 4K): bench still times a click update on cached features instead of failing
     tight = run_benchmark(Segmenter(model, device="cpu", cache_bytes=1024), 256, 128, compare_native=True)
     assert tight["click_update_s"] > 0 and tight["native"]["click_update_s"] > 0
+
+
+def test_checkpoint_set_tile_extent_overlap_cuts_scope_into_overlapping_crops(tiny_checkpoint, tmp_path):
+    """set-tile-extent 192x144 --overlap blend: a 2.39:1 working frame (344x144) is two 192x144
+    crops that overlap (x 0-192 and 152-344) instead of two 172-px tiles meeting at a seam; 16:9
+    stays one tile; `checkpoint info` says so; the weights are unchanged; without --overlap the
+    grid has none; a bad --overlap exits 2 and writes nothing."""
+    runner = CliRunner()
+    out, plain = tmp_path / "overlap.pt", tmp_path / "plain.pt"
+    result = runner.invoke(main, ["checkpoint", "set-tile-extent", str(tiny_checkpoint), str(out),
+                                  "--extent", "192x144", "--overlap", "blend"])
+    assert result.exit_code == 0, result.output
+    source, overlapping = load_checkpoint(tiny_checkpoint)[0], load_checkpoint(out)[0]
+    assert overlapping.config.backbone.tile_overlap == "blend"
+    scope = overlapping.tile_grid(144, 344)
+    assert scope.count == 2 and [cols for _rows, cols in scope.crops()] == [slice(0, 192), slice(152, 344)]
+    assert overlapping.tile_grid(144, 256).count == 1
+    assert "blended linearly across each overlap" in runner.invoke(main, ["checkpoint", "info", str(out)]).output
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), overlapping.state_dict().values()))
+    assert runner.invoke(main, ["checkpoint", "set-tile-extent", str(out), str(plain), "--extent", "192x144"]).exit_code == 0
+    assert load_checkpoint(plain)[0].config.backbone.tile_overlap == "none"
+    bad = runner.invoke(main, ["checkpoint", "set-tile-extent", str(tiny_checkpoint), str(tmp_path / "x.pt"),
+                               "--extent", "192x144", "--overlap", "average"])
+    assert bad.exit_code == 2 and "--overlap" in bad.output and not (tmp_path / "x.pt").exists()

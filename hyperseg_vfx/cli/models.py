@@ -10,6 +10,7 @@ import click
 
 from ..edge_methods import EDGE_METHODS, MAX_EDGE_PASSES
 from ..errors import HypersegError
+from ..tile_layouts import TILE_OVERLAPS
 
 
 @click.command("fetch-weights")
@@ -137,7 +138,15 @@ def _tessellation_line(info: dict) -> str:
     if not info["tessellate"]:
         return "off"
     width, height = info["tile_extent"]
+    overlap = info.get("tile_overlap", "none")
+    if overlap != "none":
+        crop = f"{width}x{height} frame px, stretched as in training" if width else "one tile's size, unstretched"
+        return f"on, overlapping crops of {crop} ({_OVERLAP_WORDS[overlap]})"
     return f"on, tiles covering {width}x{height} frame px as in training" if width else "on, the paper's grid"
+
+
+_OVERLAP_WORDS = {"nearest": "each pixel from the crop whose centre is nearest",
+                  "blend": "blended linearly across each overlap"}
 
 
 def _edges_line(edges: dict) -> str:
@@ -186,9 +195,14 @@ def checkpoint_set_working_size(source: Path, out: Path, short_side: int | None,
               help="Frame pixels one tile covered in training (e.g. 192x144): frames of any aspect are cut "
                    "into whole tiles stretched as in training.")
 @click.option("--paper-grid", is_flag=True, help="The paper's grid: ceil(w / 224) x ceil(h / 224) tiles.")
+@click.option("--overlap", type=click.Choice(TILE_OVERLAPS), default="none", show_default=True,
+              help="none: whole tiles meeting at seams; nearest / blend: overlapping crops of exactly the extent "
+                   "(224 px with --paper-grid), each pixel from the crop whose centre is nearest, or blended "
+                   "linearly across the overlap.")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
-def checkpoint_set_tile_extent(source: Path, out: Path, extent: str | None, paper_grid: bool, force: bool) -> None:
-    """Copy a checkpoint with another tile grid (backbone.tile_extent; the weights are unchanged)."""
+def checkpoint_set_tile_extent(source: Path, out: Path, extent: str | None, paper_grid: bool, overlap: str,
+                               force: bool) -> None:
+    """Copy a checkpoint with another tile grid (backbone.tile_extent and tile_overlap; the weights are unchanged)."""
     from ..checkpoint import load_checkpoint, save_checkpoint
     from ..config import ConfigError
 
@@ -199,13 +213,14 @@ def checkpoint_set_tile_extent(source: Path, out: Path, extent: str | None, pape
     size = (0, 0) if paper_grid else _extent(extent)
     model, metadata = load_checkpoint(source)
     model.config.backbone.tile_extent = size
+    model.config.backbone.tile_overlap = overlap
     try:
         model.config.validate()
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--extent") from None
     save_checkpoint(model, out, metadata)
-    grid = "the paper's grid" if paper_grid else f"tiles covering {size[0]}x{size[1]} frame px as in training"
-    click.echo(f"Wrote {out}: {source} with {grid}")
+    grid = _tessellation_line({"tessellate": True, "tile_extent": size, "tile_overlap": overlap})
+    click.echo(f"Wrote {out}: {source} with tessellation {grid}")
 
 
 @checkpoint.command("set-edges")

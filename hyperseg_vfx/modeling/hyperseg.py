@@ -76,7 +76,7 @@ class HyperSeg(nn.Module):
     def tile_grid(self, height: int, width: int) -> TileGrid:
         """The tessellation of an H x W frame under this model's config."""
         b = self.config.backbone
-        return TileGrid(width, height, b.tile_size, b.tessellate, b.tile_extent)
+        return TileGrid(width, height, b.tile_size, b.tessellate, b.tile_extent, b.tile_overlap)
 
     def backbone_tiles(self, frame: torch.Tensor) -> Iterator[tuple[int, list[torch.Tensor]]]:
         """Yield (first tile index, per-tap features (b, C_k, t/s_k, t/s_k)) per batch of tiles."""
@@ -107,7 +107,7 @@ class HyperSeg(nn.Module):
         _, _, height, width = frame.shape
         grid = self.tile_grid(height, width)
         folded = self.folded_weights()
-        out = self._projection_buffer(height, width, frame.device)
+        out = self._projection_buffer(height, width, frame.device, grid)
         batches = self.backbone_tiles(frame)
         while True:
             with times.stage("backbone", frame.device):
@@ -137,7 +137,7 @@ class HyperSeg(nn.Module):
         (1, width, H, W), differentiable w.r.t. the network's layer 1: the training path.
         """
         grid = self.tile_grid(height, width)
-        out = self._projection_buffer(height, width, compressed[0].device)
+        out = self._projection_buffer(height, width, compressed[0].device, grid)
         self.project_tiles(compressed, self.feature_weights_per_tap(), grid, 0, out)
         return out.permute(2, 0, 1).unsqueeze(0)
 
@@ -150,20 +150,30 @@ class HyperSeg(nn.Module):
         (width, C_k). Each tap is projected at its own resolution, the taps are summed coarse to
         fine with exact integer upsampling (nearest from a tap's mosaic to the frame equals
         nearest from the finest tap's mosaic after repeating the coarse pixels), and each tile's
-        sum is written once into the frame.
+        sum is written once into the frame (with overlap 'blend': added, times its weights).
         """
         strides = [TAP_STRIDE[t] for t in self.config.backbone.taps]
         projected = [tap.permute(0, 2, 3, 1) @ w.T.to(tap.dtype) for tap, w in zip(taps, weights)]
         merged = _sum_coarse_to_fine(projected, strides)  # (b, h, w, width) at the finest tap
         for offset in range(merged.shape[0]):
             place = grid.placement(start + offset, merged.shape[1])
-            out[place.rows, place.cols] = merged[offset][place.src_rows][:, place.src_cols]
+            features = merged[offset][place.src_rows][:, place.src_cols]
+            if place.weights is None:
+                out[place.rows, place.cols] = features
+            else:
+                out[place.rows, place.cols] += features * place.weights.to(features)[:, :, None]
 
-    def _projection_buffer(self, height: int, width: int, device: torch.device) -> torch.Tensor:
-        return torch.empty(height, width, self.config.network.width, device=device, dtype=torch.float32)
+    def _projection_buffer(self, height: int, width: int, device: torch.device, grid: TileGrid) -> torch.Tensor:
+        """(H, W, width) float32: uninitialised when every pixel is written once, zeros when tiles add."""
+        allocate = torch.zeros if grid.overlap == "blend" and grid.overlaps else torch.empty
+        return allocate(height, width, self.config.network.width, device=device, dtype=torch.float32)
 
     def literal_features(self, frame: torch.Tensor) -> torch.Tensor:
-        """The paper's path, for reference: (1, 3, H, W) -> compressed hypercolumns (1, D_phi, H, W)."""
+        """The paper's path, for reference: (1, 3, H, W) -> compressed hypercolumns (1, D_phi, H, W).
+
+        Each tap's tiles are assembled at the frame's size (TileGrid.assemble: the mosaic resized
+        to the frame, or overlapping tiles combined on frame-sized canvases), then compressed.
+        """
         _, _, height, width = frame.shape
         grid = self.tile_grid(frame.shape[2], frame.shape[3])
         per_tap: list[list[torch.Tensor]] = [[] for _ in self.config.backbone.taps]
@@ -172,8 +182,7 @@ class HyperSeg(nn.Module):
                 store.append(tap.contiguous())
         compressed = []
         for store, factor in zip(per_tap, self.tucker_factors):
-            mosaic = grid.mosaic(torch.cat(store))
-            hypercolumns = F.interpolate(mosaic, size=(height, width), mode="nearest-exact")
+            hypercolumns = grid.assemble(torch.cat(store))
             compressed.append(torch.einsum("nchw,cr->nrhw", hypercolumns, factor.to(hypercolumns.dtype)))
         return torch.cat(compressed, dim=1)
 

@@ -32,6 +32,7 @@ def feature_identity(model: HyperSeg) -> str:
     """A digest of everything the compressed taps depend on besides the frame."""
     b = model.config.backbone
     grid = (tuple(b.tile_extent),) if any(b.tile_extent) else ()  # absent for the paper's grid: older keys hold
+    grid += (b.tile_overlap,) if b.tile_overlap != "none" else ()  # absent without overlap: older keys hold
     digest = hashlib.sha256(repr((b.weights, tuple(b.taps), b.tile_size, b.tessellate) + grid).encode())
     for factor in model.tucker_factors:
         digest.update(factor.detach().cpu().float().numpy().tobytes())
