@@ -123,8 +123,8 @@ class EdgesConfig:
     grabcut's (against unaries in nats of colour likelihood: GrabCut's 50); soft_width: grabcut's
     soft edge, the plate px either side of the cut's edge that get the colour models' posterior
     (0: a hard 0/1 edge); click_radius: radius of a click's hard-constraint disk, in working pixels;
-    passes: how many times the stage runs, each pass's band drawn around the previous pass's edge
-    (so a pass can reach an edge up to passes x band from the network's).
+    grabcut_passes: how many times grabcut runs, each pass's band drawn around the previous pass's
+    edge (so it can reach an edge up to passes x band from the network's; graphcut runs once).
     """
 
     method: str = "none"
@@ -133,7 +133,7 @@ class EdgesConfig:
     click_radius: float = 1.0
     grabcut_smoothness: float = 50.0
     soft_width: float = 3.0
-    passes: int = 1
+    grabcut_passes: int = 1
 
 
 @dataclass
@@ -198,8 +198,8 @@ class ModelConfig:
             raise ConfigError("edges.band and edges.click_radius must be positive")
         if min(self.edges.smoothness, self.edges.grabcut_smoothness, self.edges.soft_width) < 0:
             raise ConfigError("edges.smoothness, edges.grabcut_smoothness and edges.soft_width must be >= 0")
-        if not 1 <= self.edges.passes <= MAX_EDGE_PASSES:
-            raise ConfigError(f"edges.passes must be 1 to {MAX_EDGE_PASSES}")
+        if not 1 <= self.edges.grabcut_passes <= MAX_EDGE_PASSES:
+            raise ConfigError(f"edges.grabcut_passes must be 1 to {MAX_EDGE_PASSES}")
         if self.refine.radius < 0 or self.refine.eps <= 0 or self.refine.reference_short_side < 1:
             raise ConfigError("refine.radius must be >= 0, refine.eps and refine.reference_short_side positive")
         return self

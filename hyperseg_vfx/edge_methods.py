@@ -7,5 +7,5 @@ EDGE_METHODS = ("none", "graphcut", "grabcut")
 #: options.edges of a shot, `--edges` of evaluate and bench: the model config's own choice
 #: ("model") or one of EDGE_METHODS.
 EDGES = ("model", *EDGE_METHODS)
-#: Most runs of the stage one model config may ask for (edges.passes): each costs one band stage.
+#: Most runs of grabcut one model config may ask for (edges.grabcut_passes): each costs one band stage.
 MAX_EDGE_PASSES = 4

@@ -202,12 +202,13 @@ def test_grabcut_is_deterministic_and_falls_back_to_graphcut_without_colour_samp
 
 
 def test_passes_run_the_stage_again_around_the_previous_edge():
-    """edges.passes 2: the stage runs on its own result (its band around the edge the first pass
-    found), so pixels up to two bands from the matte's contour may change and none farther."""
+    """edges.grabcut_passes 2: grabcut runs on its own result (its band around the edge the first
+    pass found), so pixels up to two bands from the matte's contour may change and none farther;
+    graphcut runs once whatever grabcut_passes says."""
     frame = synthetic_frame(320, 240, seed=5)
     alpha = np.clip(ndimage.gaussian_filter((frame.alpha > 0.5).astype(np.float32), 3), 0, 1).astype(np.float32)
     clicks = [Click(*frame.center, True)]
-    config = EdgesConfig(method="grabcut", band=2.0, passes=2)
+    config = EdgesConfig(method="grabcut", band=2.0, grabcut_passes=2)
     settings = settings_for(config, 3.0)
     once = grabcut_band(alpha, frame.rgb, clicks, settings)
     twice = decide_edges(alpha[None], frame.rgb, clicks, config, 3.0)[0]
@@ -217,9 +218,12 @@ def test_passes_run_the_stage_again_around_the_previous_edge():
     far = ndimage.distance_transform_edt(~contour) > 2 * (settings.half_width + 2 * settings.factor * np.sqrt(2))
     positive, _ = click_disks(alpha.shape, clicks, settings.click_radius)
     np.testing.assert_array_equal(twice[far & ~positive], alpha[far & ~positive])
+    graphcut = dataclasses.replace(config, method="graphcut")
+    np.testing.assert_array_equal(decide_edges(alpha[None], frame.rgb, clicks, graphcut, 3.0)[0],
+                                  cut_band(alpha, frame.rgb, clicks, settings_for(graphcut, 3.0)))
     for passes in (0, 5):
-        with pytest.raises(ConfigError, match="edges.passes"):
-            ModelConfig.from_dict({"edges": {"method": "grabcut", "passes": passes}})
+        with pytest.raises(ConfigError, match="edges.grabcut_passes"):
+            ModelConfig.from_dict({"edges": {"method": "grabcut", "grabcut_passes": passes}})
 
 
 def test_native_models_are_unchanged_by_default_and_change_when_asked(tiny_model):

@@ -211,7 +211,7 @@ def test_checkpoint_set_edges_switches_the_edge_stage(tiny_checkpoint, tmp_path)
             "--passes", "2"]
     assert runner.invoke(main, args).exit_code == 0
     edges = load_checkpoint(hard)[0].config.edges
-    assert (edges.method, edges.soft_width, edges.band, edges.passes, edges.smoothness) == (
+    assert (edges.method, edges.soft_width, edges.band, edges.grabcut_passes, edges.smoothness) == (
         "grabcut", 0.0, 2.0, 2, source.config.edges.smoothness)
     assert "hard edge, 2 passes" in runner.invoke(main, ["checkpoint", "info", str(hard)]).output
     again = runner.invoke(main, ["checkpoint", "set-edges", str(tiny_checkpoint), str(out), "--method", "none"])

@@ -153,11 +153,11 @@ def _edges_line(edges: dict) -> str:
     if edges["method"] == "none":
         return "as the network and refinement give them"
     line = f"{edges['method']} at the plate's resolution, band {edges['band']:g} working px, "
-    passes = f", {edges['passes']} passes" if edges["passes"] > 1 else ""
     if edges["method"] == "grabcut":
         soft = f"soft edge {edges['soft_width']:g} px" if edges["soft_width"] else "hard edge"
+        passes = f", {edges['grabcut_passes']} passes" if edges["grabcut_passes"] > 1 else ""
         return line + f"colour models by GrabCut, smoothness {edges['grabcut_smoothness']:g}, {soft}{passes}"
-    return line + f"smoothness {edges['smoothness']:g}{passes}"
+    return line + f"smoothness {edges['smoothness']:g}"
 
 
 def _working_size_line(short_side: int | None) -> str:
@@ -234,7 +234,7 @@ def checkpoint_set_tile_extent(source: Path, out: Path, extent: str | None, pape
 @click.option("--soft-width", type=click.FloatRange(min=0), default=None,
               help="grabcut's soft edge in plate px either side of the cut, 0 for a hard edge (default: the checkpoint's).")
 @click.option("--passes", type=click.IntRange(1, MAX_EDGE_PASSES), default=None,
-              help="Runs of the stage, each around the previous one's edge (default: the checkpoint's).")
+              help="grabcut's runs, each around the previous one's edge (default: the checkpoint's).")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 def checkpoint_set_edges(source: Path, out: Path, method: str, band: float | None, soft_width: float | None,
                          passes: int | None, force: bool) -> None:
@@ -247,7 +247,7 @@ def checkpoint_set_edges(source: Path, out: Path, method: str, band: float | Non
     edges = model.config.edges
     model.config.edges = dataclasses.replace(edges, method=method, band=edges.band if band is None else band,
                                              soft_width=edges.soft_width if soft_width is None else soft_width,
-                                             passes=edges.passes if passes is None else passes)
+                                             grabcut_passes=edges.grabcut_passes if passes is None else passes)
     model.config.validate()
     save_checkpoint(model, out, metadata)
     click.echo(f"Wrote {out}: {source} with edges {_edges_line(dataclasses.asdict(model.config.edges))}")

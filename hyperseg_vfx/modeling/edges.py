@@ -26,9 +26,9 @@ edge each pixel near it lies on:
    p(fg) / (p(fg) + p(bg)), smoothed by a Gaussian of 1 px (a soft edge where the plate's
    colours are mixed: motion blur, defocus, antialiasing). The rest of the matte is returned
    unchanged, soft values included.
-4. with `passes` > 1, steps 1-3 run again on the result: the next band lies around the edge the
-   previous pass found, so an edge up to passes x half_width from the network's can be reached
-   (and the colour models are learned again from the better labels).
+4. "grabcut" with `grabcut_passes` > 1 runs steps 1-3 again on its result: the next band lies
+   around the edge the previous pass found, so an edge up to passes x half_width from the
+   network's can be reached, and the colour models are learned again from the better labels.
 
 All arrays are numpy, on the CPU: the stage runs after the matte has left the model's device.
 """
@@ -78,15 +78,15 @@ def settings_for(config: EdgesConfig, factor: float) -> BandCut:
 def decide_edges(candidates: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], config: EdgesConfig,
                  factor: float) -> np.ndarray:
     """candidates (K, H, W) float32, plate (H, W, 3) RGB, clicks in plate px -> (K, H, W): each
-    candidate through cut_band ("graphcut") or grabcut_band ("grabcut") config.passes times, each
-    pass on the previous pass's result, or `candidates` itself ("none")."""
+    candidate through cut_band ("graphcut", once) or grabcut_band ("grabcut", config.grabcut_passes
+    times, each pass on the previous pass's result), or `candidates` itself ("none")."""
     if config.method == "none":
         return candidates
     settings = settings_for(config, factor)
-    cut = grabcut_band if config.method == "grabcut" else cut_band
+    cut, passes = (grabcut_band, config.grabcut_passes) if config.method == "grabcut" else (cut_band, 1)
     decided = []
     for candidate in candidates:
-        for _ in range(config.passes):
+        for _ in range(passes):
             candidate = cut(candidate, plate, clicks, settings)
         decided.append(candidate)
     return np.stack(decided)
