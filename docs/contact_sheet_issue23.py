@@ -1,6 +1,7 @@
 """Contact sheet of issue 23: three scikit-image photographs cut to 16:9, fixed clicks, the bundled
 model's matte before issue 23 (the paper's tile grid, `edges: none`), with the tile extent 192x144
-and `edges: graphcut` (session 9), and as shipped (tile extent, `edges: grabcut`): the same weights.
+and `edges: graphcut` (session 9), and as shipped (tile extent, `edges: grabcut` in 2 passes): the
+same weights.
 
     PYTHONPATH=. python docs/contact_sheet_issue23.py docs/issue23_contact_sheet.png
 """
@@ -36,7 +37,7 @@ def overlay(rgb: np.ndarray, alpha: np.ndarray, clicks) -> Image.Image:
 def main(out: str) -> None:
     shipped = Segmenter.from_checkpoint("hyperseg_vfx/models/default.pt", device="cpu")
     model, metadata = load_checkpoint("hyperseg_vfx/models/default.pt")
-    model.config.backbone.tile_extent = (0, 0)  # the paper's grid, as before issue 23
+    model.config.backbone.tile_extent, model.config.backbone.tile_overlap = (0, 0), "none"  # the paper's grid, as before issue 23
     before = Segmenter(model, device="cpu", metadata=metadata)
     rows = []
     for name, (top, bottom), positives, negatives in SHOTS:
