@@ -365,5 +365,31 @@ def gproj_s0(d): return proj_soften(d, sigma=0)
 @variant
 def gproj_z2(d): return proj_soften(d, soft_width=2)
 
+for _n, _kw in {"g_s20": dict(grabcut_smoothness=20.0), "g_s100": dict(grabcut_smoothness=100.0),
+                "g_b2": dict(band=2.0), "g_b1": dict(band=1.0), "g_w2": dict(soft_width=2.0), "g_w4": dict(soft_width=4.0),
+                "g_w1": dict(soft_width=1.0)}.items():
+    VARIANTS[_n] = (lambda kw: (lambda d: gc(d, method="grabcut", **kw)))(_kw)
+
+@variant
+def g_twice(d):
+    first = gc(d, method="grabcut")
+    return gc(dict(d, alpha=first), method="grabcut")
+@variant
+def g_twice_hard(d):
+    first = gc(d, method="grabcut", soft_width=0.0)
+    return gc(dict(d, alpha=first), method="grabcut")
+
+@variant
+def g_thrice(d):
+    a = d["alpha"]
+    for _ in range(3):
+        a = gc(dict(d, alpha=a), method="grabcut")
+    return a
+@variant
+def g_twice_hard_then_soft(d):
+    a = gc(d, method="grabcut", soft_width=0.0)
+    a = gc(dict(d, alpha=a), method="grabcut", soft_width=0.0)
+    return gc(dict(d, alpha=a), method="grabcut")
+
 if __name__ == "__main__":
     run(sys.argv[1], sys.argv[2:])
