@@ -121,7 +121,8 @@ def test_clicks_are_hard_constraints(method):
     edge_rows, edge_cols = np.nonzero((alpha > 0.5) ^ ndimage.binary_erosion(alpha > 0.5))
     near = Click(float(edge_cols[0]) + 2.5, float(edge_rows[0]) + 0.5, True)  # at the edge, outside
     for strength in (2.0, 50.0):
-        result = CUTS[method](alpha, frame.rgb, [inside, outside, near], BandCut(4, 2, strength, 1.5, soft_width=3))
+        settings = BandCut(4, 2, strength, 1.5, soft_width=3, colour_smoothness=strength)
+        result = CUTS[method](alpha, frame.rgb, [inside, outside, near], settings)
         for click in (inside, outside, near):
             assert (result[int(click.y), int(click.x)] > 0.5) == click.positive
 
@@ -196,7 +197,7 @@ def test_grabcut_is_deterministic_and_falls_back_to_graphcut_without_colour_samp
     assert not np.array_equal(first, cut_band(alpha, frame.rgb, clicks, settings))
     holed = np.ones((40, 40), np.float32)
     holed[18:21, 18:21] = 0
-    small = BandCut(half_width=2, factor=1, smoothness=50.0, click_radius=1.0, soft_width=3)
+    small = BandCut(half_width=2, factor=1, smoothness=2.0, click_radius=1.0, soft_width=3)  # graphcut's lambda
     np.testing.assert_array_equal(grabcut_band(holed, frame.rgb[:40, :40], [], small),
                                   cut_band(holed, frame.rgb[:40, :40], [], small))
 

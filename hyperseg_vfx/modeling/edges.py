@@ -55,9 +55,9 @@ class BandCut:
     """Settings of one band stage call (see EdgesConfig for the model-config form).
 
     half_width: band half-width in plate pixels; factor: the coarse grid's cell in plate pixels
-    (plate size / working size, at least 1); smoothness: lambda; click_radius: radius (plate px)
-    of a click's hard-constraint disk; soft_width: "grabcut"'s soft edge half-width in plate px
-    (0: a hard 0/1 edge).
+    (plate size / working size, at least 1); smoothness: "graphcut"'s lambda; click_radius: radius
+    (plate px) of a click's hard-constraint disk; soft_width: "grabcut"'s soft edge half-width in
+    plate px (0: a hard 0/1 edge); colour_smoothness: "grabcut"'s lambda.
     """
 
     half_width: float
@@ -65,14 +65,15 @@ class BandCut:
     smoothness: float
     click_radius: float
     soft_width: float = 0.0
+    colour_smoothness: float = 50.0
 
 
 def settings_for(config: EdgesConfig, factor: float) -> BandCut:
     """The BandCut of `config` for a plate `factor` times the working size (1: native)."""
     factor = max(1.0, factor)
-    smoothness = config.grabcut_smoothness if config.method == "grabcut" else config.smoothness
     return BandCut(half_width=max(2.0, config.band * factor), factor=max(1, int(round(factor))),
-                   smoothness=smoothness, click_radius=config.click_radius * factor, soft_width=config.soft_width)
+                   smoothness=config.smoothness, click_radius=config.click_radius * factor,
+                   soft_width=config.soft_width, colour_smoothness=config.grabcut_smoothness)
 
 
 def decide_edges(candidates: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], config: EdgesConfig,
@@ -180,8 +181,8 @@ def grabcut_band(alpha: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], 
     if models is None:
         return cut_band(alpha, plate, clicks, settings)
     to_foreground, to_background = models.costs(plate[band])
-    inside = _cut(alpha, plate, band, positive, negative, to_background, to_foreground, settings.smoothness)
-    result[band] = inside
+    result[band] = _cut(alpha, plate, band, positive, negative, to_background, to_foreground,
+                        settings.colour_smoothness)
     if settings.soft_width > 0:
         _soften(result, band, plate, models, settings.soft_width)
         result[positive], result[negative] = 1.0, 0.0
