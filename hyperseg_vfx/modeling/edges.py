@@ -184,7 +184,7 @@ def grabcut_band(alpha: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], 
     result[band] = _cut(alpha, plate, band, positive, negative, to_background, to_foreground,
                         settings.colour_smoothness)
     if settings.soft_width > 0:
-        _soften(result, band, plate, models, settings.soft_width)
+        _soften(result, band, to_foreground - to_background, settings.soft_width)
         result[positive], result[negative] = 1.0, 0.0
     return result
 
@@ -227,27 +227,31 @@ def _cut(alpha: np.ndarray, plate: np.ndarray, band: np.ndarray, positive: np.nd
     return (~graph.get_grid_segments(np.arange(count))).astype(np.float32)
 
 
-def _soften(result: np.ndarray, band: np.ndarray, plate: np.ndarray, models: colour_models.ColourModels,
-            soft_width: float) -> None:
+def _soften(result: np.ndarray, band: np.ndarray, log_ratio: np.ndarray, soft_width: float) -> None:
     """In place: band pixels within `soft_width` px (chessboard, rounded) of the cut's edge pixels
-    (either side of the 0/1 labels in `result`) get the colour models' posterior p(fg) / (p(fg) + p(bg)), averaged with a 1 px
-    Gaussian over the zone's own pixels. Works on the zone's bounding box only."""
-    inside = result > 0.5
-    edge = (inside ^ ndimage.binary_erosion(inside, border_value=1)) | (~inside ^ ndimage.binary_erosion(~inside, border_value=1))
+    (either side of the 0/1 labels in `result`) get the colour models' posterior
+    p(fg) / (p(fg) + p(bg)), averaged with a 1 px Gaussian over the zone's own pixels.
+
+    log_ratio: (N,) -log p(colour | fg) + log p(colour | bg) of the N band pixels (row-major), as
+    the cut scored them. Works on the band's bounding box, padded so that the edge test, the
+    dilation and the Gaussian (4 px) see every neighbour they use.
+    """
     reach = int(round(soft_width))
-    zone = (ndimage.binary_dilation(edge, iterations=reach) if reach > 0 else edge) & band
+    rows, cols = np.nonzero(band)
+    pad = reach + 5
+    box = (slice(max(0, rows.min() - pad), rows.max() + pad + 1), slice(max(0, cols.min() - pad), cols.max() + pad + 1))
+    local_band = band[box]
+    inside = result[box] > 0.5
+    edge = (inside ^ ndimage.binary_erosion(inside, border_value=1)) | (~inside ^ ndimage.binary_erosion(~inside, border_value=1))
+    zone = (ndimage.binary_dilation(edge, iterations=reach) if reach > 0 else edge) & local_band
     if not zone.any():
         return
-    rows, cols = np.nonzero(zone)
-    pad = 4  # the Gaussian's reach (4 sigma)
-    box = (slice(max(0, rows.min() - pad), rows.max() + pad + 1), slice(max(0, cols.min() - pad), cols.max() + pad + 1))
-    local = zone[box]
-    to_foreground, to_background = models.costs(plate[box][local])
-    posterior = np.zeros(local.shape)
-    posterior[local] = 1.0 / (1.0 + np.exp(np.clip(to_foreground - to_background, -50.0, 50.0)))
-    weight = ndimage.gaussian_filter(local.astype(np.float64), 1.0, truncate=4.0)
+    ratio = np.zeros(local_band.shape)
+    ratio[local_band] = log_ratio  # the box holds every band pixel, in the band's own order
+    posterior = np.where(zone, 1.0 / (1.0 + np.exp(np.clip(ratio, -50.0, 50.0))), 0.0)
+    weight = ndimage.gaussian_filter(zone.astype(np.float64), 1.0, truncate=4.0)
     smoothed = ndimage.gaussian_filter(posterior, 1.0, truncate=4.0) / np.maximum(weight, 1e-12)
-    result[box][local] = smoothed[local].astype(np.float32)
+    result[box][zone] = smoothed[zone].astype(np.float32)
 
 
 @dataclass(frozen=True)
