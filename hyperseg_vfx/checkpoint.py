@@ -7,6 +7,8 @@ Contents (a plain dict, loadable with torch.load(weights_only=True)):
   backbone_weights         the backbone weights spec ("imagenet", "random:SEED")
   tucker                   list of (C_k, r_k) factors, one per tap
   network                  the network's state_dict
+  band_refiner             the learned band refiner's state_dict, where the config has one
+                           (edges.refiner_width > 0; absent otherwise)
   metadata                 name, description, training information (free-form, JSON-like)
 The backbone's own weights are not stored: they come from the spec (torchvision's file or seeded
 random weights), which keeps checkpoints a few MB.
@@ -45,7 +47,8 @@ def save_checkpoint(model: HyperSeg, path: str | Path, metadata: dict[str, Any] 
         "config": model.config.to_dict(),
         "backbone_weights": model.config.backbone.weights,
         "tucker": [f.detach().cpu().clone() for f in model.tucker_factors],
-        "network": {k: v.detach().cpu().clone() for k, v in model.network.state_dict().items()},
+        "network": _weights(model.network),
+        **({} if model.band_refiner is None else {"band_refiner": _weights(model.band_refiner)}),
         "metadata": {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
         | dict(metadata or {}),
     }
@@ -105,12 +108,27 @@ def load_checkpoint(path: str | Path, backbone_weights: str | None = None) -> tu
                 f"the config needs {tuple(expected.shape)}"
             )
     model.set_tucker_factors(factors)
-    try:
-        model.network.load_state_dict(payload["network"], strict=True)
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())
-        raise CheckpointError(f"{path}: network weights do not match the config: {detail}") from None
+    _load_weights(path, "network", model.network, payload["network"])
+    if model.band_refiner is not None:
+        if "band_refiner" not in payload:
+            raise CheckpointError(f"{path}: the config has a band refiner (edges.refiner_width "
+                                  f"{config.edges.refiner_width}) but the checkpoint holds no band_refiner weights")
+        _load_weights(path, "band refiner", model.band_refiner, payload["band_refiner"])
     return model.eval(), payload["metadata"]
+
+
+def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """module's state_dict, detached, on the CPU."""
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+def _load_weights(path: Path, part: str, module: torch.nn.Module, weights: Any) -> None:
+    """module.load_state_dict(weights, strict); CheckpointError naming the file and part otherwise."""
+    try:
+        module.load_state_dict(weights, strict=True)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        detail = " ".join(str(exc).split())
+        raise CheckpointError(f"{path}: {part} weights do not match the config: {detail}") from None
 
 
 def describe_checkpoint(path: str | Path) -> dict[str, Any]:

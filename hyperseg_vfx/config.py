@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .door import ANYWHERE
-from .edge_methods import EDGE_METHODS, MAX_EDGE_PASSES
+from .edge_methods import EDGE_METHODS, MAX_EDGE_PASSES, MAX_REFINER_BAND, MAX_REFINER_WIDTH
 from .errors import HypersegError
 from .tile_layouts import TILE_OVERLAPS
 
@@ -124,7 +124,11 @@ class EdgesConfig:
     soft edge, the plate px either side of the cut's edge that get the colour models' posterior
     (0: a hard 0/1 edge); click_radius: radius of a click's hard-constraint disk, in working pixels;
     grabcut_passes: how many times grabcut runs, each pass's band drawn around the previous pass's
-    edge (so it can reach an edge up to passes x band from the network's; graphcut runs once).
+    edge (so it can reach an edge up to passes x band from the network's; graphcut runs once);
+    "learned": grabcut, then a small learned refiner (modeling/band_refiner.py) gives every pixel
+    within refiner_band plate px of grabcut's edge its alpha from the plate, the network's matte and
+    grabcut's; refiner_width: that refiner's channels per layer (0: the model has no refiner, the
+    default; its weights are in the checkpoint, trained by `checkpoint train-refiner`).
     """
 
     method: str = "none"
@@ -134,6 +138,8 @@ class EdgesConfig:
     grabcut_smoothness: float = 50.0
     soft_width: float = 3.0
     grabcut_passes: int = 1
+    refiner_width: int = 0
+    refiner_band: float = 8.0
 
 
 @dataclass
@@ -200,6 +206,12 @@ class ModelConfig:
             raise ConfigError("edges.smoothness, edges.grabcut_smoothness and edges.soft_width must be >= 0")
         if not 1 <= self.edges.grabcut_passes <= MAX_EDGE_PASSES:
             raise ConfigError(f"edges.grabcut_passes must be 1 to {MAX_EDGE_PASSES}")
+        if not 0 <= self.edges.refiner_width <= MAX_REFINER_WIDTH or not 0 < self.edges.refiner_band <= MAX_REFINER_BAND:
+            raise ConfigError(f"edges.refiner_width must be 0 to {MAX_REFINER_WIDTH} and edges.refiner_band "
+                              f"above 0 and at most {MAX_REFINER_BAND} px")
+        if self.edges.method == "learned" and not self.edges.refiner_width:
+            raise ConfigError("edges.method learned needs a trained band refiner (edges.refiner_width > 0): "
+                              "train one with `hyperseg-vfx checkpoint train-refiner`")
         if self.refine.radius < 0 or self.refine.eps <= 0 or self.refine.reference_short_side < 1:
             raise ConfigError("refine.radius must be >= 0, refine.eps and refine.reference_short_side positive")
         return self

@@ -2,10 +2,15 @@
 nothing, so that the CLI can offer them as choices without loading the model code at start-up."""
 
 #: EdgesConfig.method: the matte as the network gives it, a graph cut by the network's
-#: probability, or a graph cut by colour models learned around the edge.
-EDGE_METHODS = ("none", "graphcut", "grabcut")
+#: probability, a graph cut by colour models learned around the edge, or that cut followed by
+#: the model's learned band refiner (modeling/band_refiner.py).
+EDGE_METHODS = ("none", "graphcut", "grabcut", "learned")
 #: options.edges of a shot, `--edges` of evaluate and bench: the model config's own choice
 #: ("model") or one of EDGE_METHODS.
 EDGES = ("model", *EDGE_METHODS)
 #: Most runs of grabcut one model config may ask for (edges.grabcut_passes): each costs one band stage.
 MAX_EDGE_PASSES = 4
+#: Bounds of the learned refiner: channels per layer (its cost per band pixel grows with the
+#: square) and its band's half-width in plate px (its cost grows with the band).
+MAX_REFINER_WIDTH = 64
+MAX_REFINER_BAND = 32.0

@@ -247,7 +247,8 @@ class Segmenter:
         if edge_config.method != "none":
             with times.stage("edges", self.device):
                 plate = np.asarray(frame, dtype=np.float32)
-                results = [decide_edges(result, plate, list(clicks), edge_config, height / target[0])
+                results = [decide_edges(result, plate, list(clicks), edge_config, height / target[0],
+                                        self.model.band_refiner)
                            for result, clicks in zip(results, clicks_per_object)]
         return results, cached
 
@@ -270,6 +271,9 @@ class Segmenter:
             return config
         if edges not in EDGE_METHODS:
             raise SegmentError(f"edges must be one of {', '.join(EDGE_METHODS)}, got {edges!r}")
+        if edges == "learned" and self.model.band_refiner is None:
+            raise SegmentError(f"edges learned: model {self.model_name} has no trained band refiner "
+                               "(train one with `hyperseg-vfx checkpoint train-refiner`, or choose grabcut)")
         return dataclasses.replace(config, method=edges)
 
     def _object_batch(self, height: int, width: int) -> int:

@@ -172,7 +172,8 @@ class ShotOptions:
     (render_objects.exclusive_alphas). edges: how the edge is decided at the plate's resolution
     (`model`: the model config's choice; `none`; `graphcut` or `grabcut`: a graph cut on the
     plate's pixels in a band around the matte's edge, by the network's probability or by colour
-    models, see modeling/edges.py)."""
+    models, see modeling/edges.py; `learned`: grabcut then the model's learned band refiner, for
+    models that have one)."""
 
     scale: float = 1.0
     matte: str = "soft"

@@ -90,7 +90,7 @@ def test_every_knob_the_plugin_uses_exists_with_its_type(gizmo, plugin):
     assert all(names.index(f"{p}{i}") > clicks_tab for p in ("pos", "neg") for i in range(1, 9))
     assert all(names.index(n) < clicks_tab for n in ("bridge_url", "checkpoint", "matte_output", "status",
                                                      "output_per_object", "exclusive", "edges"))
-    assert gizmo.top.user_knob("edges").items == ["model", "none", "graphcut", "grabcut"]  # model (the default) first
+    assert gizmo.top.user_knob("edges").items == ["model", "none", "graphcut", "grabcut", "learned"]  # model (the default) first
     assert not {"exclusive", "edges", "output_per_object"} & set(gizmo.top.knobs)  # defaults: off, model, empty
     assert gizmo.top.user_knob("matte").items == ["soft", "binary"]
     assert gizmo.top.user_knob("candidate").items == list(knobs.CANDIDATES)  # words: saved unambiguously

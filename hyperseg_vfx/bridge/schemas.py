@@ -52,7 +52,7 @@ class Options(Request):
     binary; candidates: also write the alternative masks as channels hyperseg.c1..c4, hyperseg2.c5.. (4 per layer);
     temporal_smoothing: average each matte with its neighbours' mattes moved by the plates' motion;
     precision: what the network computes in (float16: CUDA only, 422 on a CPU bridge);
-    edges: the edge stage at the plate's resolution (model: the model's own choice; none; graphcut; grabcut)."""
+    edges: the edge stage at the plate's resolution (model: the model's own choice; none; graphcut; grabcut; learned)."""
 
     scale: StrictFloat = ShotOptions().scale
     matte: Literal["soft", "binary"] = ShotOptions().matte

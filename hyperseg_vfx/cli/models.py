@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..edge_methods import EDGE_METHODS, MAX_EDGE_PASSES
+from ..edge_methods import EDGE_METHODS, MAX_EDGE_PASSES, MAX_REFINER_BAND, MAX_REFINER_WIDTH
 from ..errors import HypersegError
 from ..tile_layouts import TILE_OVERLAPS
+from .options import DEVICE_OPTION
 
 
 @click.command("fetch-weights")
@@ -153,10 +154,13 @@ def _edges_line(edges: dict) -> str:
     if edges["method"] == "none":
         return "as the network and refinement give them"
     line = f"{edges['method']} at the plate's resolution, band {edges['band']:g} working px, "
-    if edges["method"] == "grabcut":
+    if edges["method"] in ("grabcut", "learned"):
         soft = f"soft edge {edges['soft_width']:g} px" if edges["soft_width"] else "hard edge"
         passes = f", {edges['grabcut_passes']} passes" if edges["grabcut_passes"] > 1 else ""
-        return line + f"colour models by GrabCut, smoothness {edges['grabcut_smoothness']:g}, {soft}{passes}"
+        line += f"colour models by GrabCut, smoothness {edges['grabcut_smoothness']:g}, {soft}{passes}"
+        if edges["method"] == "learned":
+            line += f", then a learned refiner ({edges['refiner_width']} channels) within {edges['refiner_band']:g} plate px"
+        return line
     return line + f"smoothness {edges['smoothness']:g}"
 
 
@@ -251,6 +255,51 @@ def checkpoint_set_edges(source: Path, out: Path, method: str, band: float | Non
     model.config.validate()
     save_checkpoint(model, out, metadata)
     click.echo(f"Wrote {out}: {source} with edges {_edges_line(dataclasses.asdict(model.config.edges))}")
+
+
+@checkpoint.command("train-refiner")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data", "data_specs", multiple=True, required=True,
+              help="Training clips (clips:ROOT or davis:ROOT[:split]); repeat for several. Never the clips you evaluate on.")
+@click.option("--width", type=click.IntRange(1, MAX_REFINER_WIDTH), default=16, show_default=True,
+              help="The refiner's channels per layer (its cost per band pixel grows with the square).")
+@click.option("--band", type=click.FloatRange(0, MAX_REFINER_BAND, min_open=True), default=8.0, show_default=True,
+              help="Half-width in plate px of the band around grabcut's edge that the refiner decides.")
+@click.option("--steps", type=click.IntRange(1, 100_000), default=3000, show_default=True, help="Training steps (batches of 32 patches).")
+@click.option("--patches-per-state", type=click.IntRange(1, 1024), default=64, show_default=True,
+              help="Training patches cut around each recorded state's edge (about 58 kB each).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights, the patches and the batches.")
+@DEVICE_OPTION
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def checkpoint_train_refiner(source: Path, out: Path, data_specs: tuple[str, ...], width: int, band: float, steps: int,
+                             patches_per_state: int, seed: int, device: str, force: bool) -> None:
+    """Copy a checkpoint with a learned band refiner trained on its own mattes, as edges `learned`.
+
+    Runs the fixed 10-click protocol with the model and its grabcut edges on every sample of
+    --data, records the edge stage's inputs after clicks 3, 6 and 10, and trains a small
+    convolutional refiner (on the CPU) to decide the pixels within --band px of grabcut's edge.
+    The network's weights are unchanged.
+    """
+    from ..checkpoint import load_checkpoint, save_checkpoint
+    from ..data.datasets import open_dataset
+    from ..segmenter import Segmenter
+    from ..training.band_refiner import train_band_refiner
+
+    if out.exists() and not force:
+        raise HypersegError(f"{out} already exists (use --force to overwrite it)")
+    samples = [sample for spec in data_specs for sample in open_dataset(spec)]
+    model, metadata = load_checkpoint(source)
+    segmenter = Segmenter(model, device=device, metadata={"checkpoint": str(source)} | metadata)
+    refiner, record = train_band_refiner(segmenter, samples, width, band, steps, seed, patches_per_state,
+                                         progress=lambda line: click.echo(line, err=True))
+    model = segmenter.model.cpu()
+    model.config.edges = dataclasses.replace(model.config.edges, method="learned", refiner_width=width, refiner_band=band)
+    model.config.validate()
+    model.band_refiner = refiner
+    save_checkpoint(model, out, metadata | {"band_refiner": record | {"data": list(data_specs)}})
+    click.echo(f"Wrote {out}: {source} with edges {_edges_line(dataclasses.asdict(model.config.edges))}; "
+               f"refiner trained on {record['states']} states, final loss {record['final_loss']:.4f}")
 
 
 def _extent(text: str) -> tuple[int, int]:

@@ -20,7 +20,8 @@ edge each pixel near it lies on:
    - "graphcut": -log p and -log(1 - p) of the matte (the network's probability);
    - "grabcut": -log of the pixel's colour under Gaussian mixtures of the foreground and the
      background learned around the band by OpenCV's GrabCut (modeling/colour_models.py). The
-     network decides where the band lies and which colours are whose; the plate decides the edge.
+     network decides where the band lies and which colours are whose; the plate decides the edge;
+   - "learned": grabcut, then the model's learned band refiner (modeling/band_refiner.py).
 3. the band's pixels get 1 inside the cut and 0 outside; with "grabcut" and `soft_width` > 0,
    the pixels within `soft_width` px of the cut's edge get the colour models' posterior
    p(fg) / (p(fg) + p(bg)), smoothed by a Gaussian of 1 px (a soft edge where the plate's
@@ -36,7 +37,7 @@ All arrays are numpy, on the CPU: the stage runs after the matte has left the mo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import maxflow
 import numpy as np
@@ -45,6 +46,9 @@ from scipy import ndimage
 from ..clicks import Click
 from ..config import EdgesConfig
 from . import colour_models
+
+if TYPE_CHECKING:
+    from .band_refiner import BandRefiner
 
 _HARD = 1e9  # terminal capacity of a hard constraint
 _EPS = 1e-4  # probabilities are clipped to [_EPS, 1 - _EPS] before the logarithm
@@ -77,19 +81,26 @@ def settings_for(config: EdgesConfig, factor: float) -> BandCut:
 
 
 def decide_edges(candidates: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], config: EdgesConfig,
-                 factor: float) -> np.ndarray:
+                 factor: float, refiner: "BandRefiner | None" = None) -> np.ndarray:
     """candidates (K, H, W) float32, plate (H, W, 3) RGB, clicks in plate px -> (K, H, W): each
-    candidate through cut_band ("graphcut", once) or grabcut_band ("grabcut", config.grabcut_passes
-    times, each pass on the previous pass's result), or `candidates` itself ("none")."""
+    candidate through cut_band ("graphcut", once) or grabcut_band ("grabcut" and "learned",
+    config.grabcut_passes times, each pass on the previous pass's result), then for "learned"
+    through `refiner` (the model's BandRefiner, modeling/band_refiner.py: its input is the
+    candidate and grabcut's result), or `candidates` itself ("none")."""
     if config.method == "none":
         return candidates
+    if config.method == "learned" and refiner is None:
+        raise ValueError("edges.method learned needs the model's band refiner")
     settings = settings_for(config, factor)
-    cut, passes = (grabcut_band, config.grabcut_passes) if config.method == "grabcut" else (cut_band, 1)
+    cut, passes = (cut_band, 1) if config.method == "graphcut" else (grabcut_band, config.grabcut_passes)
     decided = []
     for candidate in candidates:
+        edge = candidate
         for _ in range(passes):
-            candidate = cut(candidate, plate, clicks, settings)
-        decided.append(candidate)
+            edge = cut(edge, plate, clicks, settings)
+        if config.method == "learned":
+            edge = refiner.refine(candidate, edge, plate, clicks, config.refiner_band, settings.click_radius)
+        decided.append(edge)
     return np.stack(decided)
 
 

@@ -29,6 +29,7 @@ from torch import nn
 from ..clicks import Click
 from ..config import CONTEXT_CHANNELS, ModelConfig
 from .backbone import TAP_STRIDE, VGG19Taps
+from .band_refiner import BandRefiner
 from .context import context_channels
 from .network import HyperSegNet
 from .refine import refine_candidates
@@ -53,7 +54,9 @@ def _synchronize(device: torch.device) -> None:
 
 
 class HyperSeg(nn.Module):
-    """Frozen backbone + Tucker factors (buffers) + trainable network."""
+    """Frozen backbone + Tucker factors (buffers) + trainable network, and the edge stage's
+    learned band refiner where the config has one (edges.refiner_width > 0; trained apart from
+    the network, by training/band_refiner.py)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -63,6 +66,8 @@ class HyperSeg(nn.Module):
             factor = torch.eye(channels) if not config.tucker.enabled else torch.zeros(channels, rank)
             self.register_buffer(f"tucker_{index}", factor)
         self.network = HyperSegNet(config.network, sum(config.compressed_channels))
+        width = config.edges.refiner_width
+        self.band_refiner = BandRefiner(width).eval() if width else None
 
     @property
     def tucker_factors(self) -> list[torch.Tensor]:

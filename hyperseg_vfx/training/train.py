@@ -184,7 +184,13 @@ class Trainer:
             if _weighted_parts(model.config) != _weighted_parts(config.model):
                 raise HypersegError(f"init: {config.init} has another model config than this run's `model`")
             model.config.refine = config.model.refine  # no weights: this run's refinement applies
-            model.config.edges = config.model.edges  # no weights either: this run's edge stage
+            if config.model.edges.refiner_width not in (0, model.config.edges.refiner_width):
+                raise HypersegError(f"init: {config.init} has no band refiner of edges.refiner_width "
+                                    f"{config.model.edges.refiner_width} (train one after this run with "
+                                    "`hyperseg-vfx checkpoint train-refiner`)")
+            if not config.model.edges.refiner_width:
+                model.band_refiner = None  # it learned the init network's mattes; retrain it for this run's
+            model.config.edges = config.model.edges  # the rest of the edge stage has no weights: this run's
             model.config.working_short_side = config.model.working_short_side  # what the model expects
             self.init_training = metadata.get("training")
             return model, 0, None
