@@ -183,7 +183,7 @@ class Segmenter:
         call: see _matte_key) is returned from it, read-only, and only the others are computed.
         """
         height, width = self._check_inputs(frame, prev_frame, scale)
-        edge_config = self._edge_config(edges)
+        edge_config = self.edge_config(edges)
         precision = self.precision if precision is None else precision
         check_precision(self.device, precision)
         start = time.perf_counter()
@@ -264,8 +264,10 @@ class Segmenter:
         previous = None if prev_frame is None else prev_frame_key
         return (frame_id, previous, target, precision, all_candidates, dataclasses.astuple(edge_config), tuple(clicks))
 
-    def _edge_config(self, edges: str | None) -> EdgesConfig:
-        """The model's EdgesConfig with the method replaced by `edges` (None: the model's)."""
+    def edge_config(self, edges: str | None) -> EdgesConfig:
+        """The model's EdgesConfig with the method replaced by `edges` (None: the model's);
+        SegmentError for an unknown method, or `learned` on a model without a band refiner
+        (render_shot asks before its first frame)."""
         config = self.model.config.edges
         if edges is None:
             return config

@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from hyperseg_vfx.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from hyperseg_vfx.clicks import Click
-from hyperseg_vfx.config import ConfigError, ModelConfig
+from hyperseg_vfx.config import ConfigError, ModelConfig, RefineConfig
 from hyperseg_vfx.modeling.band_refiner import REACH, BandRefiner, padded_inputs, refiner_band
 from hyperseg_vfx.modeling.edges import click_disks
 from hyperseg_vfx.segmenter import SegmentError, Segmenter
@@ -110,10 +110,22 @@ def test_a_trained_refiner_moves_edges_the_edge_stage_put_off_the_plates_edge():
     assert np.mean(after) <= 0.6 * np.mean(before), (before, after)
 
 
+WORKING = 32  # the working short side of the models below: 96x72 and 120x90 plates are >= 2x it
+
+
 @pytest.fixture(scope="module")
-def learned_checkpoint(tiny_checkpoint, tmp_path_factory):
-    """The tiny model with a random band refiner of width 4, as edges learned."""
+def working_checkpoint(tiny_checkpoint, tmp_path_factory):
+    """The tiny model at a working short side of 32 px (guided upsampling to the plate)."""
     model, metadata = load_checkpoint(tiny_checkpoint)
+    model.config.refine = RefineConfig(radius=4, eps=1e-3, reference_short_side=WORKING)
+    model.config.working_short_side = WORKING
+    return save_checkpoint(model, tmp_path_factory.mktemp("working") / "working.pt", metadata)
+
+
+@pytest.fixture(scope="module")
+def learned_checkpoint(working_checkpoint, tmp_path_factory):
+    """The working-size tiny model with a random band refiner of width 4, as edges learned."""
+    model, metadata = load_checkpoint(working_checkpoint)
     model.config.edges = dataclasses.replace(model.config.edges, method="learned", refiner_width=4, refiner_band=5)
     model.band_refiner = random_refiner(width=4, seed=2)
     return save_checkpoint(model, tmp_path_factory.mktemp("learned") / "learned.pt", metadata)
@@ -129,9 +141,14 @@ def test_learned_checkpoints_round_trip_and_old_ones_have_no_refiner(learned_che
     grabcut = learned.segment(plate.rgb, None, clicks, edges="grabcut").alpha
     refined = learned.segment(plate.rgb, None, clicks).alpha
     network = learned.segment(plate.rgb, None, clicks, edges="none").alpha
-    expected = model.band_refiner.refine(network, grabcut, plate.rgb, clicks, 5, model.config.edges.click_radius)
+    click_radius = model.config.edges.click_radius * 90 / WORKING
+    expected = model.band_refiner.refine(network, grabcut, plate.rgb, clicks, 5, click_radius)
     np.testing.assert_array_equal(refined, expected)
     assert not np.array_equal(refined, grabcut)
+    small = synthetic_frame(56, 42, seed=9)  # under 2x the working size: learned is grabcut there
+    small_clicks = [Click(*small.center, True)]
+    np.testing.assert_array_equal(learned.segment(small.rgb, None, small_clicks).alpha,
+                                  learned.segment(small.rgb, None, small_clicks, edges="grabcut").alpha)
     assert tiny_model[0].band_refiner is None and "band_refiner" not in read_checkpoint(tiny_model[1]["checkpoint"])
     with pytest.raises(SegmentError, match="has no trained band refiner"):
         Segmenter(tiny_model[0], device="cpu", cache_bytes=0).segment(plate.rgb, None, clicks, edges="learned")
@@ -155,27 +172,56 @@ def test_config_checks_the_refiner():
     assert ModelConfig.from_dict({"edges": {"method": "learned", "refiner_width": 8}}).edges.refiner_band == 8.0
 
 
-def test_train_refiner_command_writes_a_learned_copy_and_keeps_the_source(tiny_checkpoint, tmp_path):
+def test_train_refiner_command_writes_a_learned_copy_and_keeps_the_source(working_checkpoint, tiny_checkpoint, tmp_path):
     clips = tmp_path / "clips"
     run = [sys.executable, "-m", "hyperseg_vfx.cli"]
     subprocess.run([*run, "synth", str(clips), "--clips", "1", "--frames", "2", "--size", "96x72", "--seed", "5"],
                    check=True, capture_output=True)
-    source_bytes = tiny_checkpoint.read_bytes()
+    source_bytes = working_checkpoint.read_bytes()
     out = tmp_path / "learned.pt"
-    command = [*run, "checkpoint", "train-refiner", str(tiny_checkpoint), str(out), "--data", f"clips:{clips}",
+    command = [*run, "checkpoint", "train-refiner", str(working_checkpoint), str(out), "--data", f"clips:{clips}",
                "--width", "4", "--band", "6", "--steps", "20", "--patches-per-state", "8", "--device", "cpu"]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "then a learned refiner (4 channels) within 6 plate px" in done.stdout
-    assert tiny_checkpoint.read_bytes() == source_bytes
+    assert working_checkpoint.read_bytes() == source_bytes
     model, metadata = load_checkpoint(out)
     assert model.config.edges.method == "learned" and model.band_refiner is not None
     record = metadata["band_refiner"]
     assert 2 <= record["states"] <= 2 * 3  # after clicks 3, 6 and the last of each of 2 frames, where placed
     assert 0 < record["patches"] <= 8 * record["states"] and record["patches"] % 8 == 0 and record["steps"] == 20
     assert record["data"] == [f"clips:{clips}"]
-    source, _ = load_checkpoint(tiny_checkpoint)
+    source, _ = load_checkpoint(working_checkpoint)
     for name, value in source.network.state_dict().items():
         torch.testing.assert_close(model.network.state_dict()[name], value, rtol=0, atol=0)
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.returncode != 0 and "already exists" in again.stderr
+    native = subprocess.run([*command[:5], str(tiny_checkpoint), str(tmp_path / "native.pt"), *command[7:]],
+                            capture_output=True, text=True)  # 96x72 is the native model's working size
+    assert native.returncode != 0 and "nothing to train the refiner on" in native.stderr
+    assert "Traceback" not in native.stderr and not (tmp_path / "native.pt").exists()
+
+
+def test_shots_render_learned_edges_and_refuse_them_on_a_model_without_a_refiner(
+        tmp_path, make_shot, learned_checkpoint, make_segmenter):
+    """options.edges learned renders the refined matte into the EXR and records it; on a model
+    with no refiner the render stops at once with the model named, and writes no file."""
+    from image_files import read_image
+
+    from hyperseg_vfx import render
+    from hyperseg_vfx.errors import HypersegError
+    from hyperseg_vfx.shot import ShotOptions, load_shot
+
+    shot = load_shot(make_shot(tmp_path, "1001-1002", (96, 64)))
+    shot = dataclasses.replace(shot, output=str(tmp_path / "out" / "m.####.exr"), options=ShotOptions(edges="learned"))
+    learned = Segmenter.from_checkpoint(learned_checkpoint, device="cpu", cache_bytes=0)
+    plate = render.read_plate(shot.input_path(1001))
+    expected = learned.segment(plate.rgb, None, shot.clicks_at(1001), all_candidates=False).alpha
+    render.render_shot(shot, learned)
+    spec, pixels = read_image(shot.output_path(1001))
+    assert spec.get_string_attribute("hyperseg/edges") == "learned"
+    np.testing.assert_array_equal(pixels[..., 0], expected.astype(np.float16).astype(np.float32))
+    other = dataclasses.replace(shot, output=str(tmp_path / "other" / "m.####.exr"))
+    with pytest.raises(HypersegError, match="has no trained band refiner"):
+        render.render_shot(other, make_segmenter())
+    assert not (tmp_path / "other").exists() or not any((tmp_path / "other").iterdir())

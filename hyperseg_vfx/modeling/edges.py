@@ -45,6 +45,7 @@ from scipy import ndimage
 
 from ..clicks import Click
 from ..config import EdgesConfig
+from ..edge_methods import REFINER_MIN_FACTOR
 from . import colour_models
 
 if TYPE_CHECKING:
@@ -86,19 +87,21 @@ def decide_edges(candidates: np.ndarray, plate: np.ndarray, clicks: Sequence[Cli
     candidate through cut_band ("graphcut", once) or grabcut_band ("grabcut" and "learned",
     config.grabcut_passes times, each pass on the previous pass's result), then for "learned"
     through `refiner` (the model's BandRefiner, modeling/band_refiner.py: its input is the
-    candidate and grabcut's result), or `candidates` itself ("none")."""
+    candidate and grabcut's result) where `factor` >= REFINER_MIN_FACTOR, or `candidates`
+    itself ("none")."""
     if config.method == "none":
         return candidates
     if config.method == "learned" and refiner is None:
         raise ValueError("edges.method learned needs the model's band refiner")
     settings = settings_for(config, factor)
     cut, passes = (cut_band, 1) if config.method == "graphcut" else (grabcut_band, config.grabcut_passes)
+    refine = config.method == "learned" and factor >= REFINER_MIN_FACTOR
     decided = []
     for candidate in candidates:
         edge = candidate
         for _ in range(passes):
             edge = cut(edge, plate, clicks, settings)
-        if config.method == "learned":
+        if refine:
             edge = refiner.refine(candidate, edge, plate, clicks, config.refiner_band, settings.click_radius)
         decided.append(edge)
     return np.stack(decided)

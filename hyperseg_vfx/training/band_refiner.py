@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..edge_methods import REFINER_MIN_FACTOR
+from ..errors import HypersegError
 from ..evaluation import PROTOCOLS
 from ..evaluation.harness import load_sample, run_trial
 from ..evaluation.methods import HyperSegMethod
@@ -62,10 +64,17 @@ class RefinerState:
 def record_states(segmenter: Segmenter, samples: Iterable, half_width: float,
                   progress: Callable[[str], None] = lambda line: None) -> Iterator[RefinerState]:
     """The refiner's training states of `samples` (dataset samples or EvalSamples), one at each
-    of RECORDED_CLICKS and the last click of the fixed protocol, run with the model's grabcut."""
+    of RECORDED_CLICKS and the last click of the fixed protocol, run with the model's grabcut.
+    Samples smaller than REFINER_MIN_FACTOR times the model's working size are skipped (the
+    refiner never runs on them)."""
     method = HyperSegMethod(segmenter, "grabcut")
     for sample in samples:
         sample = load_sample(sample)
+        height, width = sample.mask.shape
+        if height / segmenter.working_size(height, width)[0] < REFINER_MIN_FACTOR:
+            progress(f"{sample.clip} {sample.frame}: skipped, {width}x{height} is under {REFINER_MIN_FACTOR:g}x "
+                     "the working size")
+            continue
         clicks = run_trial(method, sample, PROTOCOLS["fixed"]).clicks
         truth = sample.mask.astype(np.float32) if sample.alpha is None else np.asarray(sample.alpha, np.float32)
         for count in sorted({min(k, len(clicks)) for k in (*RECORDED_CLICKS, len(clicks))} - {0}):
@@ -107,7 +116,8 @@ def cut_patches(states: Iterable[RefinerState], per_state: int, seed: int) -> Re
             truths.append(truth[window].astype(np.float16))
             bands.append(band[window])
     if not inputs:
-        raise ValueError("no training state has a band pixel: nothing to train the refiner on")
+        raise HypersegError(f"no training sample is {REFINER_MIN_FACTOR:g}x the model's working size or more with an "
+                            "edge near the object: nothing to train the refiner on")
     return RefinerPatches(torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(truths))[:, None],
                           torch.from_numpy(np.stack(bands))[:, None])
 
