@@ -193,6 +193,9 @@ def test_checkpoint_set_tile_extent_cuts_16_9_into_the_tiles_of_training(tiny_ch
     for bad in (["--extent", "192"], ["--extent", "0x144"], [], ["--extent", "192x144", "--paper-grid"]):
         result = runner.invoke(main, ["checkpoint", "set-tile-extent", str(tiny_checkpoint), str(tmp_path / "x.pt"), *bad])
         assert result.exit_code == 2 and not (tmp_path / "x.pt").exists(), bad
+    no_refiner = runner.invoke(main, ["checkpoint", "set-edges", str(tiny_checkpoint), str(tmp_path / "x.pt"), "--method", "learned"])
+    assert no_refiner.exit_code != 0 and "needs a trained band refiner" in no_refiner.output
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_checkpoint_set_edges_switches_the_edge_stage(tiny_checkpoint, tmp_path):
