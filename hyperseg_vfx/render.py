@@ -524,7 +524,7 @@ def render_shot(
     first frame, check_outputs refuses outputs that are not this tool's mattes (unless the
     shot's `overwrite`) and unwritable folders, raising the door's OutputExistsError /
     PathRefused; PrecisionError when this device cannot compute the shot's precision,
-    SegmentError when the model cannot decide edges as the shot asks (options.edges learned on a
+    EdgeMethodError when the model cannot decide edges as the shot asks (options.edges learned on a
     model without a band refiner); PrecisionMismatchError when the previous frame's matte or a kept one has another precision
     (check_matte_precision); stale temporary files of the outputs are removed. Every plate is read and every
     matte written through the shot's door, each frame checked again where its files are opened;

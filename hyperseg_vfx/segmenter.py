@@ -76,6 +76,13 @@ class SegmentError(HypersegError, ValueError):
     """Inputs to segment() are inconsistent; the message says which."""
 
 
+class EdgeMethodError(SegmentError):
+    """The edge stage asked for is unknown, or this model cannot run it (`learned` without a
+    band refiner): the shot's or request's options.edges."""
+
+    field = "options.edges"
+
+
 class Segmenter:
     """A model on a device, with a per-frame feature cache."""
 
@@ -266,15 +273,15 @@ class Segmenter:
 
     def edge_config(self, edges: str | None) -> EdgesConfig:
         """The model's EdgesConfig with the method replaced by `edges` (None: the model's);
-        SegmentError for an unknown method, or `learned` on a model without a band refiner
+        EdgeMethodError for an unknown method, or `learned` on a model without a band refiner
         (render_shot asks before its first frame)."""
         config = self.model.config.edges
         if edges is None:
             return config
         if edges not in EDGE_METHODS:
-            raise SegmentError(f"edges must be one of {', '.join(EDGE_METHODS)}, got {edges!r}")
+            raise EdgeMethodError(f"edges must be one of {', '.join(EDGE_METHODS)}, got {edges!r}")
         if edges == "learned" and self.model.band_refiner is None:
-            raise SegmentError(f"edges learned: model {self.model_name} has no trained band refiner "
+            raise EdgeMethodError(f"edges learned: model {self.model_name} has no trained band refiner "
                                "(train one with `hyperseg-vfx checkpoint train-refiner`, or choose grabcut)")
         return dataclasses.replace(config, method=edges)
 

@@ -215,3 +215,16 @@ def test_a_float16_request_on_a_cpu_bridge_is_refused_and_mattes_record_their_pr
     assert (refused.value.status, refused.value.field) == (422, "options.precision")
     assert "float16 is computed on CUDA only" in str(refused.value)
     assert not os.path.exists(str(output).replace("####", "1003"))
+
+
+def test_learned_edges_on_a_model_without_a_refiner_are_refused_with_the_field(bridge, reference):
+    """options.edges learned on the tiny model (no band refiner): 422 naming options.edges and the
+    model, no matte written; the bridge goes on serving."""
+    output = bridge.root / "learned" / "m.####.exr"
+    clicks = [track for track in reference.to_dict()["clicks"]]
+    with pytest.raises(BridgeError) as refused:
+        bridge.client.segment(reference.input, 1003, clicks, str(output), options={"edges": "learned"})
+    assert (refused.value.status, refused.value.field) == (422, "options.edges")
+    assert "has no trained band refiner" in str(refused.value)
+    assert not os.path.exists(str(output).replace("####", "1003"))
+    assert segment(bridge.client, reference, 1003, output)["output"]
