@@ -93,6 +93,11 @@ class QueuedSegmenter:
         mattes record it)."""
         return self.segmenter.device
 
+    def edge_config(self, edges: str | None):
+        """Segmenter.edge_config (render_shot checks the shot's options.edges against the model);
+        it runs no model, so it is not queued."""
+        return self.segmenter.edge_config(edges)
+
     def segment(self, *args, **kwargs):
         return self._queued(self.segmenter.segment, args, kwargs)
 
