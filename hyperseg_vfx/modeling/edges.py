@@ -116,16 +116,7 @@ def band_mask(alpha: np.ndarray, factor: int, half_width: float) -> np.ndarray:
     always holds the plate pixels within half_width of the contour (to a cell's accuracy).
     """
     height, width = alpha.shape
-    coarse = alpha[factor // 2 :: factor, factor // 2 :: factor] > 0.5
-    edge = np.zeros_like(coarse)
-    for axis in (0, 1):
-        differs = np.diff(coarse, axis=axis)
-        lead = [slice(None)] * 2
-        lead[axis] = slice(None, -1)
-        trail = [slice(None)] * 2
-        trail[axis] = slice(1, None)
-        edge[tuple(lead)] |= differs
-        edge[tuple(trail)] |= differs
+    edge = label_edges(alpha[factor // 2 :: factor, factor // 2 :: factor] > 0.5)
     cells = int(np.ceil(half_width / factor))
     if cells > 0 and edge.any():
         edge = ndimage.binary_dilation(edge, np.ones((3, 3), bool), iterations=cells)
@@ -138,6 +129,19 @@ def band_mask(alpha: np.ndarray, factor: int, half_width: float) -> np.ndarray:
     if band.shape[1] < width:
         padded[:, w:] = padded[:, w - 1 : w]
     return padded
+
+
+def label_edges(inside: np.ndarray) -> np.ndarray:
+    """(h, w) bool labels -> (h, w) bool: the cells whose label differs from a 4-neighbour's
+    (both sides of every boundary; the frame's border is no boundary)."""
+    edge = np.zeros_like(inside)
+    for axis in (0, 1):
+        differs = np.diff(inside, axis=axis)
+        lead, trail = [slice(None)] * 2, [slice(None)] * 2
+        lead[axis], trail[axis] = slice(None, -1), slice(1, None)
+        edge[tuple(lead)] |= differs
+        edge[tuple(trail)] |= differs
+    return edge
 
 
 def click_disks(shape: tuple[int, int], clicks: Sequence[Click], radius: float) -> tuple[np.ndarray, np.ndarray]:
