@@ -202,6 +202,17 @@ def test_docs_page_works_offline(bridge):
     assert redoc.value.code == 404
 
 
+def assert_refused(bridge, shot, output, options: dict, field: str, message: str) -> None:
+    """A segment request for frame 1003 with `options` is a 422 naming `field`, its message holds
+    `message`, and no matte is written."""
+    clicks = [track for track in shot.to_dict()["clicks"]]
+    with pytest.raises(BridgeError) as refused:
+        bridge.client.segment(shot.input, 1003, clicks, str(output), options=options)
+    assert (refused.value.status, refused.value.field) == (422, field)
+    assert message in str(refused.value)
+    assert not os.path.exists(str(output).replace("####", "1003"))
+
+
 def test_a_float16_request_on_a_cpu_bridge_is_refused_and_mattes_record_their_precision(bridge, reference):
     from hyperseg_vfx.io.exr import read_matte_metadata
 
@@ -209,22 +220,12 @@ def test_a_float16_request_on_a_cpu_bridge_is_refused_and_mattes_record_their_pr
     written = segment(bridge.client, reference, 1002, output)
     metadata = read_matte_metadata(written["output"])
     assert (metadata["device"], metadata["precision"]) == ("cpu", "float32")
-    clicks = [track for track in reference.to_dict()["clicks"]]
-    with pytest.raises(BridgeError) as refused:
-        bridge.client.segment(reference.input, 1003, clicks, str(output), options={"precision": "float16"})
-    assert (refused.value.status, refused.value.field) == (422, "options.precision")
-    assert "float16 is computed on CUDA only" in str(refused.value)
-    assert not os.path.exists(str(output).replace("####", "1003"))
+    assert_refused(bridge, reference, output, {"precision": "float16"}, "options.precision", "float16 is computed on CUDA only")
 
 
 def test_learned_edges_on_a_model_without_a_refiner_are_refused_with_the_field(bridge, reference):
     """options.edges learned on the tiny model (no band refiner): 422 naming options.edges and the
     model, no matte written; the bridge goes on serving."""
     output = bridge.root / "learned" / "m.####.exr"
-    clicks = [track for track in reference.to_dict()["clicks"]]
-    with pytest.raises(BridgeError) as refused:
-        bridge.client.segment(reference.input, 1003, clicks, str(output), options={"edges": "learned"})
-    assert (refused.value.status, refused.value.field) == (422, "options.edges")
-    assert "has no trained band refiner" in str(refused.value)
-    assert not os.path.exists(str(output).replace("####", "1003"))
+    assert_refused(bridge, reference, output, {"edges": "learned"}, "options.edges", "has no trained band refiner")
     assert segment(bridge.client, reference, 1003, output)["output"]
