@@ -62,7 +62,10 @@ def test_sigint_during_track_exits_130_with_one_line_and_writes_nothing(tmp_path
     out = tmp_path / "sh" / "tracked.yaml"
     command = [sys.executable, "-m", "hyperseg_vfx.cli", "track", str(path), "--out", str(out),
                "--checkpoint", str(tiny_checkpoint), "--device", "cpu"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As from a terminal, whatever started the test suite: a job started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in process.stderr:  # wait until it is tracking
         lines.append(line)
