@@ -31,7 +31,7 @@ from ..evaluation import PROTOCOLS
 from ..evaluation.harness import load_sample, run_trial
 from ..evaluation.methods import HyperSegMethod
 from ..modeling.band_refiner import REACH, BandRefiner, padded_inputs, refiner_band
-from ..modeling.edges import click_disks, settings_for
+from ..modeling.edges import click_disks, decide_edges, settings_for
 from ..segmenter import Segmenter
 
 #: After which clicks of the fixed protocol a sample's state is recorded (the last click always is).
@@ -68,32 +68,27 @@ def record_states(segmenter: Segmenter, samples: Iterable, half_width: float,
     Samples smaller than REFINER_MIN_FACTOR times the model's working size are skipped (the
     refiner never runs on them)."""
     method = HyperSegMethod(segmenter, "grabcut")
+    grabcut = segmenter.edge_config("grabcut")
     for sample in samples:
         sample = load_sample(sample)
         height, width = sample.mask.shape
-        if height / segmenter.working_size(height, width)[0] < REFINER_MIN_FACTOR:
+        factor = height / segmenter.working_size(height, width)[0]  # as Segmenter.segment's edge stage
+        if factor < REFINER_MIN_FACTOR:
             progress(f"{sample.clip} {sample.frame}: skipped, {width}x{height} is under {REFINER_MIN_FACTOR:g}x "
                      "the working size")
             continue
         clicks = run_trial(method, sample, PROTOCOLS["fixed"]).clicks
         truth = sample.mask.astype(np.float32) if sample.alpha is None else np.asarray(sample.alpha, np.float32)
+        click_radius = settings_for(grabcut, factor).click_radius
         for count in sorted({min(k, len(clicks)) for k in (*RECORDED_CLICKS, len(clicks))} - {0}):
             chosen = clicks[:count]
             network = segmenter.segment(sample.rgb, sample.prev_rgb, chosen, frame_key=sample.key,
                                         all_candidates=False, edges="none").alpha
-            edge = segmenter.segment(sample.rgb, sample.prev_rgb, chosen, frame_key=sample.key,
-                                     all_candidates=False, edges="grabcut").alpha
-            positive, negative = click_disks(edge.shape, chosen, _click_radius(segmenter, edge.shape))
+            edge = decide_edges(network[None], sample.rgb, chosen, grabcut, factor)[0]
+            positive, negative = click_disks(edge.shape, chosen, click_radius)
             band = refiner_band(edge, half_width) & ~(positive | negative)
             yield RefinerState(padded_inputs(sample.rgb, network, edge, 0, 0), truth, band)
         progress(f"{sample.clip} {sample.frame}: {len(clicks)} clicks")
-
-
-def _click_radius(segmenter: Segmenter, shape: tuple[int, int]) -> float:
-    """The edge stage's click-disk radius in plate px for a plate of `shape` (as Segmenter uses)."""
-    height, width = shape
-    factor = height / segmenter.working_size(height, width)[0]
-    return settings_for(segmenter.model.config.edges, factor).click_radius
 
 
 def cut_patches(states: Iterable[RefinerState], per_state: int, seed: int) -> RefinerPatches:
