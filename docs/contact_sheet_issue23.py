@@ -1,7 +1,9 @@
 """Contact sheet of issue 23: three scikit-image photographs cut to 16:9, fixed clicks, the bundled
 model's matte before issue 23 (the paper's tile grid, `edges: none`), with the tile extent 192x144
-and `edges: graphcut` (session 9), and as shipped (tile extent, `edges: grabcut` in 2 passes): the
-same weights.
+and `edges: graphcut` (session 9), with `edges: grabcut` in 2 passes and the posterior soft edge
+(session 10), and as shipped (the same with the projection soft edge, session 12): the same
+weights. The photographs are 512 px wide (2x the 256x144 working size): the smallest plates the
+projection runs on.
 
     PYTHONPATH=. python docs/contact_sheet_issue23.py docs/issue23_contact_sheet.png
 """
@@ -39,12 +41,15 @@ def main(out: str) -> None:
     model, metadata = load_checkpoint("hyperseg_vfx/models/default.pt")
     model.config.backbone.tile_extent, model.config.backbone.tile_overlap = (0, 0), "none"  # the paper's grid, as before issue 23
     before = Segmenter(model, device="cpu", metadata=metadata)
+    posterior_model, _ = load_checkpoint("hyperseg_vfx/models/default.pt")
+    posterior_model.config.edges.soft_edge = "posterior"  # session 10's soft edge
+    posterior = Segmenter(posterior_model, device="cpu", metadata=metadata)
     rows = []
     for name, (top, bottom), positives, negatives in SHOTS:
         rgb = getattr(skimage.data, name)()[top:bottom, :, :3].astype(np.float32) / 255
         clicks = [Click(x, y, True) for x, y in positives] + [Click(x, y, False) for x, y in negatives]
         tiles = [overlay(rgb, segmenter.segment(rgb, None, clicks, edges=e, all_candidates=False).alpha, clicks)
-                 for segmenter, e in ((before, "none"), (shipped, "graphcut"), (shipped, "grabcut"))]
+                 for segmenter, e in ((before, "none"), (shipped, "graphcut"), (posterior, "grabcut"), (shipped, "grabcut"))]
         rows.append(tiles)
     width = max(t.width for r in rows for t in r)
     columns = len(rows[0])

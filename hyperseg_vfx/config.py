@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from .door import ANYWHERE
-from .edge_methods import EDGE_METHODS, MAX_EDGE_PASSES, MAX_REFINER_BAND, MAX_REFINER_WIDTH
+from .edge_methods import (EDGE_METHODS, MAX_EDGE_PASSES, MAX_PROJECTION_ZONE, MAX_REFINER_BAND, MAX_REFINER_WIDTH,
+                           SOFT_EDGES)
 from .errors import HypersegError
 from .tile_layouts import TILE_OVERLAPS
 
@@ -129,6 +130,11 @@ class EdgesConfig:
     within refiner_band plate px of grabcut's edge its alpha from the plate, the network's matte and
     grabcut's; refiner_width: that refiner's channels per layer (0: the model has no refiner, the
     default; its weights are in the checkpoint, trained by `checkpoint train-refiner`).
+    soft_edge: grabcut's soft edge, "posterior" (the colour models' posterior within soft_width px:
+    every older checkpoint) or "projection" (on plates at least PROJECTION_MIN_FACTOR times the
+    working size, the pixels within projection_zone working px of the cut's edge get alpha from
+    the compositing equation, with the object's and the background's colours read just beyond
+    that zone; nearer the working size, "posterior").
     """
 
     method: str = "none"
@@ -140,6 +146,8 @@ class EdgesConfig:
     grabcut_passes: int = 1
     refiner_width: int = 0
     refiner_band: float = 8.0
+    soft_edge: str = "posterior"
+    projection_zone: float = 0.25
 
 
 @dataclass
@@ -209,6 +217,10 @@ class ModelConfig:
         if not 0 <= self.edges.refiner_width <= MAX_REFINER_WIDTH or not 0 < self.edges.refiner_band <= MAX_REFINER_BAND:
             raise ConfigError(f"edges.refiner_width must be 0 to {MAX_REFINER_WIDTH} and edges.refiner_band "
                               f"above 0 and at most {MAX_REFINER_BAND} px")
+        if self.edges.soft_edge not in SOFT_EDGES:
+            raise ConfigError(f"edges.soft_edge: {self.edges.soft_edge!r} is not one of {', '.join(SOFT_EDGES)}")
+        if not 0 < self.edges.projection_zone <= MAX_PROJECTION_ZONE:
+            raise ConfigError(f"edges.projection_zone must be above 0 and at most {MAX_PROJECTION_ZONE:g} working px")
         if self.edges.method == "learned" and not self.edges.refiner_width:
             raise ConfigError("edges.method learned needs a trained band refiner (edges.refiner_width > 0): "
                               "train one with `hyperseg-vfx checkpoint train-refiner`")

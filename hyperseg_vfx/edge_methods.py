@@ -18,3 +18,13 @@ MAX_REFINER_BAND = 32.0
 #: edges that guided upsampling brings up (trained on 3.75x to 15x). On a plate near its working
 #: size "learned" is grabcut: there the refiner lowered mBIOU by 0.05 (192x144 dev cells).
 REFINER_MIN_FACTOR = 2.0
+#: EdgesConfig.soft_edge: how grabcut gives alpha near its cut's edge. "posterior": the colour
+#: models' posterior within soft_width px; "projection": each pixel's colour as a mix of the
+#: nearest object and background colours beyond a zone (modeling/edges.py, _project_edge).
+SOFT_EDGES = ("posterior", "projection")
+#: "projection" runs on plates at least this many times their working size; nearer the working
+#: size its zone is the object's own detail and it lowered 192x144 mIOU by 0.05-0.07 (dev cells,
+#: docs/notes/issue23-projection.md); there the soft edge is "posterior".
+PROJECTION_MIN_FACTOR = 2.0
+#: Most working px the projection zone may be (edges.projection_zone): its cost grows with it.
+MAX_PROJECTION_ZONE = 2.0

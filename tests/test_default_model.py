@@ -34,6 +34,7 @@ def test_bundled_model_is_labelled_a_synthetic_demonstration():
     assert model.config.backbone.weights.startswith("random:")
     assert model.config.refine.radius > 0  # `checkpoint info` shows it on its own line
     assert (model.config.edges.method, model.config.edges.grabcut_passes) == ("grabcut", 2)  # chosen on dev clips (issue23-grabcut.md)
+    assert (model.config.edges.soft_edge, model.config.edges.projection_zone) == ("projection", 0.25)  # issue23-projection.md
 
 
 def test_bundled_model_cuts_scope_plates_into_overlapping_crops():

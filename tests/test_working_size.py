@@ -200,7 +200,8 @@ def test_checkpoint_set_tile_extent_cuts_16_9_into_the_tiles_of_training(tiny_ch
 
 def test_checkpoint_set_edges_switches_the_edge_stage(tiny_checkpoint, tmp_path):
     """set-edges --method grabcut: the copy decides its edges by colour models (checkpoint info
-    says so), with the weights unchanged; --soft-width and --band change only what they name;
+    says so), with the weights unchanged; --soft-width, --band, --passes, --soft-edge and
+    --projection-zone change only what they name;
     an existing OUT, an unknown method or a negative width exit non-zero and write nothing."""
     runner = CliRunner()
     out, hard = tmp_path / "grabcut.pt", tmp_path / "hard.pt"
@@ -217,9 +218,17 @@ def test_checkpoint_set_edges_switches_the_edge_stage(tiny_checkpoint, tmp_path)
     assert (edges.method, edges.soft_width, edges.band, edges.grabcut_passes, edges.smoothness) == (
         "grabcut", 0.0, 2.0, 2, source.config.edges.smoothness)
     assert "hard edge, 2 passes" in runner.invoke(main, ["checkpoint", "info", str(hard)]).output
+    projected = tmp_path / "projected.pt"
+    args = ["checkpoint", "set-edges", str(hard), str(projected), "--method", "grabcut", "--soft-edge", "projection",
+            "--projection-zone", "0.5"]
+    assert runner.invoke(main, args).exit_code == 0
+    assert dataclasses.asdict(load_checkpoint(projected)[0].config.edges) == dataclasses.asdict(edges) | {
+        "soft_edge": "projection", "projection_zone": 0.5}
+    assert "soft edge by projection within 0.5 working px" in runner.invoke(main, ["checkpoint", "info", str(projected)]).output
     again = runner.invoke(main, ["checkpoint", "set-edges", str(tiny_checkpoint), str(out), "--method", "none"])
     assert again.exit_code != 0 and "already exists" in again.output
-    for bad in (["--method", "crf"], ["--method", "grabcut", "--soft-width", "-1"], ["--method", "grabcut", "--passes", "5"], []):
+    for bad in (["--method", "crf"], ["--method", "grabcut", "--soft-width", "-1"], ["--method", "grabcut", "--passes", "5"],
+                ["--method", "grabcut", "--soft-edge", "matting"], ["--method", "grabcut", "--projection-zone", "3"], []):
         result = runner.invoke(main, ["checkpoint", "set-edges", str(tiny_checkpoint), str(tmp_path / "x.pt"), *bad])
         assert result.exit_code == 2 and not (tmp_path / "x.pt").exists(), bad
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..edge_methods import EDGE_METHODS, MAX_EDGE_PASSES, MAX_REFINER_BAND, MAX_REFINER_WIDTH
+from ..edge_methods import (EDGE_METHODS, MAX_EDGE_PASSES, MAX_PROJECTION_ZONE, MAX_REFINER_BAND, MAX_REFINER_WIDTH,
+                            PROJECTION_MIN_FACTOR, SOFT_EDGES)
 from ..errors import HypersegError
 from ..tile_layouts import TILE_OVERLAPS
 from .options import DEVICE_OPTION
@@ -156,6 +157,9 @@ def _edges_line(edges: dict) -> str:
     line = f"{edges['method']} at the plate's resolution, band {edges['band']:g} working px, "
     if edges["method"] in ("grabcut", "learned"):
         soft = f"soft edge {edges['soft_width']:g} px" if edges["soft_width"] else "hard edge"
+        if edges.get("soft_edge") == "projection":
+            soft = (f"soft edge by projection within {edges['projection_zone']:g} working px on plates "
+                    f"{PROJECTION_MIN_FACTOR:g}x the working size or more ({soft} below)")
         passes = f", {edges['grabcut_passes']} passes" if edges["grabcut_passes"] > 1 else ""
         line += f"colour models by GrabCut, smoothness {edges['grabcut_smoothness']:g}, {soft}{passes}"
         if edges["method"] == "learned":
@@ -239,9 +243,16 @@ def checkpoint_set_tile_extent(source: Path, out: Path, extent: str | None, pape
               help="grabcut's soft edge in plate px either side of the cut, 0 for a hard edge (default: the checkpoint's).")
 @click.option("--passes", type=click.IntRange(1, MAX_EDGE_PASSES), default=None,
               help="grabcut's runs, each around the previous one's edge (default: the checkpoint's).")
+@click.option("--soft-edge", type=click.Choice(SOFT_EDGES), default=None,
+              help="grabcut's soft edge: posterior (the colour models' posterior within --soft-width px) or "
+                   "projection (alpha from the compositing equation near the cut, on plates 2x the working "
+                   "size or more) (default: the checkpoint's).")
+@click.option("--projection-zone", type=click.FloatRange(min=0, max=MAX_PROJECTION_ZONE, min_open=True), default=None,
+              help="The projection's half-width in working px (default: the checkpoint's).")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 def checkpoint_set_edges(source: Path, out: Path, method: str, band: float | None, soft_width: float | None,
-                         passes: int | None, force: bool) -> None:
+                         passes: int | None, soft_edge: str | None, projection_zone: float | None,
+                         force: bool) -> None:
     """Copy a checkpoint with another edge stage at the plate's resolution (weights unchanged)."""
     from ..checkpoint import load_checkpoint, save_checkpoint
 
@@ -251,7 +262,10 @@ def checkpoint_set_edges(source: Path, out: Path, method: str, band: float | Non
     edges = model.config.edges
     model.config.edges = dataclasses.replace(edges, method=method, band=edges.band if band is None else band,
                                              soft_width=edges.soft_width if soft_width is None else soft_width,
-                                             grabcut_passes=edges.grabcut_passes if passes is None else passes)
+                                             grabcut_passes=edges.grabcut_passes if passes is None else passes,
+                                             soft_edge=edges.soft_edge if soft_edge is None else soft_edge,
+                                             projection_zone=(edges.projection_zone if projection_zone is None
+                                                              else projection_zone))
     model.config.validate()
     save_checkpoint(model, out, metadata)
     click.echo(f"Wrote {out}: {source} with edges {_edges_line(dataclasses.asdict(model.config.edges))}")

@@ -33,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..atomic import atomic_output
+from ..srgb import linear_to_srgb, srgb_to_linear
 from .datasets import check_object_count, object_matte_paths
 
 FIRST_FRAME = 1001
@@ -40,17 +41,6 @@ SHUTTER_SAMPLES = 5
 COLOUR_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "retina",
                  "immunohistochemistry", "motorcycle")
 GREY_PHOTOS = ("brick", "grass", "gravel", "camera", "moon")
-
-
-def srgb_to_linear(values: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 decoding, any shape, values in [0, 1]."""
-    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(values: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 encoding, any shape; values are clipped to [0, 1] first."""
-    values = np.clip(values, 0.0, 1.0)
-    return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
 
 
 @functools.lru_cache(maxsize=None)
