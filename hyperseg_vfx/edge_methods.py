@@ -23,7 +23,7 @@ REFINER_MIN_FACTOR = 2.0
 #: nearest object and background colours beyond a zone (modeling/edges.py, _project_edge).
 SOFT_EDGES = ("posterior", "projection")
 #: "projection" runs on plates at least this many times their working size; nearer the working
-#: size its zone is the object's own detail and it lowered 192x144 mIOU by 0.05-0.07 (dev cells,
+#: size its zone is the object's own detail and it lowered 192x144 mIOU by 0.04-0.07 (dev states,
 #: docs/notes/issue23-projection.md); there the soft edge is "posterior".
 PROJECTION_MIN_FACTOR = 2.0
 #: Most working px the projection zone may be (edges.projection_zone): its cost grows with it.
