@@ -72,7 +72,7 @@ _EPS = 1e-4  # probabilities are clipped to [_EPS, 1 - _EPS] before the logarith
 _PROJECTION_RING = 3
 _PROJECTION_NEIGHBOURS = 8
 #: "projection" keeps the cut's 0/1 where the object's and the background's colours differ by
-#: less than this (RGB distance, plate values in [0, 1]): there the equation says nothing.
+#: less than this (linear RGB distance): there the equation says nothing.
 _MIN_COLOUR_SEPARATION = 0.02
 #: sin^2 of the angle between F and B (linear RGB) under which _mix_alpha's brightness-free fit
 #: is not used: nearly one direction (grey on grey) leaves it no colour to go by.
@@ -211,8 +211,8 @@ def grabcut_band(alpha: np.ndarray, plate: np.ndarray, clicks: Sequence[Click], 
     """As cut_band, with the unary terms from colour models of the foreground and background
     learned around the band (colour_models.learn), and a soft edge: the projection within
     settings.projection_zone px when that is above 0, else the posterior within
-    settings.soft_width px ("grabcut"). Where the models cannot be learned (fewer than colour_models.MIN_SAMPLES
-    pixels of a label near the band), this is cut_band.
+    settings.soft_width px ("grabcut"). Where the models cannot be learned (fewer than
+    colour_models.MIN_SAMPLES pixels of a label near the band), this is cut_band.
 
     Pixels outside the band (edge band plus click disks) are returned unchanged, bit for bit;
     click disks are 1 (positive) or 0 (negative).
@@ -308,10 +308,9 @@ def _project_edge(result: np.ndarray, band: np.ndarray, plate: np.ndarray, zone_
     inside (F) and outside (B) the cut, taken from a ring _PROJECTION_RING px wide that starts
     2 * zone_width px beyond the zone, so that the colours are the object's and the
     background's own, not the mix the zone holds. Where a side has too few ring pixels the cut's
-    0/1 stays. result
-    (H, W) float32, band (H, W) bool, plate (H, W, 3) float32 RGB. Works on the band's bounding
-    box, padded so that the ring is whole; the colours are searched with a k-d tree over the
-    ring pixels only, so the cost follows the edge's length, not the box's area.
+    0/1 stays. result (H, W) float32, band (H, W) bool, plate (H, W, 3) float32 sRGB. Works on
+    the band's bounding box, padded so that the ring is whole; the colours are searched with a
+    k-d tree over the ring pixels only, so the cost follows the edge's length, not the box's area.
     """
     gap = 2 * zone_width
     box = _padded_box(band, zone_width + gap + _PROJECTION_RING + 1)
