@@ -245,8 +245,8 @@ def checkpoint_set_tile_extent(source: Path, out: Path, extent: str | None, pape
               help="grabcut's runs, each around the previous one's edge (default: the checkpoint's).")
 @click.option("--soft-edge", type=click.Choice(SOFT_EDGES), default=None,
               help="grabcut's soft edge: posterior (the colour models' posterior within --soft-width px) or "
-                   "projection (alpha from the compositing equation near the cut, on plates 2x the working "
-                   "size or more) (default: the checkpoint's).")
+                   "projection (alpha from the compositing equation near the cut, on plates "
+                   f"{PROJECTION_MIN_FACTOR:g}x the working size or more) (default: the checkpoint's).")
 @click.option("--projection-zone", type=click.FloatRange(min=0, max=MAX_PROJECTION_ZONE, min_open=True), default=None,
               help="The projection's half-width in working px (default: the checkpoint's).")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
