@@ -200,8 +200,9 @@ def test_projection_follows_a_blurred_edge_over_a_busy_background():
     (brightness varying +-30% per pixel), mixed in linear light and encoded to sRGB, as a
     display-referred plate is. The projection's alpha there is much closer to the true
     coverage than the colour models' posterior (whose broad background model claims the mixed
-    pixels), every row's 0.5 crossing is within 1 px of the true one, and only pixels within the
-    projection zone of the hard cut's edge differ from the hard cut."""
+    pixels): measured 0.030 against 0.153 (solved on the sRGB code values instead of linear
+    light: 0.070, and rows 2 px off). Every row's 0.5 crossing is within 1 px of the true one,
+    and only pixels within the projection zone of the hard cut's edge differ from the hard cut."""
     height, width, factor, edge_x, blur = 135, 480, 7.5, 240.4, 6.0
     x = np.arange(width)[None, :] + 0.5
     coverage = np.tile(np.clip((edge_x - x) / blur + 0.5, 0, 1), (height, 1))
@@ -217,7 +218,7 @@ def test_projection_follows_a_blurred_edge_over_a_busy_background():
     hard = grabcut_band(alpha, plate, [], dataclasses.replace(settings, projection_zone=0, soft_width=0))
     ramp = (coverage > 0) & (coverage < 1)
     error = np.abs(projected - coverage)[ramp].mean()
-    assert error <= 0.5 * np.abs(posterior - coverage)[ramp].mean(), error
+    assert error <= 0.25 * np.abs(posterior - coverage)[ramp].mean(), error
     rows = np.arange(height)
     assert np.abs(crossings(projected, rows) - np.floor(edge_x)).max() <= 1.0
     inside = hard > 0.5
