@@ -22,11 +22,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from scipy import ndimage
 from torch import nn
 
 from ..clicks import Click
-from .edges import click_disks, label_edges
+from .edges import chessboard_dilation, click_disks, label_edges, padded_box
 
 #: Dilations of the 3x3 layers; their sum is the receptive field's radius in plate px.
 DILATIONS = (1, 2, 4, 8, 1)
@@ -103,12 +102,11 @@ def refiner_band(edge_alpha: np.ndarray, half_width: float) -> np.ndarray:
     pixel whose alpha > 0.5 label differs from a 4-neighbour's (either side of the contour)."""
     edge = label_edges(edge_alpha > 0.5)
     reach = int(round(half_width))
-    rows, cols = np.nonzero(edge)
-    if reach <= 0 or rows.size == 0:
+    if reach <= 0 or not edge.any():
         return edge
-    box = (slice(max(0, rows.min() - reach), rows.max() + reach + 1), slice(max(0, cols.min() - reach), cols.max() + reach + 1))
+    box = padded_box(edge, reach)
     band = np.zeros_like(edge)
-    band[box] = ndimage.maximum_filter(edge[box], size=2 * reach + 1)
+    band[box] = chessboard_dilation(edge[box], reach)
     return band
 
 

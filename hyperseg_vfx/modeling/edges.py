@@ -276,7 +276,7 @@ def _cut(alpha: np.ndarray, plate: np.ndarray, band: np.ndarray, positive: np.nd
 
 
 def _soften(result: np.ndarray, band: np.ndarray, log_ratio: np.ndarray, soft_width: float) -> None:
-    """In place: band pixels within `soft_width` px (chessboard, rounded) of the cut's edge pixels
+    """In place: band pixels within `soft_width` px (city-block, rounded) of the cut's edge pixels
     (either side of the 0/1 labels in `result`) get the colour models' posterior
     p(fg) / (p(fg) + p(bg)), averaged with a 1 px Gaussian over the zone's own pixels.
 
@@ -285,9 +285,9 @@ def _soften(result: np.ndarray, band: np.ndarray, log_ratio: np.ndarray, soft_wi
     dilation and the Gaussian (4 px) see every neighbour they use.
     """
     reach = int(round(soft_width))
-    box = _padded_box(band, reach + 5)
+    box = padded_box(band, reach + 5)
     local_band = band[box]
-    edge = _cut_edge(result[box] > 0.5)
+    edge = label_edges(result[box] > 0.5)
     zone = (ndimage.binary_dilation(edge, iterations=reach) if reach > 0 else edge) & local_band
     if not zone.any():
         return
@@ -313,15 +313,15 @@ def _project_edge(result: np.ndarray, band: np.ndarray, plate: np.ndarray, zone_
     k-d tree over the ring pixels only, so the cost follows the edge's length, not the box's area.
     """
     gap = 2 * zone_width
-    box = _padded_box(band, zone_width + gap + _PROJECTION_RING + 1)
+    box = padded_box(band, zone_width + gap + _PROJECTION_RING + 1)
     inside = result[box] > 0.5
-    edge = _cut_edge(inside)
-    near_edge = _chessboard_dilation(edge, zone_width)
+    edge = label_edges(inside)
+    near_edge = chessboard_dilation(edge, zone_width)
     zone = near_edge & band[box]
     if not zone.any():
         return
-    excluded = _chessboard_dilation(near_edge, gap)
-    ring = _chessboard_dilation(excluded, _PROJECTION_RING) & ~excluded
+    excluded = chessboard_dilation(near_edge, gap)
+    ring = chessboard_dilation(excluded, _PROJECTION_RING) & ~excluded
     local_plate = plate[box]
     rows, cols = np.nonzero(zone)
     points = np.column_stack([rows, cols])
@@ -374,21 +374,14 @@ def _nearest_mean(plate: np.ndarray, samples: np.ndarray, points: np.ndarray) ->
     return srgb_to_linear(plate[rows, cols].astype(np.float64))[nearest].mean(axis=1)
 
 
-def _padded_box(mask: np.ndarray, pad: int) -> tuple[slice, slice]:
+def padded_box(mask: np.ndarray, pad: int) -> tuple[slice, slice]:
     """The bounding box of `mask`'s pixels grown by `pad` px on every side (within the frame)."""
     rows, cols = np.nonzero(mask)
     return (slice(max(0, rows.min() - pad), rows.max() + pad + 1),
             slice(max(0, cols.min() - pad), cols.max() + pad + 1))
 
 
-def _cut_edge(inside: np.ndarray) -> np.ndarray:
-    """(h, w) bool labels -> (h, w) bool: the pixels on either side of the labels' boundary
-    (4-neighbours; the frame's border is no boundary)."""
-    return ((inside ^ ndimage.binary_erosion(inside, border_value=1))
-            | (~inside ^ ndimage.binary_erosion(~inside, border_value=1)))
-
-
-def _chessboard_dilation(mask: np.ndarray, reach: int) -> np.ndarray:
+def chessboard_dilation(mask: np.ndarray, reach: int) -> np.ndarray:
     """(h, w) bool -> (h, w) bool: the pixels within `reach` px (chessboard) of a mask pixel; one
     separable maximum filter, whatever the reach."""
     return ndimage.maximum_filter(mask.view(np.uint8), size=2 * reach + 1).astype(bool)
