@@ -18,9 +18,9 @@ data, out = sys.argv[1], Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
 seen = {}
 real = segmod.decide_edges
-def spy(candidates, plate, clicks, config, factor):
+def spy(candidates, plate, clicks, config, factor, *rest, **options):
     seen["last"] = (candidates[0].copy(), list(clicks), factor)
-    return real(candidates, plate, clicks, config, factor)
+    return real(candidates, plate, clicks, config, factor, *rest, **options)
 segmod.decide_edges = spy
 seg = Segmenter.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu")
 method = HyperSegMethod(seg, "graphcut")
