@@ -1,6 +1,7 @@
 # Issue 23 lab (sessions 12-13): where the procedural generator's 2K boundary score goes; see
 # docs/notes/issue23-projection.md, "Why procedural stays below".
-"""Three measurements on the procedural dev scenes (seed 904, 8 clips x 2 frames, as the dev sets).
+"""Three measurements on the procedural dev scenes (seed 904, 8 clips x 2 frames, as the dev sets;
+the environment variable PROCEDURAL_SET="SEED CLIPS FRAMES" picks another set, e.g. "907 16 1").
 
     PYTHONPATH=.:docs/experiments python docs/experiments/procedural_parts.py clips OUT WxH [PART...]
         write the clips with parts of the generator switched off; PART: nowrap (the light wrap
@@ -15,6 +16,7 @@
         and the mBIOU with the truth put inside the band (the most any band stage can score).
 """
 import inspect
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from scipy import ndimage
 import hyperseg_vfx.data.procedural as procedural
 from hyperseg_vfx.evaluation.metrics import boundary_iou_1px, inner_boundary, iou
 
-SEED, CLIPS, FRAMES = 904, 8, 2
+SEED, CLIPS, FRAMES = map(int, os.environ.get("PROCEDURAL_SET", "904 8 2").split())
 PARTS = {
     "nowrap": (("    premultiplied = premultiplied * (1 - 0.5 * edge) + 0.5 * edge * matte[..., None] * background\n", ""),
                ("    seen = matte * (1 - scene.fringe * edge[..., 0] * (matte < 1))\n", "    seen = matte\n")),
