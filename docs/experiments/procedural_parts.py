@@ -46,6 +46,9 @@ def patch_generator(edits) -> None:
 
 
 def clips(out: str, size: str, *parts: str) -> None:
+    unknown = set(parts) - set(PARTS) - {"noblur", "smoothblur"}
+    if unknown:
+        raise SystemExit(f"unknown part(s): {', '.join(sorted(unknown))}")
     patch_generator([edit for part in parts if part in PARTS for edit in PARTS[part]])
     if "noblur" in parts:
         procedural.SHUTTER = (0.0,)
