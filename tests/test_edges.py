@@ -228,6 +228,26 @@ def test_projection_follows_a_blurred_edge_over_a_busy_background():
     assert ((projected > 0.05) & (projected < 0.95)).sum() >= 3 * height
 
 
+@pytest.mark.parametrize("ocio_config", [None, "ocio://studio-config-latest"])
+def test_projection_decode_undoes_the_plate_readers_encode(tmp_path, ocio_config):
+    """The projection solves mixes in linear light by decoding the plate with the sRGB EOTF. That
+    is only linear light if read_frame's "sRGB" target is the plain sRGB curve, not a display
+    transform with a tone curve: checked for OpenImageIO's built-in config and OCIO's ACES
+    studio config. A float EXR in linear Rec.709 with two colours and their 50% mix, read as a
+    plate and decoded, gives back its values, so the mix still lies halfway between them."""
+    from image_files import write_image
+    from hyperseg_vfx.io.images import read_frame
+
+    inside, outside = np.array([0.6, 0.12, 0.03]), np.array([0.02, 0.25, 0.9])
+    linear = np.stack([inside, 0.5 * inside + 0.5 * outside, outside])[None].astype(np.float32)
+    plate = write_image(tmp_path / "mix.exr", linear, fmt="float")
+    decoded = srgb_to_linear(read_frame(plate, ocio_config=ocio_config).rgb.astype(np.float64))
+    np.testing.assert_allclose(decoded, linear, atol=2e-4)
+    mix = decoded[0, 1]
+    assert abs(np.dot(mix - decoded[0, 2], decoded[0, 0] - decoded[0, 2])
+               / np.dot(decoded[0, 0] - decoded[0, 2], decoded[0, 0] - decoded[0, 2]) - 0.5) < 1e-3
+
+
 def test_projection_runs_only_on_plates_well_above_the_working_size():
     """Below PROJECTION_MIN_FACTOR (a plate near its working size) soft_edge "projection" is the
     posterior soft edge, bit for bit; the zone grows with the plate (0.25 working px: 2 plate px
