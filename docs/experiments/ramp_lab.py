@@ -7,14 +7,16 @@
 Variants: projection (shipped), grow_S (after the zone's projection, the alpha is grown outwards
 S px at most, one chessboard step at a time: each new pixel takes the F and B of its neighbour
 that was solved last, and is kept only while the alpha keeps falling away from the cut outside it
-or rising inside it and its source lay strictly inside (LO, HI)).
+or rising inside it and its source lay strictly inside (LO, HI)); growz_S: the same, S times
+the zone's width.
 """
 import sys
 
 import numpy as np
 from scipy import ndimage
 
-from edge_lab import E, VARIANTS, gc, run
+import projection_lab  # noqa: F401  (registers the shipped "projection" variant)
+from edge_lab import E, VARIANTS, run
 from hyperseg_vfx.srgb import srgb_to_linear
 
 LO, HI = 0.05, 0.95
@@ -84,8 +86,6 @@ def grow_variant(steps, scale=False):
     return variant
 
 
-PROJECTION = dict(soft_edge="projection", projection_zone=0.25)
-VARIANTS["projection"] = lambda d: gc(dict(d, alpha=gc(d, method="grabcut", **PROJECTION)), method="grabcut", **PROJECTION)
 for _s in (2, 4, 8):
     VARIANTS[f"grow_{_s}"] = grow_variant(_s)
 for _s in (1, 2, 3):
