@@ -234,7 +234,7 @@ def test_projection_decode_undoes_the_plate_readers_encode(tmp_path, ocio_config
     is only linear light if read_frame's "sRGB" target is the plain sRGB curve, not a display
     transform with a tone curve: checked for OpenImageIO's built-in config and OCIO's ACES
     studio config. A float EXR in linear Rec.709 with two colours and their 50% mix, read as a
-    plate and decoded, gives back its values, so the mix still lies halfway between them."""
+    plate and decoded, gives back its values (so the mix still lies halfway between them)."""
     from image_files import write_image
     from hyperseg_vfx.io.images import read_frame
 
@@ -242,10 +242,7 @@ def test_projection_decode_undoes_the_plate_readers_encode(tmp_path, ocio_config
     linear = np.stack([inside, 0.5 * inside + 0.5 * outside, outside])[None].astype(np.float32)
     plate = write_image(tmp_path / "mix.exr", linear, fmt="float")
     decoded = srgb_to_linear(read_frame(plate, ocio_config=ocio_config).rgb.astype(np.float64))
-    np.testing.assert_allclose(decoded, linear, atol=2e-4)
-    mix = decoded[0, 1]
-    assert abs(np.dot(mix - decoded[0, 2], decoded[0, 0] - decoded[0, 2])
-               / np.dot(decoded[0, 0] - decoded[0, 2], decoded[0, 0] - decoded[0, 2]) - 0.5) < 1e-3
+    np.testing.assert_allclose(decoded, linear, atol=2e-4)  # the mix (middle pixel) included
 
 
 def test_projection_runs_only_on_plates_well_above_the_working_size():
